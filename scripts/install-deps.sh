@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs every Debian package payoutd needs to build, test and benchmark. Idempotent: packages
+# already installed are skipped, and apt-get runs only when something is missing.
+# Usage: scripts/install-deps.sh [--bench]   (--bench adds the load-test tools)
+set -euo pipefail
+
+packages=(
+  cmake ninja-build g++ pkg-config ccache
+  libboost1.81-dev libssl-dev libsqlite3-dev sqlite3 libsimdjson-dev
+  libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  curl nodejs
+)
+if [[ "${1:-}" == "--bench" ]]; then
+  packages+=(wrk nginx)
+fi
+
+missing=()
+for package in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$package")
+  fi
+done
+# nodejs may come from outside Debian's packages on some machines; a working node is enough.
+if [[ " ${missing[*]} " == *" nodejs "* ]] && command -v node >/dev/null 2>&1; then
+  missing=("${missing[@]/nodejs}")
+fi
+trimmed=()
+for package in "${missing[@]}"; do [[ -n "$package" ]] && trimmed+=("$package"); done
+
+if [[ ${#trimmed[@]} -eq 0 ]]; then
+  echo "install-deps: all packages present"
+  exit 0
+fi
+
+sudo_cmd=()
+if [[ "$(id -u)" -ne 0 ]]; then
+  if command -v sudo >/dev/null 2>&1; then sudo_cmd=(sudo); else
+    echo "install-deps: need root (or sudo) to install: ${trimmed[*]}" >&2
+    exit 1
+  fi
+fi
+echo "install-deps: installing ${trimmed[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${trimmed[@]}"

@@ -1,0 +1,141 @@
+// Status and Result: errors as values on the request path (LevelDB style).
+//
+// A Status is either ok or carries an ErrorKind plus a human message. Every dialect maps ErrorKind
+// (and, where it needs more, `field` / `detail_code`) onto its own wire codes; nothing below the
+// dialect layer knows about HTTP statuses or v3 numeric codes.
+#pragma once
+
+#include <cassert>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+
+namespace payoutd {
+
+enum class ErrorKind : uint8_t {
+  kOk = 0,
+  kInvalidArgument,    // validation failure of caller input; `field` names the input
+  kNotFound,           // no such object for this merchant (never "forbidden": no existence leaks)
+  kAlreadyExists,      // unique key taken (external_id / reference_id, login, ...)
+  kConflict,           // same key, different request (v1 reference_id / Idempotency-Key replay)
+  kInsufficientFunds,  // wallet available balance below total_amount
+  kInvalidTransition,  // status transition refused by the transition table; detail_code = from status
+  kUnauthenticated,    // bad credentials
+  kDisabled,           // merchant disabled
+  kLimitExceeded,      // a configured limit (transaction size, minimum amount, rate)
+  kUnavailable,        // transient: database busy, shutting down; safe to retry
+  kInternal,           // a bug or an unexpected database error
+  kCorruption,         // stored data violates an invariant
+};
+
+std::string_view error_kind_name(ErrorKind kind);
+
+class Status {
+ public:
+  Status() = default;  // ok
+
+  static Status ok() { return Status(); }
+  static Status error(ErrorKind kind, std::string message) {
+    assert(kind != ErrorKind::kOk);
+    return Status(kind, std::move(message), {});
+  }
+  static Status invalid_argument(std::string field, std::string message) {
+    return Status(ErrorKind::kInvalidArgument, std::move(message), std::move(field));
+  }
+  static Status not_found(std::string message) { return error(ErrorKind::kNotFound, std::move(message)); }
+  static Status internal(std::string message) { return error(ErrorKind::kInternal, std::move(message)); }
+  static Status unavailable(std::string message) {
+    return error(ErrorKind::kUnavailable, std::move(message));
+  }
+
+  bool is_ok() const { return kind_ == ErrorKind::kOk; }
+  explicit operator bool() const { return is_ok(); }
+  ErrorKind kind() const { return kind_; }
+  const std::string& message() const { return message_; }
+  // The input field a kInvalidArgument refers to ("amount", "beneficiary.email"); empty otherwise.
+  const std::string& field() const { return field_; }
+  // Extra machine-readable detail: for kInvalidTransition the current PayoutStatus as int.
+  std::optional<int> detail_code() const { return detail_code_; }
+  Status& with_detail_code(int code) {
+    detail_code_ = code;
+    return *this;
+  }
+
+  // "kind: message" for logs and the CLI's one-line reasons.
+  std::string to_string() const;
+
+ private:
+  Status(ErrorKind kind, std::string message, std::string field)
+      : kind_(kind), message_(std::move(message)), field_(std::move(field)) {}
+
+  ErrorKind kind_ = ErrorKind::kOk;
+  std::string message_;
+  std::string field_;
+  std::optional<int> detail_code_;
+};
+
+// Result<T>: a T or a non-ok Status.
+template <typename T>
+class [[nodiscard]] Result {
+ public:
+  Result(T value) : storage_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(Status status) : storage_(std::move(status)) {  // NOLINT: implicit by design
+    assert(!std::get<Status>(storage_).is_ok() && "Result built from an ok Status");
+  }
+
+  bool is_ok() const { return std::holds_alternative<T>(storage_); }
+  explicit operator bool() const { return is_ok(); }
+
+  // REQUIRES: is_ok()
+  T& value() & {
+    assert(is_ok());
+    return std::get<T>(storage_);
+  }
+  const T& value() const& {
+    assert(is_ok());
+    return std::get<T>(storage_);
+  }
+  T&& value() && {
+    assert(is_ok());
+    return std::get<T>(std::move(storage_));
+  }
+  T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
+  T& operator*() & { return value(); }
+  const T& operator*() const& { return value(); }
+
+  // REQUIRES: !is_ok()
+  const Status& status() const& {
+    assert(!is_ok());
+    return std::get<Status>(storage_);
+  }
+  Status status() && {
+    assert(!is_ok());
+    return std::get<Status>(std::move(storage_));
+  }
+
+ private:
+  std::variant<T, Status> storage_;
+};
+
+}  // namespace payoutd
+
+// Propagate a non-ok Status from an expression returning Status.
+#define PAYOUTD_RETURN_IF_ERROR(expr)          \
+  do {                                         \
+    ::payoutd::Status status_macro_ = (expr);  \
+    if (!status_macro_.is_ok()) return status_macro_; \
+  } while (false)
+
+// Invariant assertions that stay on in release builds: a failed one is a bug, never an error path.
+#define PAYOUTD_ASSERT(condition)                                                   \
+  do {                                                                              \
+    if (!(condition)) ::payoutd::assertion_failed(#condition, __FILE__, __LINE__);  \
+  } while (false)
+
+namespace payoutd {
+[[noreturn]] void assertion_failed(const char* condition, const char* file, int line);
+}  // namespace payoutd

@@ -1,0 +1,81 @@
+#include "core/status.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+#include <string>
+
+#include "core/types.h"
+
+namespace payoutd {
+namespace {
+
+TEST(StatusTest, ErrorKindNames) {
+  const std::pair<ErrorKind, std::string_view> names[] = {
+      {ErrorKind::kOk, "ok"},
+      {ErrorKind::kInvalidArgument, "invalid_argument"},
+      {ErrorKind::kNotFound, "not_found"},
+      {ErrorKind::kAlreadyExists, "already_exists"},
+      {ErrorKind::kConflict, "conflict"},
+      {ErrorKind::kInsufficientFunds, "insufficient_funds"},
+      {ErrorKind::kInvalidTransition, "invalid_transition"},
+      {ErrorKind::kUnauthenticated, "unauthenticated"},
+      {ErrorKind::kDisabled, "disabled"},
+      {ErrorKind::kLimitExceeded, "limit_exceeded"},
+      {ErrorKind::kUnavailable, "unavailable"},
+      {ErrorKind::kInternal, "internal"},
+      {ErrorKind::kCorruption, "corruption"},
+  };
+  std::set<std::string_view> distinct;
+  for (const auto& [kind, name] : names) {
+    EXPECT_EQ(error_kind_name(kind), name);
+    distinct.insert(error_kind_name(kind));
+  }
+  EXPECT_EQ(distinct.size(), std::size(names));
+}
+
+TEST(StatusTest, ToString) {
+  EXPECT_EQ(Status::ok().to_string(), "ok");
+  EXPECT_EQ(Status::not_found("no such payout").to_string(), "not_found: no such payout");
+  EXPECT_EQ(Status::invalid_argument("amount", "amount has more than 2 decimals").to_string(),
+            "invalid_argument: amount has more than 2 decimals (field amount)");
+  EXPECT_EQ(Status::error(ErrorKind::kInsufficientFunds, "short by 1.00").to_string(),
+            "insufficient_funds: short by 1.00");
+  EXPECT_EQ(Status::invalid_argument("", "x").to_string(), "invalid_argument: x");
+}
+
+TEST(StatusTest, ValuesAndResult) {
+  const Status status = Status::invalid_argument("beneficiary.email", "bad email");
+  EXPECT_FALSE(status.is_ok());
+  EXPECT_EQ(status.kind(), ErrorKind::kInvalidArgument);
+  EXPECT_EQ(status.field(), "beneficiary.email");
+  EXPECT_FALSE(status.detail_code().has_value());
+  Status transition = Status::error(ErrorKind::kInvalidTransition, "no").with_detail_code(3);
+  EXPECT_EQ(transition.detail_code(), 3);
+
+  Result<int> good = 5;
+  ASSERT_TRUE(good.is_ok());
+  EXPECT_EQ(*good, 5);
+  Result<int> bad = Status::internal("boom");
+  ASSERT_FALSE(bad.is_ok());
+  EXPECT_EQ(bad.status().kind(), ErrorKind::kInternal);
+}
+
+TEST(StatusDeathTest, AssertionFailedPrintsAndAborts) {
+  EXPECT_DEATH(PAYOUTD_ASSERT(1 + 1 == 3),
+               "assertion failed: 1 \\+ 1 == 3 at .*status_test\\.cc:[0-9]+");
+  EXPECT_DEATH(assertion_failed("x", "file.cc", 42), "assertion failed: x at file\\.cc:42");
+}
+
+TEST(TypesTest, Names) {
+  EXPECT_EQ(account_kind_name(AccountKind::kAvailable), "available");
+  EXPECT_EQ(account_kind_name(AccountKind::kHeld), "held");
+  EXPECT_EQ(account_kind_name(AccountKind::kFunding), "funding");
+  EXPECT_EQ(account_kind_name(AccountKind::kSettlement), "settlement");
+  EXPECT_EQ(payout_movement_kind_name(PayoutMovementKind::kHold), "hold");
+  EXPECT_EQ(payout_movement_kind_name(PayoutMovementKind::kPost), "post");
+  EXPECT_EQ(payout_movement_kind_name(PayoutMovementKind::kRefund), "refund");
+}
+
+}  // namespace
+}  // namespace payoutd
