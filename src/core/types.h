@@ -19,7 +19,7 @@ struct Merchant {
   std::string name;
   MerchantStatus status = MerchantStatus::kActive;
   // Cashouts-v3 credentials. `login` is an identifier (stored plain, unique). `pass` is stored as
-  // salt + SHA-256 (see docs/security.md for why not a slow KDF). `secret_key` is AES-256-GCM
+  // salt + HMAC-SHA256(salt, pass) (docs/security.md: why not a slow KDF). `secret_key` is AES-256-GCM
   // ciphertext under the master key: nonce(12) || ciphertext || tag(16).
   std::string login;
   std::string pass_salt;     // raw bytes
