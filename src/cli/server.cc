@@ -1,0 +1,115 @@
+#include "cli/server.h"
+
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <cstdio>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "cli/cli.h"
+#include "cli/demo.h"
+#include "cli/routes.h"
+#include "cli/session.h"
+#include "http/access_log.h"
+#include "http/metrics.h"
+#include "http/router.h"
+#include "http/server.h"
+
+namespace payoutd::cli {
+namespace {
+
+// Called once the port is bound, before the "listening" line: demo prints its banner here, when
+// the base URL (with the real port) is known.
+using ListeningHook = std::function<void(const std::string& base_url)>;
+
+std::string host_port_text(const std::string& host, uint16_t port) {
+  const bool is_ipv6 = host.find(':') != std::string::npos;
+  return (is_ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+std::string_view signal_name(int signal_number) {
+  if (signal_number == SIGTERM) return "SIGTERM";
+  if (signal_number == SIGINT) return "SIGINT";
+  return "signal";
+}
+
+// The access log lines are JSON objects already: with --log-format json they are written as they
+// are (one object per line, like every other log line) instead of nested inside a message string.
+http::AccessLog access_log_for(std::string_view log_format) {
+  if (log_format != "json") return http::spdlog_access_log();
+  return [](std::string_view line) {
+    if (!spdlog::default_logger_raw()->should_log(spdlog::level::info)) return;
+    std::string text(line);
+    text += '\n';
+    std::fwrite(text.data(), 1, text.size(), stderr);  // one write per line: lines never interleave
+  };
+}
+
+int serve_session(const config::Settings& settings, Session& session, const ListeningHook& hook) {
+  Result<config::ListenAddress> listen = config::parse_listen_address(settings.listen);
+  if (!listen.is_ok()) return report_failure(listen.status());
+
+  http::Metrics metrics;
+  http::Router router;
+  RouteContext context{session.commands(), settings, metrics};
+  register_routes(router, context);
+
+  http::ServerOptions options;
+  options.listen_address = listen->host;
+  options.port = listen->port;
+  options.io_threads = config::effective_threads(settings);
+  options.version = context.version;
+  http::Server server(options, router, metrics, access_log_for(settings.log_format));
+  if (Status started = server.start(); !started.is_ok()) return report_failure(started);
+
+  // Recorded for the engine and the dispatcher, which do not exist yet.
+  spdlog::debug("engine {} (connector {}, private callbacks {}): no engine runs in this version",
+                settings.engine ? "requested" : "disabled", settings.connector,
+                settings.allow_private_callbacks ? "allowed" : "refused");
+
+  const std::string address = host_port_text(listen->host, server.bound_port());
+  // A wildcard bind is reachable on loopback; examples should name an address that answers.
+  std::string url_host = listen->host;
+  if (url_host == "0.0.0.0") url_host = "127.0.0.1";
+  if (url_host == "::") url_host = "::1";
+  const std::string base_url = "http://" + host_port_text(url_host, server.bound_port());
+  spdlog::info("listening on {} ({} I/O threads)", address, options.io_threads);
+  if (hook) hook(base_url);
+  // Machine-readable: tests and scripts wait for this exact line.
+  std::printf("payoutd listening on %s\n", address.c_str());
+  std::fflush(stdout);
+
+  const int received = http::wait_for_termination_signal();
+  spdlog::info("received {}: stopping (finishing requests in flight)", signal_name(received));
+  server.stop();
+  spdlog::info("stopped");
+  return kExitOk;
+}
+
+}  // namespace
+
+int run_serve(const config::Settings& settings, bool json) {
+  (void)json;  // serve prints only the listening line
+  Result<std::unique_ptr<Session>> session = Session::open(settings, Session::KeyNeed::kRequired);
+  if (!session.is_ok()) return report_failure(session.status());
+  const int exit_code = serve_session(settings, **session, {});
+  session->reset();  // closes the store: queued writes commit before the process exits
+  return exit_code;
+}
+
+int run_demo(const config::Settings& settings, bool json) {
+  Result<std::unique_ptr<Session>> session = Session::open(settings, Session::KeyNeed::kRequired);
+  if (!session.is_ok()) return report_failure(session.status());
+  Result<DemoMerchant> demo =
+      prepare_demo_merchant((*session)->commands(), (*session)->clock().now_micros());
+  if (!demo.is_ok()) return report_failure(demo.status());
+  const int exit_code = serve_session(settings, **session, [&](const std::string& base_url) {
+    print_output(json ? demo_json(*demo, base_url) : demo_text(*demo, base_url, settings.brand));
+  });
+  session->reset();
+  return exit_code;
+}
+
+}  // namespace payoutd::cli

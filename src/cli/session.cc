@@ -1,0 +1,69 @@
+#include "cli/session.h"
+
+#include <cstdio>
+
+#include "cli/cli.h"
+
+namespace payoutd::cli {
+namespace {
+
+// One line, whatever the message holds: a reason must never spill over several stderr lines.
+std::string single_line(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) out.push_back(c == '\n' || c == '\r' ? ' ' : c);
+  return out;
+}
+
+}  // namespace
+
+int report_failure(const Status& status) {
+  PAYOUTD_ASSERT(!status.is_ok());
+  const std::string reason = status.message().empty() ? status.to_string() : status.message();
+  std::fprintf(stderr, "error: %s\n", single_line(reason).c_str());
+  std::fflush(stderr);
+  return status.kind() == ErrorKind::kInvalidArgument ? kExitUsage : kExitRefused;
+}
+
+void print_output(std::string_view text) {
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  if (text.empty() || text.back() != '\n') std::fputc('\n', stdout);
+  std::fflush(stdout);
+}
+
+Result<crypto::MasterKey> load_master_key(const config::Settings& settings, RandomSource& random) {
+  if (!settings.master_key_hex.empty()) {
+    Result<crypto::MasterKey> key = crypto::MasterKey::from_hex(settings.master_key_hex);
+    if (!key.is_ok()) {
+      // Never echo the variable's content: it is (meant to be) key material.
+      return Status::invalid_argument("master_key",
+                                      "PAYOUTD_MASTER_KEY must be exactly 64 hex characters");
+    }
+    return key;
+  }
+  return crypto::MasterKey::load_or_create(settings.master_key_file, random);
+}
+
+Result<std::unique_ptr<Session>> Session::open(const config::Settings& settings, KeyNeed key_need,
+                                               const StoreOptions& store_options) {
+  std::unique_ptr<Session> session(new Session());
+  if (key_need == KeyNeed::kRequired) {
+    Result<crypto::MasterKey> key = load_master_key(settings, session->random_);
+    if (!key.is_ok()) return std::move(key).status();
+    session->master_key_.emplace(std::move(key).value());
+  }
+  Result<std::unique_ptr<Store>> store = open_store(settings.database_url, store_options);
+  if (!store.is_ok()) return std::move(store).status();
+  session->store_ = std::move(store).value();
+  PAYOUTD_RETURN_IF_ERROR(session->store_->migrate());
+  session->commands_ = std::make_unique<commands::Commands>(
+      *session->store_, session->clock_, session->random_, session->master_key());
+  return session;
+}
+
+Session::~Session() {
+  commands_.reset();
+  if (store_) store_->close();
+}
+
+}  // namespace payoutd::cli

@@ -1,0 +1,975 @@
+#include "commands/commands.h"
+
+#include <arpa/inet.h>
+
+#include <array>
+#include <cstring>
+#include <future>
+#include <memory>
+#include <utility>
+
+#include "core/ids.h"
+#include "core/time_format.h"
+#include "crypto/credentials.h"
+#include "json/writer.h"
+
+namespace payoutd::commands {
+namespace {
+
+// A payout whose row changed between our read and our conditional write is re-read and the claim
+// retried. With SQLite's single writer this cannot happen inside one process; with several
+// processes or PostgreSQL it can, and a few retries settle it.
+constexpr int kMaxClaimAttempts = 4;
+constexpr size_t kCredentialChars = 32;
+constexpr size_t kMaxExternalIdChars = 100;
+constexpr size_t kMaxMerchantNameChars = 100;
+constexpr size_t kMaxNotificationUrlChars = 300;
+constexpr size_t kMaxRemarksChars = 255;
+constexpr size_t kMaxIpAllowEntries = 64;
+constexpr std::string_view kSecretKeyAad = "payoutd/merchant/secret_key/v1";
+constexpr std::string_view kBase62 =
+    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+// A WriteOp built from a lambda that produces a T inside the transaction. The value is handed to
+// the callback only after the commit is durable.
+template <typename T, typename ApplyFunction>
+class FunctionOp final : public WriteOp {
+ public:
+  FunctionOp(ApplyFunction apply_function, Callback<T> done)
+      : apply_function_(std::move(apply_function)), done_(std::move(done)) {}
+
+  Status apply(WriteTx& tx) override {
+    value_.reset();
+    Result<T> result = apply_function_(tx);
+    if (!result.is_ok()) return std::move(result).status();
+    value_.emplace(std::move(result).value());
+    return Status::ok();
+  }
+
+  void complete(Status status) override {
+    if (status.is_ok()) {
+      PAYOUTD_ASSERT(value_.has_value());
+      done_(Result<T>(std::move(*value_)));
+    } else {
+      done_(Result<T>(std::move(status)));
+    }
+  }
+
+ private:
+  ApplyFunction apply_function_;
+  Callback<T> done_;
+  std::optional<T> value_;
+};
+
+template <typename T, typename ApplyFunction>
+void submit_op(Store& store, ApplyFunction apply_function, Callback<T> done) {
+  store.submit(std::make_unique<FunctionOp<T, ApplyFunction>>(std::move(apply_function),
+                                                              std::move(done)));
+}
+
+// Runs an asynchronous command and waits for its durable outcome (CLI, tests).
+template <typename T, typename Start>
+Result<T> wait_for(Start start) {
+  std::promise<Result<T>> promise;
+  std::future<Result<T>> future = promise.get_future();
+  start([&promise](Result<T> result) { promise.set_value(std::move(result)); });
+  return future.get();
+}
+
+template <typename T>
+Result<T> read_value(Store& store, const std::function<Result<T>(ReadTx&)>& body) {
+  std::optional<T> value;
+  Status status = store.read([&](ReadTx& tx) -> Status {
+    Result<T> result = body(tx);
+    if (!result.is_ok()) return std::move(result).status();
+    value.emplace(std::move(result).value());
+    return Status::ok();
+  });
+  if (!status.is_ok()) return status;
+  PAYOUTD_ASSERT(value.has_value());
+  return std::move(*value);
+}
+
+std::string random_base62(size_t count, RandomSource& random) {
+  std::string out;
+  out.reserve(count);
+  std::array<uint8_t, 64> buffer{};
+  while (out.size() < count) {
+    random.fill(buffer);
+    for (uint8_t byte : buffer) {
+      // 248 = 62 * 4: bytes at or above it would bias the alphabet, so they are skipped.
+      if (byte >= 248) continue;
+      out.push_back(kBase62[byte % 62]);
+      if (out.size() == count) break;
+    }
+  }
+  return out;
+}
+
+Result<PayoutWithEvents> read_payout_with_events(ReadTx& tx, int64_t merchant_id,
+                                                 const PayoutRef& ref) {
+  Result<Payout> payout = tx.find_payout(merchant_id, ref);
+  if (!payout.is_ok()) return std::move(payout).status();
+  Result<std::vector<PayoutEvent>> events = tx.payout_events(payout->cashout_id);
+  if (!events.is_ok()) return std::move(events).status();
+  return PayoutWithEvents{std::move(payout).value(), std::move(events).value()};
+}
+
+Status validate_amount_bounds(int64_t amount_minor, std::string_view field) {
+  if (amount_minor <= 0) {
+    return Status::invalid_argument(std::string(field), std::string(field) +
+                                                            " must be greater than zero");
+  }
+  if (amount_minor > kMaxAmountMinor) {
+    return Status::invalid_argument(std::string(field), std::string(field) +
+                                                            " exceeds the maximum");
+  }
+  return Status::ok();
+}
+
+Status validate_remarks(const std::optional<std::string>& remarks) {
+  if (remarks && remarks->size() > kMaxRemarksChars) {
+    return Status::invalid_argument("remarks", "remarks must be at most 255 characters");
+  }
+  return Status::ok();
+}
+
+std::string default_event_message(PayoutStatus from, PayoutStatus to, Actor actor,
+                                   const std::optional<std::string>& failure_reason) {
+  if (actor == Actor::kClient) {
+    if (to == PayoutStatus::kCancelled) return "Payout cancelled by client";
+    if (to == PayoutStatus::kOnHold) return "Payout put on hold by client";
+    if (from == PayoutStatus::kOnHold && to == PayoutStatus::kQueued) {
+      return "Payout released by client";
+    }
+  }
+  std::string message = "Payout ";
+  message += status_name(to);
+  if (to == PayoutStatus::kFailed && failure_reason) {
+    message += ": ";
+    message += *failure_reason;
+  }
+  if (actor == Actor::kOperator) message += " by operator";
+  return message;
+}
+
+// The v3 notification fields (notifications.md), captured at commit time. The `control` signature
+// is computed by the dispatcher at send time, so no secret is ever stored in the outbox.
+std::string v3_notification_payload(const Payout& payout, int64_t at) {
+  json::Writer writer;
+  writer.begin_object();
+  writer.key("date");
+  writer.string(format_v3_date(at));
+  writer.key("bank_reference_id");
+  writer.string(payout.bank_reference_id.value_or(""));
+  writer.key("comments");
+  writer.string(payout.description.value_or(""));
+  writer.key("external_id");
+  writer.string(payout.external_id);
+  writer.key("cashout_id");
+  writer.string(std::to_string(payout.cashout_id));
+  writer.key("status_reason");
+  writer.string(payout.failure_reason.value_or(""));
+  writer.end_object();
+  return writer.take();
+}
+
+// Posts the money movement of a transition (domain.md "Movements") and records it in
+// payout_movements, whose unique (cashout_id, kind) key makes a second refund impossible.
+Status post_transition_movement(WriteTx& tx, const Payout& payout, LedgerMovement movement,
+                                int64_t at) {
+  if (movement == LedgerMovement::kNone) return Status::ok();
+  Result<Wallet> wallet = tx.wallet_by_id(payout.merchant_id, payout.wallet_id);
+  if (!wallet.is_ok()) return std::move(wallet).status();
+
+  JournalPosting posting;
+  posting.cashout_id = payout.cashout_id;
+  posting.currency = payout.currency;
+  posting.created_at = at;
+  PayoutMovementKind kind = PayoutMovementKind::kRefund;
+  switch (movement) {
+    case LedgerMovement::kPostHoldToSettlement: {
+      Result<int64_t> settlement = tx.platform_account(payout.currency, AccountKind::kSettlement);
+      if (!settlement.is_ok()) return std::move(settlement).status();
+      posting.kind = "payout_post";
+      posting.legs = {{wallet->held_account_id, -payout.total_minor},
+                      {*settlement, payout.total_minor}};
+      kind = PayoutMovementKind::kPost;
+      break;
+    }
+    case LedgerMovement::kRefundHeldToAvailable:
+      posting.kind = "payout_refund";
+      posting.legs = {{wallet->held_account_id, -payout.total_minor},
+                      {wallet->available_account_id, payout.total_minor}};
+      break;
+    case LedgerMovement::kRefundSettlementToAvailable: {
+      Result<int64_t> settlement = tx.platform_account(payout.currency, AccountKind::kSettlement);
+      if (!settlement.is_ok()) return std::move(settlement).status();
+      posting.kind = "payout_refund";
+      posting.legs = {{*settlement, -payout.total_minor},
+                      {wallet->available_account_id, payout.total_minor}};
+      break;
+    }
+    case LedgerMovement::kNone:
+      PAYOUTD_ASSERT(false);
+  }
+
+  Result<int64_t> journal_id = tx.post_journal(posting);
+  if (!journal_id.is_ok()) return std::move(journal_id).status();
+  PAYOUTD_RETURN_IF_ERROR(tx.record_payout_movement(payout.cashout_id, kind, *journal_id));
+  if (kind != PayoutMovementKind::kRefund) return Status::ok();  // a post is invisible to merchants
+
+  Result<Wallet> after = tx.wallet_by_id(payout.merchant_id, payout.wallet_id);
+  if (!after.is_ok()) return std::move(after).status();
+  WalletTransaction transaction;
+  transaction.wallet_id = payout.wallet_id;
+  transaction.journal_id = *journal_id;
+  transaction.type = "PAYOUT_REFUND";
+  transaction.transaction_type = "CREDIT";
+  transaction.amount_minor = payout.total_minor;
+  transaction.currency = payout.currency;
+  transaction.balance_after_minor = after->available_minor;
+  transaction.reference_type = "payout";
+  transaction.reference_id = payout.public_id;
+  transaction.remarks = "Refund of payout " + payout.public_id;
+  transaction.created_at = at;
+  Result<int64_t> inserted = tx.insert_wallet_transaction(transaction);
+  if (!inserted.is_ok()) return std::move(inserted).status();
+  return Status::ok();
+}
+
+// Outbox rows for one accepted transition: a v3 notification when the v3 numeric status changes
+// and a notification URL is known. (v1 webhook rows join when webhook endpoints exist.)
+Status write_outbox(WriteTx& tx, const Payout& after, PayoutStatus from, int32_t event_seq,
+                    int64_t at) {
+  if (v3_status(from).code == v3_status(after.status).code) return Status::ok();
+  std::string url = after.notification_url.value_or("");
+  if (url.empty()) {
+    Result<Merchant> merchant = tx.merchant_by_id(after.merchant_id);
+    if (!merchant.is_ok()) return std::move(merchant).status();
+    url = merchant->notification_url;
+  }
+  if (url.empty()) return Status::ok();
+  OutboxMessage message;
+  message.cashout_id = after.cashout_id;
+  message.event_seq = event_seq;
+  message.channel = "v3";
+  message.target_url = std::move(url);
+  message.payload = v3_notification_payload(after, at);
+  message.created_at = at;
+  return tx.insert_outbox(message);
+}
+
+// Claims one transition with a conditional write and writes everything that goes with it.
+Result<PayoutWithEvents> apply_transition(WriteTx& tx, const TransitionInput& input, int64_t at) {
+  for (int attempt = 0; attempt < kMaxClaimAttempts; ++attempt) {
+    Result<Payout> current = tx.find_payout(input.merchant_id, input.ref);
+    if (!current.is_ok()) return std::move(current).status();
+    Payout payout = std::move(current).value();
+    const PayoutStatus from = payout.status;
+
+    if (input.expected_from && *input.expected_from != from) {
+      return Status::error(ErrorKind::kInvalidTransition,
+                           "payout is no longer in status " +
+                               std::string(status_name(*input.expected_from)))
+          .with_detail_code(static_cast<int>(from));
+    }
+    PAYOUTD_RETURN_IF_ERROR(check_transition(from, input.to, input.actor, input.context));
+
+    StatusChange change;
+    change.cashout_id = payout.cashout_id;
+    change.from = from;
+    change.to = input.to;
+    change.expected_event_seq = payout.event_seq;
+    change.at = at;
+    change.bank_reference_id = input.bank_reference_id;
+    if (input.to == PayoutStatus::kFailed) {
+      int code = input.failure_code.value_or(
+          from == PayoutStatus::kCompleted ? kRejectionWithdrawalReversed : 808);
+      std::string_view reason = rejection_reason_name(code);
+      if (reason.empty()) {
+        return Status::invalid_argument("reason_code",
+                                        "unknown rejection code " + std::to_string(code));
+      }
+      change.failure_code = code;
+      change.failure_reason = std::string(reason);
+    } else if (input.to == PayoutStatus::kExpired) {
+      change.failure_code = kRejectionWithdrawalExpired;
+      change.failure_reason = std::string(rejection_reason_name(kRejectionWithdrawalExpired));
+    } else if (input.failure_code) {
+      return Status::invalid_argument("reason_code",
+                                      "a reason code applies only to failed payouts");
+    }
+
+    Status claimed = tx.apply_status_change(change);
+    if (claimed.kind() == ErrorKind::kConflict) continue;  // lost a race: re-read and retry
+    PAYOUTD_RETURN_IF_ERROR(claimed);
+
+    payout.status = input.to;
+    payout.event_seq += 1;
+    if (change.failure_code) payout.failure_code = change.failure_code;
+    if (change.failure_reason) payout.failure_reason = change.failure_reason;
+    if (change.bank_reference_id) payout.bank_reference_id = change.bank_reference_id;
+
+    PAYOUTD_RETURN_IF_ERROR(
+        post_transition_movement(tx, payout, ledger_movement_for(from, input.to), at));
+
+    PayoutEvent event;
+    event.cashout_id = payout.cashout_id;
+    event.seq = payout.event_seq;
+    event.from_status = from;
+    event.to_status = input.to;
+    event.actor = input.actor;
+    event.message = input.message.value_or(
+        default_event_message(from, input.to, input.actor, payout.failure_reason));
+    event.created_at = at;
+    PAYOUTD_RETURN_IF_ERROR(tx.insert_event(event));
+    PAYOUTD_RETURN_IF_ERROR(write_outbox(tx, payout, from, event.seq, at));
+
+    return read_payout_with_events(tx, input.merchant_id,
+                                   PayoutRef::by_cashout_id(payout.cashout_id));
+  }
+  return Status::unavailable("payout changed concurrently; retry the request");
+}
+
+Result<PayoutWithEvents> apply_create_payout(WriteTx& tx, const CreatePayoutInput& input,
+                                             const PayoutLimits& limits, RandomSource& random,
+                                             int64_t at) {
+  PAYOUTD_RETURN_IF_ERROR(validate_amount_bounds(input.amount_minor, "amount"));
+  if (input.external_id.empty() || input.external_id.size() > kMaxExternalIdChars) {
+    return Status::invalid_argument("external_id", "external_id must be 1 to 100 characters");
+  }
+  const Currency* currency = find_currency(input.currency);
+  if (currency == nullptr) return Status::invalid_argument("currency", "unknown currency");
+
+  Result<Merchant> merchant = tx.merchant_by_id(input.merchant_id);
+  if (!merchant.is_ok()) return std::move(merchant).status();
+  if (merchant->status != MerchantStatus::kActive) {
+    return Status::error(ErrorKind::kDisabled, "merchant is disabled");
+  }
+
+  // A used external id is refused whatever the rest of the body says (v3 511, v1 replay/409), and
+  // before balance checks: a retry after a successful create must learn it succeeded.
+  Result<Payout> existing =
+      tx.find_payout(input.merchant_id, PayoutRef::by_external_id(input.external_id));
+  if (existing.is_ok()) {
+    return Status::error(ErrorKind::kAlreadyExists, "External ID already used");
+  }
+  if (existing.status().kind() != ErrorKind::kNotFound) return std::move(existing).status();
+
+  Result<Wallet> wallet = input.wallet_id ? tx.wallet_by_id(input.merchant_id, *input.wallet_id)
+                                          : tx.wallet_by_currency(input.merchant_id, input.currency);
+  if (!wallet.is_ok()) return std::move(wallet).status();
+  if (!wallet->is_active) return Status::not_found("wallet not found");
+  if (wallet->currency != input.currency) {
+    return Status::invalid_argument("currency", "currency does not match the wallet's currency");
+  }
+
+  if (auto minimum = limits.minimum_amount_minor.find(input.currency);
+      minimum != limits.minimum_amount_minor.end() && input.amount_minor < minimum->second) {
+    return Status::error(ErrorKind::kLimitExceeded,
+                         "Invalid Amount. The minimum amount is " + input.currency + " " +
+                             format_amount(minimum->second, *currency))
+        .with_detail_code(kLimitMinimumAmount);
+  }
+  if (auto maximum = limits.maximum_transaction_minor.find(input.currency);
+      maximum != limits.maximum_transaction_minor.end() && input.amount_minor > maximum->second) {
+    return Status::error(ErrorKind::kLimitExceeded, "Limit exceeded: TRANSACTION")
+        .with_detail_code(kLimitTransactionMaximum);
+  }
+
+  Result<FeeSchedule> schedule = tx.fee_schedule(input.merchant_id, input.currency);
+  if (!schedule.is_ok()) return std::move(schedule).status();
+  const int64_t fees = compute_fees(input.amount_minor, *schedule);
+  const int64_t total = input.amount_minor + fees;
+  if (wallet->available_minor < total) {
+    return Status::error(ErrorKind::kInsufficientFunds, "insufficient wallet balance");
+  }
+
+  Payout payout;
+  payout.public_id = new_public_id(kPayoutIdPrefix, random);
+  payout.merchant_id = input.merchant_id;
+  payout.wallet_id = wallet->id;
+  payout.external_id = input.external_id;
+  payout.amount_minor = input.amount_minor;
+  payout.fees_minor = fees;
+  payout.total_minor = total;
+  payout.currency = input.currency;
+  payout.country = input.country;
+  payout.beneficiary = input.beneficiary;
+  payout.description = input.description;
+  payout.metadata_json = input.metadata_json.empty() ? "{}" : input.metadata_json;
+  payout.notification_url = input.notification_url;
+  payout.status = PayoutStatus::kCreated;
+  payout.created_at = at;
+  payout.updated_at = at;
+  payout.event_seq = 1;
+  payout.request_fingerprint = input.request_fingerprint;
+
+  Result<int64_t> cashout_id = tx.insert_payout(payout);
+  if (!cashout_id.is_ok()) return std::move(cashout_id).status();
+  payout.cashout_id = *cashout_id;
+
+  JournalPosting posting;
+  posting.kind = "payout_hold";
+  posting.cashout_id = payout.cashout_id;
+  posting.currency = payout.currency;
+  posting.created_at = at;
+  posting.legs = {{wallet->available_account_id, -total}, {wallet->held_account_id, total}};
+  Result<int64_t> journal_id = tx.post_journal(posting);
+  if (!journal_id.is_ok()) return std::move(journal_id).status();
+  PAYOUTD_RETURN_IF_ERROR(
+      tx.record_payout_movement(payout.cashout_id, PayoutMovementKind::kHold, *journal_id));
+
+  WalletTransaction debit;
+  debit.wallet_id = wallet->id;
+  debit.journal_id = *journal_id;
+  debit.type = "PAYOUT";
+  debit.transaction_type = "DEBIT";
+  debit.amount_minor = total;
+  debit.currency = payout.currency;
+  debit.balance_after_minor = wallet->available_minor - total;
+  debit.reference_type = "payout";
+  debit.reference_id = payout.public_id;
+  debit.remarks = "Payout " + payout.public_id;
+  debit.created_at = at;
+  Result<int64_t> debit_id = tx.insert_wallet_transaction(debit);
+  if (!debit_id.is_ok()) return std::move(debit_id).status();
+
+  PayoutEvent created;
+  created.cashout_id = payout.cashout_id;
+  created.seq = 1;
+  created.from_status = std::nullopt;
+  created.to_status = PayoutStatus::kCreated;
+  created.actor = Actor::kSystem;
+  created.message = "Payout created";
+  created.created_at = at;
+  PAYOUTD_RETURN_IF_ERROR(tx.insert_event(created));
+
+  if (input.on_hold) {
+    TransitionInput hold;
+    hold.merchant_id = input.merchant_id;
+    hold.ref = PayoutRef::by_cashout_id(payout.cashout_id);
+    hold.to = PayoutStatus::kOnHold;
+    hold.actor = input.actor;
+    return apply_transition(tx, hold, at);
+  }
+  return read_payout_with_events(tx, input.merchant_id, PayoutRef::by_cashout_id(payout.cashout_id));
+}
+
+Result<WalletMovementOutput> apply_wallet_movement(WriteTx& tx, const WalletMovementInput& input,
+                                                   bool is_deposit, int64_t at) {
+  Result<Merchant> merchant = tx.merchant_by_id(input.merchant_id);
+  if (!merchant.is_ok()) return std::move(merchant).status();
+
+  Result<Wallet> wallet = tx.wallet_by_currency(input.merchant_id, input.currency);
+  if (!wallet.is_ok()) {
+    if (wallet.status().kind() != ErrorKind::kNotFound || !is_deposit) {
+      return std::move(wallet).status();
+    }
+    wallet = tx.insert_wallet(input.merchant_id, input.currency, at);
+    if (!wallet.is_ok()) return std::move(wallet).status();
+  }
+  Result<int64_t> funding = tx.platform_account(input.currency, AccountKind::kFunding);
+  if (!funding.is_ok()) return std::move(funding).status();
+
+  JournalPosting posting;
+  posting.kind = is_deposit ? "deposit" : "adjustment";
+  posting.currency = input.currency;
+  posting.created_at = at;
+  posting.legs = {{*funding, -input.amount_minor},
+                  {wallet->available_account_id, input.amount_minor}};
+  Result<int64_t> journal_id = tx.post_journal(posting);
+  if (!journal_id.is_ok()) return std::move(journal_id).status();
+
+  Result<Wallet> after = tx.wallet_by_id(input.merchant_id, wallet->id);
+  if (!after.is_ok()) return std::move(after).status();
+
+  WalletTransaction transaction;
+  transaction.wallet_id = wallet->id;
+  transaction.journal_id = *journal_id;
+  transaction.type = is_deposit ? "DEPOSIT" : "ADJUSTMENT";
+  transaction.transaction_type = input.amount_minor > 0 ? "CREDIT" : "DEBIT";
+  transaction.amount_minor = input.amount_minor > 0 ? input.amount_minor : -input.amount_minor;
+  transaction.currency = input.currency;
+  transaction.balance_after_minor = after->available_minor;
+  transaction.reference_type = "manual";
+  transaction.remarks = input.remarks;
+  transaction.created_at = at;
+  Result<int64_t> transaction_id = tx.insert_wallet_transaction(transaction);
+  if (!transaction_id.is_ok()) return std::move(transaction_id).status();
+  transaction.id = *transaction_id;
+  return WalletMovementOutput{std::move(after).value(), std::move(transaction)};
+}
+
+Status validate_imported_credential(const std::optional<std::string>& value,
+                                    std::string_view field) {
+  const std::string name(field);
+  if (!value || value->empty() || value->size() > kCredentialChars) {
+    return Status::invalid_argument(name, name + " must be 1 to 32 characters");
+  }
+  for (unsigned char c : *value) {
+    if (c <= 0x20 || c >= 0x7F) {
+      return Status::invalid_argument(name, name + " must be printable ASCII without spaces");
+    }
+  }
+  return Status::ok();
+}
+
+Status validate_imported_credentials(const CreateMerchantInput& input) {
+  if (!input.v3_login && !input.v3_pass && !input.v3_secret_key) return Status::ok();
+  PAYOUTD_RETURN_IF_ERROR(validate_imported_credential(input.v3_login, "v3_login"));
+  PAYOUTD_RETURN_IF_ERROR(validate_imported_credential(input.v3_pass, "v3_pass"));
+  return validate_imported_credential(input.v3_secret_key, "v3_secret_key");
+}
+
+Status validate_wallet_movement(const WalletMovementInput& input, bool is_deposit) {
+  if (find_currency(input.currency) == nullptr) {
+    return Status::invalid_argument("currency", "unknown currency '" + input.currency + "'");
+  }
+  if (is_deposit) {
+    PAYOUTD_RETURN_IF_ERROR(validate_amount_bounds(input.amount_minor, "amount"));
+  } else {
+    if (input.amount_minor == 0) {
+      return Status::invalid_argument("amount", "adjustment amount must not be zero");
+    }
+    const int64_t magnitude = input.amount_minor < 0 ? -input.amount_minor : input.amount_minor;
+    PAYOUTD_RETURN_IF_ERROR(validate_amount_bounds(magnitude, "amount"));
+    if (!input.remarks || input.remarks->empty()) {
+      return Status::invalid_argument("remarks", "an adjustment needs remarks");
+    }
+  }
+  return validate_remarks(input.remarks);
+}
+
+// Parses "a.b.c.d" or an IPv6 address into 16 bytes (IPv4 as ::ffff:a.b.c.d) and reports the
+// number of significant bits (32 or 128).
+bool parse_ip(std::string_view text, std::array<uint8_t, 16>& out, int& bits) {
+  if (text.empty() || text.size() >= INET6_ADDRSTRLEN) return false;
+  char buffer[INET6_ADDRSTRLEN] = {};
+  std::memcpy(buffer, text.data(), text.size());
+  in_addr v4{};
+  if (inet_pton(AF_INET, buffer, &v4) == 1) {
+    out = {};
+    out[10] = 0xFF;
+    out[11] = 0xFF;
+    std::memcpy(out.data() + 12, &v4, 4);
+    bits = 32;
+    return true;
+  }
+  in6_addr v6{};
+  if (inet_pton(AF_INET6, buffer, &v6) == 1) {
+    std::memcpy(out.data(), &v6, 16);
+    bits = 128;
+    return true;
+  }
+  return false;
+}
+
+struct Cidr {
+  std::array<uint8_t, 16> address{};
+  int prefix_bits = 0;  // over the 128-bit form
+};
+
+std::optional<Cidr> parse_cidr(std::string_view text) {
+  const size_t slash = text.find('/');
+  std::string_view address_text = text.substr(0, slash);
+  Cidr cidr;
+  int bits = 0;
+  if (!parse_ip(address_text, cidr.address, bits)) return std::nullopt;
+  int prefix = bits;
+  if (slash != std::string_view::npos) {
+    std::string_view prefix_text = text.substr(slash + 1);
+    if (prefix_text.empty() || prefix_text.size() > 3) return std::nullopt;
+    prefix = 0;
+    for (char c : prefix_text) {
+      if (c < '0' || c > '9') return std::nullopt;
+      prefix = prefix * 10 + (c - '0');
+    }
+    if (prefix > bits) return std::nullopt;
+  }
+  cidr.prefix_bits = prefix + (128 - bits);
+  return cidr;
+}
+
+bool cidr_contains(const Cidr& cidr, const std::array<uint8_t, 16>& address) {
+  int remaining = cidr.prefix_bits;
+  for (size_t i = 0; i < 16 && remaining > 0; ++i, remaining -= 8) {
+    const uint8_t mask = remaining >= 8 ? 0xFF : static_cast<uint8_t>(0xFF << (8 - remaining));
+    if ((cidr.address[i] & mask) != (address[i] & mask)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+Status validate_notification_url(std::string_view url, std::string_view field) {
+  const std::string name(field);
+  if (url.size() > kMaxNotificationUrlChars) {
+    return Status::invalid_argument(name, name + " must be at most 300 characters");
+  }
+  std::string_view rest;
+  if (url.starts_with("https://")) {
+    rest = url.substr(8);
+  } else if (url.starts_with("http://")) {
+    rest = url.substr(7);
+  } else {
+    return Status::invalid_argument(name, name + " must be an absolute http(s) URL");
+  }
+  const size_t host_end = rest.find_first_of("/?#");
+  if (rest.substr(0, host_end).empty()) {
+    return Status::invalid_argument(name, name + " has no host");
+  }
+  for (unsigned char c : url) {
+    if (c <= 0x20 || c >= 0x7F) {
+      return Status::invalid_argument(name, name + " contains spaces or non-ASCII characters");
+    }
+  }
+  return Status::ok();
+}
+
+Status validate_cidr(std::string_view cidr) {
+  if (!parse_cidr(cidr)) {
+    return Status::invalid_argument("ip_allow", "invalid CIDR '" + std::string(cidr) + "'");
+  }
+  return Status::ok();
+}
+
+bool ip_allowed(std::string_view address, const std::vector<std::string>& cidrs) {
+  if (cidrs.empty()) return true;
+  std::array<uint8_t, 16> parsed{};
+  int bits = 0;
+  if (!parse_ip(address, parsed, bits)) return false;
+  for (const std::string& text : cidrs) {
+    std::optional<Cidr> cidr = parse_cidr(text);
+    if (cidr && cidr_contains(*cidr, parsed)) return true;
+  }
+  return false;
+}
+
+Commands::Commands(Store& store, Clock& clock, RandomSource& random,
+                   const crypto::MasterKey* master_key, CommandsOptions options)
+    : store_(store),
+      clock_(clock),
+      random_(random),
+      master_key_(master_key),
+      options_(std::move(options)) {}
+
+Result<IssuedCredentials> Commands::issue_credentials(Merchant& merchant,
+                                                     const CreateMerchantInput* imported) {
+  if (master_key_ == nullptr) return Status::internal("no master key loaded");
+  IssuedCredentials credentials;
+  if (imported != nullptr && imported->v3_login) {
+    credentials.login = *imported->v3_login;
+    credentials.pass = *imported->v3_pass;
+    credentials.secret_key = *imported->v3_secret_key;
+  } else {
+    credentials.login = random_base62(kCredentialChars, random_);
+    credentials.pass = random_base62(kCredentialChars, random_);
+    credentials.secret_key = random_base62(kCredentialChars, random_);
+  }
+  credentials.api_username = "api_" + random_base62(kCredentialChars - 4, random_);
+  credentials.api_password = random_base62(kCredentialChars, random_);
+
+  crypto::CredentialHash pass = crypto::hash_credential(credentials.pass, random_);
+  crypto::CredentialHash password = crypto::hash_credential(credentials.api_password, random_);
+  Result<std::string> sealed = master_key_->seal(credentials.secret_key, random_, kSecretKeyAad);
+  if (!sealed.is_ok()) return std::move(sealed).status();
+
+  merchant.login = credentials.login;
+  merchant.pass_salt = std::move(pass.salt);
+  merchant.pass_hash = std::move(pass.hash);
+  merchant.secret_key_sealed = std::move(sealed).value();
+  merchant.api_username = credentials.api_username;
+  merchant.api_password_salt = std::move(password.salt);
+  merchant.api_password_hash = std::move(password.hash);
+  return credentials;
+}
+
+Result<MerchantWithCredentials> Commands::create_merchant(const CreateMerchantInput& input) {
+  if (input.name.empty() || input.name.size() > kMaxMerchantNameChars) {
+    return Status::invalid_argument("name", "name must be 1 to 100 characters");
+  }
+  if (input.ip_allow.size() > kMaxIpAllowEntries) {
+    return Status::invalid_argument("ip_allow", "at most 64 CIDRs");
+  }
+  for (const std::string& cidr : input.ip_allow) PAYOUTD_RETURN_IF_ERROR(validate_cidr(cidr));
+  PAYOUTD_RETURN_IF_ERROR(validate_imported_credentials(input));
+  if (!input.notification_url.empty()) {
+    PAYOUTD_RETURN_IF_ERROR(validate_notification_url(input.notification_url, "notification_url"));
+  }
+  const int64_t at = clock_.now_micros();
+  return wait_for<MerchantWithCredentials>([&](Callback<MerchantWithCredentials> done) {
+    submit_op<MerchantWithCredentials>(
+        store_,
+        [this, input, at](WriteTx& tx) -> Result<MerchantWithCredentials> {
+          Merchant merchant;
+          merchant.name = input.name;
+          merchant.status = MerchantStatus::kActive;
+          merchant.ip_allow = input.ip_allow;
+          merchant.notification_url = input.notification_url;
+          merchant.created_at = at;
+          merchant.updated_at = at;
+          Result<IssuedCredentials> credentials = issue_credentials(merchant, &input);
+          if (!credentials.is_ok()) return std::move(credentials).status();
+          Result<int64_t> id = tx.insert_merchant(merchant);
+          if (!id.is_ok()) return std::move(id).status();
+          merchant.id = *id;
+          return MerchantWithCredentials{std::move(merchant), std::move(credentials).value()};
+        },
+        std::move(done));
+  });
+}
+
+Result<Merchant> Commands::set_merchant_status(int64_t merchant_id, MerchantStatus status) {
+  const int64_t at = clock_.now_micros();
+  return wait_for<Merchant>([&](Callback<Merchant> done) {
+    submit_op<Merchant>(
+        store_,
+        [merchant_id, status, at](WriteTx& tx) -> Result<Merchant> {
+          PAYOUTD_RETURN_IF_ERROR(tx.update_merchant_status(merchant_id, status, at));
+          return tx.merchant_by_id(merchant_id);
+        },
+        std::move(done));
+  });
+}
+
+Result<MerchantWithCredentials> Commands::rotate_credentials(int64_t merchant_id) {
+  const int64_t at = clock_.now_micros();
+  return wait_for<MerchantWithCredentials>([&](Callback<MerchantWithCredentials> done) {
+    submit_op<MerchantWithCredentials>(
+        store_,
+        [this, merchant_id, at](WriteTx& tx) -> Result<MerchantWithCredentials> {
+          Result<Merchant> merchant = tx.merchant_by_id(merchant_id);
+          if (!merchant.is_ok()) return std::move(merchant).status();
+          Result<IssuedCredentials> credentials = issue_credentials(*merchant);
+          if (!credentials.is_ok()) return std::move(credentials).status();
+          merchant->updated_at = at;
+          PAYOUTD_RETURN_IF_ERROR(tx.update_merchant_credentials(*merchant));
+          return MerchantWithCredentials{std::move(merchant).value(),
+                                         std::move(credentials).value()};
+        },
+        std::move(done));
+  });
+}
+
+Result<FeeSchedule> Commands::set_fees(int64_t merchant_id, const std::string& currency,
+                                       const FeeSchedule& schedule) {
+  if (find_currency(currency) == nullptr) {
+    return Status::invalid_argument("currency", "unknown currency '" + currency + "'");
+  }
+  if (schedule.fixed_minor < 0 || schedule.fixed_minor > kMaxAmountMinor) {
+    return Status::invalid_argument("fixed", "fixed fee must be between 0 and the maximum amount");
+  }
+  if (schedule.percent_bps < 0 || schedule.percent_bps > 10000) {
+    return Status::invalid_argument("percent_bps", "percent_bps must be between 0 and 10000");
+  }
+  const int64_t at = clock_.now_micros();
+  return wait_for<FeeSchedule>([&](Callback<FeeSchedule> done) {
+    submit_op<FeeSchedule>(
+        store_,
+        [merchant_id, currency, schedule, at](WriteTx& tx) -> Result<FeeSchedule> {
+          Result<Merchant> merchant = tx.merchant_by_id(merchant_id);
+          if (!merchant.is_ok()) return std::move(merchant).status();
+          PAYOUTD_RETURN_IF_ERROR(tx.upsert_fee_schedule(merchant_id, currency, schedule, at));
+          return tx.fee_schedule(merchant_id, currency);
+        },
+        std::move(done));
+  });
+}
+
+Result<Merchant> Commands::get_merchant(int64_t merchant_id) {
+  return read_value<Merchant>(store_, [merchant_id](ReadTx& tx) {
+    return tx.merchant_by_id(merchant_id);
+  });
+}
+
+Result<std::vector<Merchant>> Commands::list_merchants() {
+  return read_value<std::vector<Merchant>>(store_, [](ReadTx& tx) { return tx.list_merchants(); });
+}
+
+Result<V3Principal> Commands::authenticate_v3(std::string_view login, std::string_view pass) {
+  if (master_key_ == nullptr) return Status::internal("no master key loaded");
+  Result<Merchant> merchant = read_value<Merchant>(store_, [login](ReadTx& tx) {
+    return tx.merchant_by_login(login);
+  });
+  const Status invalid = Status::error(ErrorKind::kUnauthenticated, "Invalid credentials");
+  if (!merchant.is_ok()) {
+    if (merchant.status().kind() != ErrorKind::kNotFound) return std::move(merchant).status();
+    // Spend the same work as a real check so an unknown login is not distinguishable by timing.
+    static const crypto::CredentialHash kDummy{std::string(16, '\0'), std::string(32, '\0')};
+    (void)crypto::verify_credential(pass, kDummy);
+    return invalid;
+  }
+  if (!crypto::verify_credential(pass, {merchant->pass_salt, merchant->pass_hash})) return invalid;
+  Result<std::string> secret_key = master_key_->open(merchant->secret_key_sealed, kSecretKeyAad);
+  if (!secret_key.is_ok()) return std::move(secret_key).status();
+  return V3Principal{std::move(merchant).value(), std::move(secret_key).value()};
+}
+
+Result<Merchant> Commands::authenticate_v1(std::string_view username, std::string_view password) {
+  Result<Merchant> merchant = read_value<Merchant>(store_, [username](ReadTx& tx) {
+    return tx.merchant_by_api_username(username);
+  });
+  const Status invalid = Status::error(ErrorKind::kUnauthenticated, "Invalid credentials");
+  if (!merchant.is_ok()) {
+    if (merchant.status().kind() != ErrorKind::kNotFound) return std::move(merchant).status();
+    static const crypto::CredentialHash kDummy{std::string(16, '\0'), std::string(32, '\0')};
+    (void)crypto::verify_credential(password, kDummy);
+    return invalid;
+  }
+  if (!crypto::verify_credential(password,
+                                 {merchant->api_password_salt, merchant->api_password_hash})) {
+    return invalid;
+  }
+  return merchant;
+}
+
+Result<WalletMovementOutput> Commands::fund_wallet(const WalletMovementInput& input) {
+  PAYOUTD_RETURN_IF_ERROR(validate_wallet_movement(input, /*is_deposit=*/true));
+  const int64_t at = clock_.now_micros();
+  return wait_for<WalletMovementOutput>([&](Callback<WalletMovementOutput> done) {
+    submit_op<WalletMovementOutput>(
+        store_,
+        [input, at](WriteTx& tx) { return apply_wallet_movement(tx, input, true, at); },
+        std::move(done));
+  });
+}
+
+Result<WalletMovementOutput> Commands::adjust_wallet(const WalletMovementInput& input) {
+  PAYOUTD_RETURN_IF_ERROR(validate_wallet_movement(input, /*is_deposit=*/false));
+  const int64_t at = clock_.now_micros();
+  return wait_for<WalletMovementOutput>([&](Callback<WalletMovementOutput> done) {
+    submit_op<WalletMovementOutput>(
+        store_,
+        [input, at](WriteTx& tx) { return apply_wallet_movement(tx, input, false, at); },
+        std::move(done));
+  });
+}
+
+Result<std::vector<Wallet>> Commands::list_all_wallets(int64_t merchant_id) {
+  return read_value<std::vector<Wallet>>(store_, [merchant_id](ReadTx& tx)
+                                                     -> Result<std::vector<Wallet>> {
+    Result<Merchant> merchant = tx.merchant_by_id(merchant_id);
+    if (!merchant.is_ok()) return std::move(merchant).status();
+    WalletQuery query;
+    query.merchant_id = merchant_id;
+    query.limit = kMaxPageSize;
+    Result<WalletPage> page = tx.list_wallets(query);
+    if (!page.is_ok()) return std::move(page).status();
+    return std::move(page->items);
+  });
+}
+
+Result<WalletPage> Commands::list_wallets(const WalletQuery& query) {
+  return read_value<WalletPage>(store_, [&query](ReadTx& tx) { return tx.list_wallets(query); });
+}
+
+Result<Wallet> Commands::get_wallet(int64_t merchant_id, int64_t wallet_id) {
+  return read_value<Wallet>(store_, [merchant_id, wallet_id](ReadTx& tx) {
+    return tx.wallet_by_id(merchant_id, wallet_id);
+  });
+}
+
+Result<WalletTransactionPage> Commands::list_wallet_transactions(
+    const WalletTransactionQuery& query) {
+  return read_value<WalletTransactionPage>(
+      store_, [&query](ReadTx& tx) { return tx.list_wallet_transactions(query); });
+}
+
+void Commands::create_payout_async(CreatePayoutInput input, Callback<PayoutWithEvents> done) {
+  const int64_t at = clock_.now_micros();
+  submit_op<PayoutWithEvents>(
+      store_,
+      [this, input = std::move(input), at](WriteTx& tx) {
+        return apply_create_payout(tx, input, options_.limits, random_, at);
+      },
+      std::move(done));
+}
+
+Result<PayoutWithEvents> Commands::create_payout(CreatePayoutInput input) {
+  return wait_for<PayoutWithEvents>([&](Callback<PayoutWithEvents> done) {
+    create_payout_async(std::move(input), std::move(done));
+  });
+}
+
+void Commands::transition_async(TransitionInput input, Callback<PayoutWithEvents> done) {
+  const int64_t at = clock_.now_micros();
+  submit_op<PayoutWithEvents>(
+      store_,
+      [input = std::move(input), at](WriteTx& tx) { return apply_transition(tx, input, at); },
+      std::move(done));
+}
+
+Result<PayoutWithEvents> Commands::transition(TransitionInput input) {
+  return wait_for<PayoutWithEvents>([&](Callback<PayoutWithEvents> done) {
+    transition_async(std::move(input), std::move(done));
+  });
+}
+
+void Commands::cancel_payout_async(int64_t merchant_id, PayoutRef ref, Actor actor,
+                                   Callback<PayoutWithEvents> done) {
+  TransitionInput input;
+  input.merchant_id = merchant_id;
+  input.ref = std::move(ref);
+  input.to = PayoutStatus::kCancelled;
+  input.actor = actor;
+  transition_async(std::move(input), std::move(done));
+}
+
+Result<PayoutWithEvents> Commands::cancel_payout(int64_t merchant_id, PayoutRef ref, Actor actor) {
+  return wait_for<PayoutWithEvents>([&](Callback<PayoutWithEvents> done) {
+    cancel_payout_async(merchant_id, std::move(ref), actor, std::move(done));
+  });
+}
+
+Result<PayoutWithEvents> Commands::hold_payout(int64_t merchant_id, PayoutRef ref, Actor actor) {
+  TransitionInput input;
+  input.merchant_id = merchant_id;
+  input.ref = std::move(ref);
+  input.to = PayoutStatus::kOnHold;
+  input.actor = actor;
+  return transition(std::move(input));
+}
+
+Result<PayoutWithEvents> Commands::release_payout(int64_t merchant_id, PayoutRef ref,
+                                                  Actor actor) {
+  TransitionInput input;
+  input.merchant_id = merchant_id;
+  input.ref = std::move(ref);
+  input.to = PayoutStatus::kQueued;
+  input.actor = actor;
+  input.expected_from = PayoutStatus::kOnHold;  // "release" means on_hold -> queued only
+  return transition(std::move(input));
+}
+
+Result<PayoutWithEvents> Commands::operator_set_status(PayoutRef ref, PayoutStatus to,
+                                                       std::optional<int> reason_code,
+                                                       std::optional<std::string> bank_reference_id,
+                                                       std::optional<std::string> message) {
+  TransitionInput input;
+  input.merchant_id = 0;
+  input.ref = std::move(ref);
+  input.to = to;
+  input.actor = Actor::kOperator;
+  input.failure_code = reason_code;
+  input.bank_reference_id = std::move(bank_reference_id);
+  input.message = std::move(message);
+  return transition(std::move(input));
+}
+
+Result<PayoutWithEvents> Commands::get_payout(int64_t merchant_id, const PayoutRef& ref) {
+  return read_value<PayoutWithEvents>(store_, [merchant_id, &ref](ReadTx& tx) {
+    return read_payout_with_events(tx, merchant_id, ref);
+  });
+}
+
+Result<PayoutPage> Commands::list_payouts(const PayoutQuery& query) {
+  return read_value<PayoutPage>(store_, [&query](ReadTx& tx) { return tx.list_payouts(query); });
+}
+
+Result<LedgerReport> Commands::check_ledger() {
+  return read_value<LedgerReport>(store_, [](ReadTx& tx) { return tx.check_ledger(); });
+}
+
+}  // namespace payoutd::commands

@@ -1,0 +1,202 @@
+// Domain commands: the one API every caller uses (both dialects, the engine, the operator CLI).
+//
+// Each write command is one WriteOp for the store's batching writer: it reads what it needs inside
+// the transaction, checks the transition table (core/payout_status.h), claims the transition with
+// a conditional write, posts the ledger movement, appends the event and the outbox rows. All of it
+// commits together or not at all. Results are values (Result<T>); nothing here throws.
+//
+// Write commands come in two forms: asynchronous (`..._async`, the callback runs on the store's
+// writer thread after the commit is durable; used by the HTTP handlers so no I/O thread blocks on
+// an fsync) and synchronous (used by the CLI and tests).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/money.h"
+#include "core/payout_status.h"
+#include "core/random.h"
+#include "core/status.h"
+#include "core/types.h"
+#include "crypto/master_key.h"
+#include "store/store.h"
+
+namespace payoutd::commands {
+
+template <typename T>
+using Callback = std::function<void(Result<T>)>;
+
+// Plain-text credentials, shown once at creation or rotation and never stored as such.
+struct IssuedCredentials {
+  std::string login;       // v3, 32 chars
+  std::string pass;        // v3, 32 chars
+  std::string secret_key;  // v3 HMAC key ("API Signature"), 32 chars
+  std::string api_username;
+  std::string api_password;
+};
+
+struct MerchantWithCredentials {
+  Merchant merchant;
+  IssuedCredentials credentials;
+};
+
+struct CreateMerchantInput {
+  std::string name;                   // 1..100 chars
+  std::vector<std::string> ip_allow;  // CIDRs, validated
+  std::string notification_url;       // empty or absolute http(s) URL <= 300 chars
+  // Imported v3 credentials (a merchant moving from another D24-family provider keeps its
+  // integration unchanged but for the base URL). All three or none; each 1..32 printable ASCII.
+  std::optional<std::string> v3_login;
+  std::optional<std::string> v3_pass;
+  std::optional<std::string> v3_secret_key;
+};
+
+// A merchant authenticated on the v3 dialect, with its decrypted HMAC key.
+struct V3Principal {
+  Merchant merchant;
+  std::string secret_key;
+};
+
+struct PayoutLimits {
+  // Per currency: the minimum amount (v3 533) and the largest single payout (v3 508).
+  std::map<std::string, int64_t, std::less<>> minimum_amount_minor;
+  std::map<std::string, int64_t, std::less<>> maximum_transaction_minor;
+};
+
+// Status::detail_code() of a kLimitExceeded refusal, so dialects can tell the two apart
+// (v3: 533 for the minimum, 508 for the transaction limit).
+inline constexpr int kLimitMinimumAmount = 1;
+inline constexpr int kLimitTransactionMaximum = 2;
+
+struct CommandsOptions {
+  PayoutLimits limits;
+};
+
+struct CreatePayoutInput {
+  int64_t merchant_id = 0;
+  std::optional<int64_t> wallet_id;  // v1 names the wallet; v3 names only the currency
+  std::string external_id;           // 1..100 chars, unique per merchant
+  int64_t amount_minor = 0;          // > 0, already parsed exactly by the caller
+  std::string currency;              // ISO 4217, must equal the wallet's
+  std::string country;               // ISO 3166-1 alpha-2
+  Beneficiary beneficiary;
+  std::optional<std::string> description;
+  std::string metadata_json = "{}";
+  std::optional<std::string> notification_url;
+  bool on_hold = false;  // v3 `on_hold:true`: created then put on hold in the same transaction
+  std::string request_fingerprint;  // for v1 reference_id replay comparison
+  Actor actor = Actor::kClient;
+};
+
+struct PayoutWithEvents {
+  Payout payout;
+  std::vector<PayoutEvent> events;
+};
+
+struct TransitionInput {
+  int64_t merchant_id = 0;  // 0 = any merchant (operator only)
+  PayoutRef ref;
+  PayoutStatus to = PayoutStatus::kCancelled;
+  Actor actor = Actor::kClient;
+  TransitionContext context;
+  std::optional<int> failure_code;  // rejection code for -> failed (defaults: 808, reversal 826)
+  std::optional<std::string> bank_reference_id;
+  std::optional<std::string> message;  // event message; a default is chosen from the transition
+  // When set, the payout must be exactly in this status (the engine's claims); else any status the
+  // table allows.
+  std::optional<PayoutStatus> expected_from;
+};
+
+struct WalletMovementInput {
+  int64_t merchant_id = 0;
+  std::string currency;
+  int64_t amount_minor = 0;  // fund: > 0; adjust: != 0 (negative debits)
+  std::optional<std::string> remarks;
+};
+
+struct WalletMovementOutput {
+  Wallet wallet;
+  WalletTransaction transaction;
+};
+
+class Commands {
+ public:
+  // `master_key` may be null for callers that never touch credentials (read-only tools).
+  Commands(Store& store, Clock& clock, RandomSource& random, const crypto::MasterKey* master_key,
+           CommandsOptions options = {});
+
+  // ---- Merchants (operator) ----
+  Result<MerchantWithCredentials> create_merchant(const CreateMerchantInput& input);
+  Result<Merchant> set_merchant_status(int64_t merchant_id, MerchantStatus status);
+  Result<MerchantWithCredentials> rotate_credentials(int64_t merchant_id);
+  Result<FeeSchedule> set_fees(int64_t merchant_id, const std::string& currency,
+                               const FeeSchedule& schedule);
+  Result<Merchant> get_merchant(int64_t merchant_id);
+  Result<std::vector<Merchant>> list_merchants();
+
+  // ---- Authentication (dialects) ----
+  // kUnauthenticated for an unknown login or a wrong pass (indistinguishable, constant time).
+  // A disabled merchant still authenticates: the dialect decides when to say 519.
+  Result<V3Principal> authenticate_v3(std::string_view login, std::string_view pass);
+  Result<Merchant> authenticate_v1(std::string_view username, std::string_view password);
+
+  // ---- Wallets ----
+  Result<WalletMovementOutput> fund_wallet(const WalletMovementInput& input);
+  Result<WalletMovementOutput> adjust_wallet(const WalletMovementInput& input);
+  Result<std::vector<Wallet>> list_all_wallets(int64_t merchant_id);
+  Result<WalletPage> list_wallets(const WalletQuery& query);
+  Result<Wallet> get_wallet(int64_t merchant_id, int64_t wallet_id);
+  Result<WalletTransactionPage> list_wallet_transactions(const WalletTransactionQuery& query);
+
+  // ---- Payouts ----
+  void create_payout_async(CreatePayoutInput input, Callback<PayoutWithEvents> done);
+  Result<PayoutWithEvents> create_payout(CreatePayoutInput input);
+
+  // The one transition command; cancel/hold/release/set-status are named forms of it.
+  void transition_async(TransitionInput input, Callback<PayoutWithEvents> done);
+  Result<PayoutWithEvents> transition(TransitionInput input);
+
+  void cancel_payout_async(int64_t merchant_id, PayoutRef ref, Actor actor,
+                           Callback<PayoutWithEvents> done);
+  Result<PayoutWithEvents> cancel_payout(int64_t merchant_id, PayoutRef ref, Actor actor);
+  Result<PayoutWithEvents> hold_payout(int64_t merchant_id, PayoutRef ref, Actor actor);
+  Result<PayoutWithEvents> release_payout(int64_t merchant_id, PayoutRef ref, Actor actor);
+  // Operator transition (payoutd payout set-status): any edge of the table, actor operator.
+  Result<PayoutWithEvents> operator_set_status(PayoutRef ref, PayoutStatus to,
+                                               std::optional<int> reason_code,
+                                               std::optional<std::string> bank_reference_id,
+                                               std::optional<std::string> message);
+
+  Result<PayoutWithEvents> get_payout(int64_t merchant_id, const PayoutRef& ref);
+  Result<PayoutPage> list_payouts(const PayoutQuery& query);
+
+  // ---- Ledger ----
+  Result<LedgerReport> check_ledger();
+
+  Store& store() { return store_; }
+  Clock& clock() { return clock_; }
+
+ private:
+  // Generates fresh credentials (or takes the imported v3 ones) and stores only their hashes and
+  // the sealed secret key in `merchant`.
+  Result<IssuedCredentials> issue_credentials(Merchant& merchant,
+                                              const CreateMerchantInput* imported = nullptr);
+
+  Store& store_;
+  Clock& clock_;
+  RandomSource& random_;
+  const crypto::MasterKey* master_key_;
+  CommandsOptions options_;
+};
+
+// Validation shared by the dialects and the CLI (pure).
+Status validate_notification_url(std::string_view url, std::string_view field);
+Status validate_cidr(std::string_view cidr);
+// True when `address` (IPv4 or IPv6 text) is inside one of `cidrs` (empty list = allowed).
+bool ip_allowed(std::string_view address, const std::vector<std::string>& cidrs);
+
+}  // namespace payoutd::commands

@@ -1,0 +1,186 @@
+// `ledger check`: the six invariants of domain.md as set-based SQL over the whole database.
+//
+// Each invariant is one or more queries that return one human-readable line per violation; the
+// violation count is the sum of their row counts and the first ten lines are the samples.
+#include <array>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "store/sqlite/transactions.h"
+
+namespace payoutd::sqlite::queries {
+namespace {
+
+constexpr size_t kMaxSamples = 10;
+
+struct InvariantCheck {
+  int number;
+  std::string_view name;
+  std::vector<std::string_view> queries;
+};
+
+// Statuses whose payouts still hold their total_amount (status_holds_funds()).
+#define PAYOUTD_HOLDING_STATUSES \
+  "('created', 'queued', 'on_hold', 'processing', 'settling', 'action_required')"
+
+const std::array<InvariantCheck, 6>& invariant_checks() {
+  static const std::array<InvariantCheck, 6> checks = {{
+      {1,
+       "journal transactions balance",
+       {
+           // Legs of one journal sum to zero per currency.
+           "SELECT 'journal ' || journal_id || ' sums to ' || total || ' ' || currency "
+           "FROM (SELECT journal_id, currency, sum(amount) AS total FROM journal_entries "
+           "GROUP BY journal_id, currency) WHERE total <> 0",
+           // A journal has at least two legs.
+           "SELECT 'journal ' || j.id || ' has ' || count(e.id) || ' entries' "
+           "FROM journal_transactions j LEFT JOIN journal_entries e ON e.journal_id = j.id "
+           "GROUP BY j.id HAVING count(e.id) < 2",
+           // An entry is in its account's currency and in its journal's currency.
+           "SELECT 'journal entry ' || e.id || ' is in ' || e.currency || ' but account ' || a.id "
+           "|| ' is in ' || a.currency FROM journal_entries e JOIN accounts a ON a.id = e.account_id "
+           "WHERE e.currency <> a.currency",
+           "SELECT 'journal entry ' || e.id || ' is in ' || e.currency || ' but journal ' || j.id "
+           "|| ' is in ' || j.currency FROM journal_entries e "
+           "JOIN journal_transactions j ON j.id = e.journal_id WHERE e.currency <> j.currency",
+       }},
+      {2,
+       "account balances equal the sum of their entries",
+       {
+           "SELECT 'account ' || a.id || ' (' || a.kind || ' ' || a.currency || ') has balance ' "
+           "|| a.balance || ' but its entries sum to ' || coalesce(s.total, 0) "
+           "FROM accounts a LEFT JOIN (SELECT account_id, sum(amount) AS total "
+           "FROM journal_entries GROUP BY account_id) s ON s.account_id = a.id "
+           "WHERE a.balance <> coalesce(s.total, 0)",
+       }},
+      {3,
+       "held equals the total of non-terminal payouts",
+       {
+           "SELECT 'wallet ' || w.id || ' holds ' || coalesce(h.balance, 'nothing (no held account)') "
+           "|| ' but its non-terminal payouts total ' || coalesce(p.total, 0) "
+           "FROM wallets w "
+           "LEFT JOIN accounts h ON h.wallet_id = w.id AND h.kind = 'held' "
+           "LEFT JOIN (SELECT wallet_id, sum(total_amount) AS total FROM payouts "
+           "WHERE status IN " PAYOUTD_HOLDING_STATUSES " GROUP BY wallet_id) p "
+           "ON p.wallet_id = w.id "
+           "WHERE h.id IS NULL OR h.balance <> coalesce(p.total, 0)",
+       }},
+      {4,
+       "each payout held once, posted and refunded as its status requires",
+       {
+           "SELECT 'payout ' || cashout_id || ' (' || status || ') has ' || holds || ' hold, ' "
+           "|| posts || ' post and ' || refunds || ' refund movements' "
+           "FROM (SELECT p.cashout_id, p.status, "
+           "coalesce(m.holds, 0) AS holds, coalesce(m.posts, 0) AS posts, "
+           "coalesce(m.refunds, 0) AS refunds FROM payouts p LEFT JOIN "
+           "(SELECT cashout_id, sum(kind = 'hold') AS holds, sum(kind = 'post') AS posts, "
+           "sum(kind = 'refund') AS refunds FROM payout_movements GROUP BY cashout_id) m "
+           "ON m.cashout_id = p.cashout_id) "
+           "WHERE NOT (holds = 1 AND refunds <= 1 AND CASE "
+           "WHEN status IN ('cancelled', 'expired') THEN refunds = 1 AND posts = 0 "
+           // failed before completion: refund from held; after completion (reversal): post+refund.
+           "WHEN status = 'failed' THEN refunds = 1 "
+           "WHEN status = 'completed' THEN posts = 1 AND refunds = 0 "
+           "ELSE posts = 0 AND refunds = 0 END)",
+           // A movement's journal belongs to its payout and moves exactly total_amount.
+           "SELECT 'payout ' || m.cashout_id || ' ' || m.kind || ' movement uses journal ' "
+           "|| m.journal_id || ' of payout ' || coalesce(j.cashout_id, 'none') "
+           "FROM payout_movements m JOIN journal_transactions j ON j.id = m.journal_id "
+           "WHERE j.cashout_id IS NOT m.cashout_id",
+           "SELECT 'payout ' || p.cashout_id || ' ' || m.kind || ' journal ' || m.journal_id "
+           "|| ' moves ' || coalesce((SELECT sum(e.amount) FROM journal_entries e "
+           "WHERE e.journal_id = m.journal_id AND e.amount > 0), 0) "
+           "|| ' instead of total_amount ' || p.total_amount "
+           "FROM payout_movements m JOIN payouts p ON p.cashout_id = m.cashout_id "
+           "WHERE coalesce((SELECT sum(e.amount) FROM journal_entries e "
+           "WHERE e.journal_id = m.journal_id AND e.amount > 0), 0) <> p.total_amount",
+           // Money moved for a payout outside the recorded movements (e.g. an unrecorded refund).
+           "SELECT 'journal ' || j.id || ' (' || j.kind || ') moves money for payout ' "
+           "|| j.cashout_id || ' but is not a recorded movement' "
+           "FROM journal_transactions j WHERE j.cashout_id IS NOT NULL AND NOT EXISTS "
+           "(SELECT 1 FROM payout_movements m WHERE m.journal_id = j.id)",
+       }},
+      {5,
+       "no available balance is negative",
+       {
+           "SELECT 'account ' || id || ' (available ' || currency || ', wallet ' "
+           "|| coalesce(wallet_id, '-') || ') has balance ' || balance "
+           "FROM accounts WHERE kind = 'available' AND balance < 0",
+       }},
+      {6,
+       "payout events are contiguous and end in the payout's status",
+       {
+           "SELECT 'payout ' || p.cashout_id || ' has ' || coalesce(e.n, 0) "
+           "|| ' events (highest seq ' || coalesce(e.max_seq, 0) || ') but event_seq ' "
+           "|| p.event_seq FROM payouts p LEFT JOIN (SELECT cashout_id, count(*) AS n, "
+           "max(seq) AS max_seq FROM payout_events GROUP BY cashout_id) e "
+           "ON e.cashout_id = p.cashout_id "
+           "WHERE coalesce(e.n, 0) = 0 OR e.n <> e.max_seq OR e.n <> p.event_seq",
+           "SELECT 'payout ' || p.cashout_id || ' is ' || p.status || ' but its last event (seq ' "
+           "|| e.seq || ') says ' || e.to_status FROM payouts p JOIN payout_events e "
+           "ON e.cashout_id = p.cashout_id AND e.seq = (SELECT max(seq) FROM payout_events x "
+           "WHERE x.cashout_id = p.cashout_id) WHERE e.to_status <> p.status",
+           // The first event creates the payout; each later one starts where the previous ended.
+           "SELECT 'payout ' || cashout_id || ' first event goes from ' "
+           "|| coalesce(from_status, 'null') || ' to ' || to_status "
+           "FROM payout_events WHERE seq = 1 AND (from_status IS NOT NULL OR to_status <> 'created')",
+           "SELECT 'payout ' || e.cashout_id || ' event ' || e.seq || ' starts from ' "
+           "|| coalesce(e.from_status, 'null') || ' but event ' || prev.seq || ' ended in ' "
+           "|| prev.to_status FROM payout_events e JOIN payout_events prev "
+           "ON prev.cashout_id = e.cashout_id AND prev.seq = e.seq - 1 "
+           "WHERE e.from_status IS NOT prev.to_status",
+       }},
+  }};
+  return checks;
+}
+
+#undef PAYOUTD_HOLDING_STATUSES
+
+Result<int64_t> count_violations(Connection& connection, std::string_view query) {
+  Result<StatementLease> statement =
+      connection.prepare("SELECT count(*) FROM (" + std::string(query) + ")");
+  if (!statement.is_ok()) return std::move(statement).status();
+  Result<bool> row = (*statement)->step();
+  if (!row.is_ok()) return std::move(row).status();
+  PAYOUTD_ASSERT(*row);
+  return (*statement)->column_int64(0);
+}
+
+Status collect_samples(Connection& connection, std::string_view query,
+                       std::vector<std::string>& samples) {
+  if (samples.size() >= kMaxSamples) return Status::ok();
+  Result<StatementLease> statement =
+      connection.prepare("SELECT * FROM (" + std::string(query) + ") LIMIT ?1");
+  if (!statement.is_ok()) return std::move(statement).status();
+  (*statement)->bind(1, static_cast<int64_t>(kMaxSamples - samples.size()));
+  while (samples.size() < kMaxSamples) {
+    Result<bool> row = (*statement)->step();
+    if (!row.is_ok()) return std::move(row).status();
+    if (!*row) break;
+    samples.push_back((*statement)->column_text(0));
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+Result<LedgerReport> check_ledger(Connection& connection) {
+  LedgerReport report;
+  for (const InvariantCheck& check : invariant_checks()) {
+    InvariantResult result;
+    result.number = check.number;
+    result.name = std::string(check.name);
+    for (std::string_view query : check.queries) {
+      Result<int64_t> count = count_violations(connection, query);
+      if (!count.is_ok()) return std::move(count).status();
+      result.violations += *count;
+      if (*count > 0) PAYOUTD_RETURN_IF_ERROR(collect_samples(connection, query, result.samples));
+    }
+    report.invariants.push_back(std::move(result));
+  }
+  return report;
+}
+
+}  // namespace payoutd::sqlite::queries

@@ -1,0 +1,434 @@
+// Read queries shared by ReadTx (pooled read connection) and WriteTx (the writer's connection).
+#include <array>
+#include <functional>
+#include <string>
+#include <utility>
+#include <variant>
+
+#include "store/sqlite/list_queries.h"
+#include "store/sqlite/transactions.h"
+
+namespace payoutd::sqlite {
+
+std::string_view account_kind_sql(AccountKind kind) {
+  switch (kind) {
+    case AccountKind::kAvailable:
+      return "available";
+    case AccountKind::kHeld:
+      return "held";
+    case AccountKind::kFunding:
+      return "funding";
+    case AccountKind::kSettlement:
+      return "settlement";
+  }
+  PAYOUTD_ASSERT(false);
+  return "";
+}
+
+std::string_view movement_kind_sql(PayoutMovementKind kind) {
+  switch (kind) {
+    case PayoutMovementKind::kHold:
+      return "hold";
+    case PayoutMovementKind::kPost:
+      return "post";
+    case PayoutMovementKind::kRefund:
+      return "refund";
+  }
+  PAYOUTD_ASSERT(false);
+  return "";
+}
+
+namespace queries {
+namespace {
+
+constexpr std::string_view kMerchantSelect =
+    "SELECT id, name, status, login, pass_salt, pass_hash, secret_key_sealed, api_username, "
+    "api_password_salt, api_password_hash, ip_allow, notification_url, created_at, updated_at "
+    "FROM merchants";
+
+// The beneficiary fields in the column order of payout_columns() (columns 10..25).
+constexpr std::array<std::optional<std::string> Beneficiary::*, 16> kBeneficiaryFields = {
+    &Beneficiary::first_name,  &Beneficiary::last_name,     &Beneficiary::email,
+    &Beneficiary::phone,       &Beneficiary::country,       &Beneficiary::document_id,
+    &Beneficiary::document_type, &Beneficiary::bank_code,   &Beneficiary::bank_account,
+    &Beneficiary::bank_branch, &Beneficiary::account_type,  &Beneficiary::routing_number,
+    &Beneficiary::address,     &Beneficiary::city,          &Beneficiary::postal_code,
+    &Beneficiary::birthdate,
+};
+
+std::vector<std::string> split_cidrs(const std::string& text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t comma = text.find(',', start);
+    if (comma == std::string::npos) comma = text.size();
+    if (comma > start) out.push_back(text.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return out;
+}
+
+Result<Merchant> read_merchant(const Statement& row) {
+  Merchant merchant;
+  merchant.id = row.column_int64(0);
+  merchant.name = row.column_text(1);
+  const std::string status = row.column_text(2);
+  if (status == "active") {
+    merchant.status = MerchantStatus::kActive;
+  } else if (status == "disabled") {
+    merchant.status = MerchantStatus::kDisabled;
+  } else {
+    return Status::error(ErrorKind::kCorruption, "merchant " + std::to_string(merchant.id) +
+                                                     " has unknown status '" + status + "'");
+  }
+  merchant.login = row.column_text(3);
+  merchant.pass_salt = row.column_blob(4);
+  merchant.pass_hash = row.column_blob(5);
+  merchant.secret_key_sealed = row.column_blob(6);
+  merchant.api_username = row.column_text(7);
+  merchant.api_password_salt = row.column_blob(8);
+  merchant.api_password_hash = row.column_blob(9);
+  merchant.ip_allow = split_cidrs(row.column_text(10));
+  merchant.notification_url = row.column_text(11);
+  merchant.created_at = row.column_int64(12);
+  merchant.updated_at = row.column_int64(13);
+  return merchant;
+}
+
+Result<Merchant> one_merchant(Connection& connection, std::string_view sql,
+                              const std::function<void(Statement&)>& bind) {
+  Result<StatementLease> statement = connection.prepare(sql);
+  if (!statement.is_ok()) return std::move(statement).status();
+  bind(**statement);
+  Result<bool> row = (*statement)->step();
+  if (!row.is_ok()) return std::move(row).status();
+  if (!*row) return Status::not_found("merchant not found");
+  return read_merchant(**statement);
+}
+
+Wallet read_wallet(const Statement& row) {
+  Wallet wallet;
+  wallet.id = row.column_int64(0);
+  wallet.merchant_id = row.column_int64(1);
+  wallet.currency = row.column_text(2);
+  wallet.is_active = row.column_int64(3) != 0;
+  wallet.created_at = row.column_int64(4);
+  wallet.updated_at = row.column_int64(5);
+  wallet.available_account_id = row.column_int64(6);
+  wallet.available_minor = row.column_int64(7);
+  wallet.held_account_id = row.column_int64(8);
+  wallet.held_minor = row.column_int64(9);
+  return wallet;
+}
+
+Result<PayoutStatus> parse_stored_status(const std::string& name, int64_t cashout_id) {
+  std::optional<PayoutStatus> status = parse_status_name(name);
+  if (!status) {
+    return Status::error(ErrorKind::kCorruption, "payout " + std::to_string(cashout_id) +
+                                                     " has unknown status '" + name + "'");
+  }
+  return *status;
+}
+
+std::optional<int> optional_int(const Statement& row, int column) {
+  std::optional<int64_t> value = row.column_optional_int64(column);
+  if (!value) return std::nullopt;
+  return static_cast<int>(*value);
+}
+
+Result<Payout> read_payout(const Statement& row) {
+  Payout payout;
+  payout.cashout_id = row.column_int64(0);
+  payout.public_id = row.column_text(1);
+  payout.merchant_id = row.column_int64(2);
+  payout.wallet_id = row.column_int64(3);
+  payout.external_id = row.column_text(4);
+  payout.amount_minor = row.column_int64(5);
+  payout.fees_minor = row.column_int64(6);
+  payout.total_minor = row.column_int64(7);
+  payout.currency = row.column_text(8);
+  payout.country = row.column_text(9);
+  int column = 10;
+  for (auto field : kBeneficiaryFields) payout.beneficiary.*field = row.column_optional_text(column++);
+  payout.description = row.column_optional_text(26);
+  payout.metadata_json = row.column_text(27);
+  payout.notification_url = row.column_optional_text(28);
+  Result<PayoutStatus> status = parse_stored_status(row.column_text(29), payout.cashout_id);
+  if (!status.is_ok()) return std::move(status).status();
+  payout.status = *status;
+  payout.failure_code = optional_int(row, 30);
+  payout.failure_reason = row.column_optional_text(31);
+  payout.bank_reference_id = row.column_optional_text(32);
+  payout.connector = row.column_optional_text(33);
+  payout.connector_reference = row.column_optional_text(34);
+  payout.created_at = row.column_int64(35);
+  payout.queued_at = row.column_optional_int64(36);
+  payout.submitted_at = row.column_optional_int64(37);
+  payout.completed_at = row.column_optional_int64(38);
+  payout.failed_at = row.column_optional_int64(39);
+  payout.cancelled_at = row.column_optional_int64(40);
+  payout.expired_at = row.column_optional_int64(41);
+  payout.cancel_requested_at = row.column_optional_int64(42);
+  payout.updated_at = row.column_int64(43);
+  payout.event_seq = static_cast<int32_t>(row.column_int64(44));
+  payout.request_fingerprint = row.column_text(45);
+  return payout;
+}
+
+void bind_values(Statement& statement, const std::vector<SqlValue>& values) {
+  int index = 1;
+  for (const SqlValue& value : values) {
+    if (const int64_t* number = std::get_if<int64_t>(&value)) {
+      statement.bind(index++, *number);
+    } else {
+      statement.bind(index++, std::get<std::string>(value));
+    }
+  }
+}
+
+Result<int64_t> count_rows(Connection& connection, const ListSql& sql) {
+  Result<StatementLease> statement = connection.prepare(sql.count_sql);
+  if (!statement.is_ok()) return std::move(statement).status();
+  bind_values(**statement, sql.filter_values);
+  Result<bool> row = (*statement)->step();
+  if (!row.is_ok()) return std::move(row).status();
+  PAYOUTD_ASSERT(*row);  // COUNT(*) always yields one row
+  return (*statement)->column_int64(0);
+}
+
+// Runs a listing: the page of rows (read by `read_row`) and the total count.
+template <typename T, typename ReadRow>
+Result<std::pair<std::vector<T>, int64_t>> run_list(Connection& connection, const ListSql& sql,
+                                                    ReadRow read_row) {
+  std::vector<T> items;
+  {
+    Result<StatementLease> statement = connection.prepare(sql.select_sql);
+    if (!statement.is_ok()) return std::move(statement).status();
+    bind_values(**statement, sql.filter_values);
+    const int next = static_cast<int>(sql.filter_values.size()) + 1;
+    (*statement)->bind(next, sql.limit);
+    (*statement)->bind(next + 1, sql.offset);
+    items.reserve(static_cast<size_t>(sql.limit));
+    for (int64_t i = 0; i <= sql.limit; ++i) {  // bounded by LIMIT
+      Result<bool> row = (*statement)->step();
+      if (!row.is_ok()) return std::move(row).status();
+      if (!*row) break;
+      Result<T> item = read_row(**statement);
+      if (!item.is_ok()) return std::move(item).status();
+      items.push_back(std::move(item).value());
+    }
+  }
+  Result<int64_t> total = count_rows(connection, sql);
+  if (!total.is_ok()) return std::move(total).status();
+  return std::make_pair(std::move(items), *total);
+}
+
+}  // namespace
+
+Result<Merchant> merchant_by_id(Connection& connection, int64_t merchant_id) {
+  static const std::string sql = std::string(kMerchantSelect) + " WHERE id = ?1";
+  return one_merchant(connection, sql, [&](Statement& s) { s.bind(1, merchant_id); });
+}
+
+Result<Merchant> merchant_by_login(Connection& connection, std::string_view login) {
+  static const std::string sql = std::string(kMerchantSelect) + " WHERE login = ?1";
+  return one_merchant(connection, sql, [&](Statement& s) { s.bind(1, login); });
+}
+
+Result<Merchant> merchant_by_api_username(Connection& connection, std::string_view username) {
+  static const std::string sql = std::string(kMerchantSelect) + " WHERE api_username = ?1";
+  return one_merchant(connection, sql, [&](Statement& s) { s.bind(1, username); });
+}
+
+Result<std::vector<Merchant>> list_merchants(Connection& connection) {
+  static const std::string sql = std::string(kMerchantSelect) + " ORDER BY id";
+  Result<StatementLease> statement = connection.prepare(sql);
+  if (!statement.is_ok()) return std::move(statement).status();
+  std::vector<Merchant> merchants;
+  while (true) {
+    Result<bool> row = (*statement)->step();
+    if (!row.is_ok()) return std::move(row).status();
+    if (!*row) break;
+    Result<Merchant> merchant = read_merchant(**statement);
+    if (!merchant.is_ok()) return std::move(merchant).status();
+    merchants.push_back(std::move(merchant).value());
+  }
+  return merchants;
+}
+
+Result<FeeSchedule> fee_schedule(Connection& connection, int64_t merchant_id,
+                                 std::string_view currency) {
+  Result<StatementLease> statement = connection.prepare(
+      "SELECT fixed_minor, percent_bps FROM merchant_fees WHERE merchant_id = ?1 AND currency = ?2");
+  if (!statement.is_ok()) return std::move(statement).status();
+  (*statement)->bind(1, merchant_id);
+  (*statement)->bind(2, currency);
+  Result<bool> row = (*statement)->step();
+  if (!row.is_ok()) return std::move(row).status();
+  FeeSchedule schedule;
+  if (*row) {
+    schedule.fixed_minor = (*statement)->column_int64(0);
+    schedule.percent_bps = static_cast<int32_t>((*statement)->column_int64(1));
+  }
+  return schedule;
+}
+
+Result<Wallet> wallet_by_id(Connection& connection, int64_t merchant_id, int64_t wallet_id) {
+  static const std::string sql =
+      std::string(wallet_select()) + " WHERE w.id = ?1 AND w.merchant_id = ?2";
+  Result<StatementLease> statement = connection.prepare(sql);
+  if (!statement.is_ok()) return std::move(statement).status();
+  (*statement)->bind(1, wallet_id);
+  (*statement)->bind(2, merchant_id);
+  Result<bool> row = (*statement)->step();
+  if (!row.is_ok()) return std::move(row).status();
+  if (!*row) return Status::not_found("wallet not found");
+  return read_wallet(**statement);
+}
+
+Result<Wallet> wallet_by_currency(Connection& connection, int64_t merchant_id,
+                                  std::string_view currency) {
+  static const std::string sql =
+      std::string(wallet_select()) + " WHERE w.merchant_id = ?1 AND w.currency = ?2";
+  Result<StatementLease> statement = connection.prepare(sql);
+  if (!statement.is_ok()) return std::move(statement).status();
+  (*statement)->bind(1, merchant_id);
+  (*statement)->bind(2, currency);
+  Result<bool> row = (*statement)->step();
+  if (!row.is_ok()) return std::move(row).status();
+  if (!*row) return Status::not_found("wallet not found");
+  return read_wallet(**statement);
+}
+
+Result<WalletPage> list_wallets(Connection& connection, const WalletQuery& query) {
+  Result<ListSql> sql = build_wallet_list(query);
+  if (!sql.is_ok()) return std::move(sql).status();
+  auto listed = run_list<Wallet>(connection, *sql,
+                                 [](const Statement& row) -> Result<Wallet> { return read_wallet(row); });
+  if (!listed.is_ok()) return std::move(listed).status();
+  WalletPage page;
+  page.items = std::move(listed->first);
+  page.total_count = listed->second;
+  return page;
+}
+
+Result<Payout> find_payout(Connection& connection, int64_t merchant_id, const PayoutRef& ref) {
+  const int set = (ref.cashout_id ? 1 : 0) + (ref.public_id ? 1 : 0) + (ref.external_id ? 1 : 0);
+  if (set != 1) return Status::invalid_argument("id", "a payout reference names exactly one id");
+  if (merchant_id < 0) return Status::invalid_argument("merchant_id", "negative merchant id");
+
+  static const std::string by_cashout_id = "SELECT " + std::string(payout_columns()) +
+                                           " FROM payouts WHERE cashout_id = ?1"
+                                           " AND (?2 = 0 OR merchant_id = ?2)";
+  static const std::string by_public_id = "SELECT " + std::string(payout_columns()) +
+                                          " FROM payouts WHERE public_id = ?1"
+                                          " AND (?2 = 0 OR merchant_id = ?2)";
+  static const std::string by_external_id = "SELECT " + std::string(payout_columns()) +
+                                            " FROM payouts WHERE external_id = ?1"
+                                            " AND merchant_id = ?2";
+  const std::string* sql = nullptr;
+  if (ref.cashout_id) {
+    sql = &by_cashout_id;
+  } else if (ref.public_id) {
+    sql = &by_public_id;
+  } else {
+    // external ids are unique only per merchant: without one the answer is ambiguous.
+    if (merchant_id == 0) {
+      return Status::invalid_argument("external_id", "an external_id needs a merchant scope");
+    }
+    sql = &by_external_id;
+  }
+  Result<StatementLease> statement = connection.prepare(*sql);
+  if (!statement.is_ok()) return std::move(statement).status();
+  if (ref.cashout_id) {
+    (*statement)->bind(1, *ref.cashout_id);
+  } else if (ref.public_id) {
+    (*statement)->bind(1, *ref.public_id);
+  } else {
+    (*statement)->bind(1, *ref.external_id);
+  }
+  (*statement)->bind(2, merchant_id);
+  Result<bool> row = (*statement)->step();
+  if (!row.is_ok()) return std::move(row).status();
+  if (!*row) return Status::not_found("Payout not found");
+  return read_payout(**statement);
+}
+
+Result<std::vector<PayoutEvent>> payout_events(Connection& connection, int64_t cashout_id) {
+  Result<StatementLease> statement = connection.prepare(
+      "SELECT seq, event_type, from_status, to_status, actor_type, message, created_at "
+      "FROM payout_events WHERE cashout_id = ?1 ORDER BY seq");
+  if (!statement.is_ok()) return std::move(statement).status();
+  (*statement)->bind(1, cashout_id);
+  std::vector<PayoutEvent> events;
+  while (true) {
+    Result<bool> row = (*statement)->step();
+    if (!row.is_ok()) return std::move(row).status();
+    if (!*row) break;
+    const Statement& s = **statement;
+    PayoutEvent event;
+    event.cashout_id = cashout_id;
+    event.seq = static_cast<int32_t>(s.column_int64(0));
+    event.event_type = s.column_text(1);
+    if (std::optional<std::string> from = s.column_optional_text(2)) {
+      Result<PayoutStatus> parsed = parse_stored_status(*from, cashout_id);
+      if (!parsed.is_ok()) return std::move(parsed).status();
+      event.from_status = *parsed;
+    }
+    Result<PayoutStatus> to = parse_stored_status(s.column_text(3), cashout_id);
+    if (!to.is_ok()) return std::move(to).status();
+    event.to_status = *to;
+    std::optional<Actor> actor = parse_actor_name(s.column_text(4));
+    if (!actor) {
+      return Status::error(ErrorKind::kCorruption,
+                           "payout " + std::to_string(cashout_id) + " event has unknown actor");
+    }
+    event.actor = *actor;
+    event.message = s.column_text(5);
+    event.created_at = s.column_int64(6);
+    events.push_back(std::move(event));
+  }
+  return events;
+}
+
+Result<PayoutPage> list_payouts(Connection& connection, const PayoutQuery& query) {
+  Result<ListSql> sql = build_payout_list(query);
+  if (!sql.is_ok()) return std::move(sql).status();
+  auto listed = run_list<Payout>(connection, *sql, read_payout);
+  if (!listed.is_ok()) return std::move(listed).status();
+  PayoutPage page;
+  page.items = std::move(listed->first);
+  page.total_count = listed->second;
+  return page;
+}
+
+Result<WalletTransactionPage> list_wallet_transactions(Connection& connection,
+                                                       const WalletTransactionQuery& query) {
+  Result<ListSql> sql = build_wallet_transaction_list(query);
+  if (!sql.is_ok()) return std::move(sql).status();
+  auto read_row = [](const Statement& row) -> Result<WalletTransaction> {
+    WalletTransaction transaction;
+    transaction.id = row.column_int64(0);
+    transaction.wallet_id = row.column_int64(1);
+    transaction.journal_id = row.column_int64(2);
+    transaction.type = row.column_text(3);
+    transaction.transaction_type = row.column_text(4);
+    transaction.amount_minor = row.column_int64(5);
+    transaction.currency = row.column_text(6);
+    transaction.balance_after_minor = row.column_int64(7);
+    transaction.reference_type = row.column_text(8);
+    transaction.reference_id = row.column_optional_text(9);
+    transaction.remarks = row.column_optional_text(10);
+    transaction.created_at = row.column_int64(11);
+    return transaction;
+  };
+  auto listed = run_list<WalletTransaction>(connection, *sql, read_row);
+  if (!listed.is_ok()) return std::move(listed).status();
+  WalletTransactionPage page;
+  page.items = std::move(listed->first);
+  page.total_count = listed->second;
+  return page;
+}
+
+}  // namespace queries
+}  // namespace payoutd::sqlite

@@ -1,0 +1,117 @@
+// ReadTx and WriteTx over one SQLite connection. The caller (SqliteStore) owns the transaction
+// boundaries: reads run between BEGIN and COMMIT on a pooled connection, writes inside the
+// writer's batch transaction and the op's savepoint.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "store/sqlite/connection.h"
+#include "store/store.h"
+
+namespace payoutd::sqlite {
+
+// The read queries as functions of a connection, shared by both transaction kinds.
+namespace queries {
+Result<Merchant> merchant_by_id(Connection& connection, int64_t merchant_id);
+Result<Merchant> merchant_by_login(Connection& connection, std::string_view login);
+Result<Merchant> merchant_by_api_username(Connection& connection, std::string_view username);
+Result<std::vector<Merchant>> list_merchants(Connection& connection);
+Result<FeeSchedule> fee_schedule(Connection& connection, int64_t merchant_id,
+                                 std::string_view currency);
+Result<Wallet> wallet_by_id(Connection& connection, int64_t merchant_id, int64_t wallet_id);
+Result<Wallet> wallet_by_currency(Connection& connection, int64_t merchant_id,
+                                  std::string_view currency);
+Result<WalletPage> list_wallets(Connection& connection, const WalletQuery& query);
+Result<Payout> find_payout(Connection& connection, int64_t merchant_id, const PayoutRef& ref);
+Result<std::vector<PayoutEvent>> payout_events(Connection& connection, int64_t cashout_id);
+Result<PayoutPage> list_payouts(Connection& connection, const PayoutQuery& query);
+Result<WalletTransactionPage> list_wallet_transactions(Connection& connection,
+                                                       const WalletTransactionQuery& query);
+Result<LedgerReport> check_ledger(Connection& connection);
+}  // namespace queries
+
+template <typename Interface>
+class SqliteReader : public Interface {
+ public:
+  explicit SqliteReader(Connection& connection) : connection_(connection) {}
+
+  Result<Merchant> merchant_by_id(int64_t merchant_id) override {
+    return queries::merchant_by_id(connection_, merchant_id);
+  }
+  Result<Merchant> merchant_by_login(std::string_view login) override {
+    return queries::merchant_by_login(connection_, login);
+  }
+  Result<Merchant> merchant_by_api_username(std::string_view username) override {
+    return queries::merchant_by_api_username(connection_, username);
+  }
+  Result<std::vector<Merchant>> list_merchants() override {
+    return queries::list_merchants(connection_);
+  }
+  Result<FeeSchedule> fee_schedule(int64_t merchant_id, std::string_view currency) override {
+    return queries::fee_schedule(connection_, merchant_id, currency);
+  }
+  Result<Wallet> wallet_by_id(int64_t merchant_id, int64_t wallet_id) override {
+    return queries::wallet_by_id(connection_, merchant_id, wallet_id);
+  }
+  Result<Wallet> wallet_by_currency(int64_t merchant_id, std::string_view currency) override {
+    return queries::wallet_by_currency(connection_, merchant_id, currency);
+  }
+  Result<WalletPage> list_wallets(const WalletQuery& query) override {
+    return queries::list_wallets(connection_, query);
+  }
+  Result<Payout> find_payout(int64_t merchant_id, const PayoutRef& ref) override {
+    return queries::find_payout(connection_, merchant_id, ref);
+  }
+  Result<std::vector<PayoutEvent>> payout_events(int64_t cashout_id) override {
+    return queries::payout_events(connection_, cashout_id);
+  }
+  Result<PayoutPage> list_payouts(const PayoutQuery& query) override {
+    return queries::list_payouts(connection_, query);
+  }
+  Result<WalletTransactionPage> list_wallet_transactions(
+      const WalletTransactionQuery& query) override {
+    return queries::list_wallet_transactions(connection_, query);
+  }
+  Result<LedgerReport> check_ledger() override { return queries::check_ledger(connection_); }
+
+  // The underlying connection (store internals and tests only).
+  Connection& connection() { return connection_; }
+
+ protected:
+  Connection& connection_;
+};
+
+class SqliteReadTx final : public SqliteReader<ReadTx> {
+ public:
+  using SqliteReader<ReadTx>::SqliteReader;
+};
+
+class SqliteWriteTx final : public SqliteReader<WriteTx> {
+ public:
+  using SqliteReader<WriteTx>::SqliteReader;
+
+  Result<int64_t> insert_merchant(const Merchant& merchant) override;
+  Status update_merchant_status(int64_t merchant_id, MerchantStatus status, int64_t at) override;
+  Status update_merchant_credentials(const Merchant& merchant) override;
+  Status upsert_fee_schedule(int64_t merchant_id, std::string_view currency,
+                             const FeeSchedule& schedule, int64_t at) override;
+  Result<Wallet> insert_wallet(int64_t merchant_id, std::string_view currency,
+                               int64_t at) override;
+  Result<int64_t> platform_account(std::string_view currency, AccountKind kind) override;
+  Result<int64_t> post_journal(const JournalPosting& posting) override;
+  Result<int64_t> insert_wallet_transaction(const WalletTransaction& transaction) override;
+  Status record_payout_movement(int64_t cashout_id, PayoutMovementKind kind,
+                                int64_t journal_id) override;
+  Result<int64_t> insert_payout(const Payout& payout) override;
+  Status apply_status_change(const StatusChange& change) override;
+  Status insert_event(const PayoutEvent& event) override;
+  Status insert_outbox(const OutboxMessage& message) override;
+};
+
+// Database vocabulary for enums the schema stores as text.
+std::string_view account_kind_sql(AccountKind kind);
+std::string_view movement_kind_sql(PayoutMovementKind kind);
+
+}  // namespace payoutd::sqlite

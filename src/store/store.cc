@@ -1,0 +1,68 @@
+#include "store/store.h"
+
+#include <filesystem>
+#include <future>
+#include <system_error>
+#include <utility>
+
+#include "store/database_url.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace payoutd {
+namespace {
+
+// The op behind Store::write. It owns the promise, so the caller's future outlives nothing it
+// depends on: the writer thread destroys the op after complete() has set the value.
+class FunctionWriteOp final : public WriteOp {
+ public:
+  explicit FunctionWriteOp(std::function<Status(WriteTx&)> body) : body_(std::move(body)) {}
+  std::future<Status> future() { return promise_.get_future(); }
+
+  Status apply(WriteTx& tx) override { return body_(tx); }
+  void complete(Status status) override { promise_.set_value(std::move(status)); }
+
+ private:
+  std::function<Status(WriteTx&)> body_;
+  std::promise<Status> promise_;
+};
+
+}  // namespace
+
+Status Store::write(std::function<Status(WriteTx&)> body) {
+  auto op = std::make_unique<FunctionWriteOp>(std::move(body));
+  std::future<Status> outcome = op->future();
+  submit(std::move(op));
+  return outcome.get();
+}
+
+Result<std::unique_ptr<Store>> open_store(std::string_view database_url,
+                                          const StoreOptions& options) {
+  Result<DatabaseUrl> url = parse_database_url(database_url);
+  if (!url.is_ok()) return std::move(url).status();
+  if (url->backend == DatabaseBackend::kPostgresql) {
+    return Status::invalid_argument("database", "PostgreSQL backend not available yet");
+  }
+
+  // Resolve a relative path once, now: every connection opened later (readers, migrations) must
+  // name the same file even if the process changes directory.
+  std::error_code error;
+  std::filesystem::path path = std::filesystem::absolute(url->path, error);
+  if (error) {
+    return Status::invalid_argument("database", "cannot resolve database path '" + url->path +
+                                                    "': " + error.message());
+  }
+  const std::filesystem::path parent = path.parent_path();
+  if (!parent.empty()) {
+    std::filesystem::create_directories(parent, error);
+    if (error) {
+      return Status::invalid_argument("database", "cannot create database directory '" + parent.string() +
+                                 "': " + error.message());
+    }
+  }
+  Result<std::unique_ptr<sqlite::SqliteStore>> store =
+      sqlite::SqliteStore::open(path.lexically_normal().string(), options);
+  if (!store.is_ok()) return std::move(store).status();
+  return std::unique_ptr<Store>(std::move(store).value());
+}
+
+}  // namespace payoutd

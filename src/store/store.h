@@ -1,0 +1,250 @@
+// The store interface. The SQLite backend (store/sqlite/) implements it now, a PostgreSQL backend
+// later, with the same semantics. The database is the single source of truth: nothing here caches
+// a balance or a status in memory.
+//
+// Reads run in a read transaction (a consistent snapshot) on a pooled read connection.
+// Writes are WriteOps submitted to the backend's writer, which merges concurrent ops into one
+// database transaction and one fsync (group commit). Each op runs inside its own savepoint: an op
+// that returns a non-ok Status rolls back only its own changes and keeps its refusal as a value.
+// An op's complete() runs only after the transaction's commit is durable, so no caller can answer
+// 2xx before its commit.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/payout_status.h"
+#include "core/status.h"
+#include "core/types.h"
+
+namespace payoutd {
+
+// How a caller names a payout. Exactly one of the fields is set.
+struct PayoutRef {
+  std::optional<int64_t> cashout_id;
+  std::optional<std::string> public_id;
+  std::optional<std::string> external_id;  // needs a merchant scope
+
+  static PayoutRef by_cashout_id(int64_t id) { return {id, std::nullopt, std::nullopt}; }
+  static PayoutRef by_public_id(std::string id) { return {std::nullopt, std::move(id), std::nullopt}; }
+  static PayoutRef by_external_id(std::string id) {
+    return {std::nullopt, std::nullopt, std::move(id)};
+  }
+};
+
+enum class PayoutSortKey : uint8_t { kCreatedAt = 0, kAmount, kStatus };
+
+// Hard bounds on every page: the store refuses larger requests with kInvalidArgument.
+inline constexpr int kMaxPageSize = 1000;
+
+struct PayoutQuery {
+  int64_t merchant_id = 0;  // required: every query is tenant-scoped
+  std::optional<std::array<bool, kPayoutStatusCount>> statuses;  // nullopt = any
+  std::optional<std::string> currency;
+  std::optional<std::string> external_id;
+  std::optional<std::string> search;  // external_id or beneficiary email, exact match
+  std::optional<int64_t> created_from;  // inclusive, unix micros
+  std::optional<int64_t> created_to;    // inclusive, unix micros
+  PayoutSortKey sort_key = PayoutSortKey::kCreatedAt;
+  bool descending = true;
+  int page = 1;    // >= 1
+  int limit = 20;  // 1..kMaxPageSize
+};
+
+struct PayoutPage {
+  std::vector<Payout> items;
+  int64_t total_count = 0;
+};
+
+struct WalletTransactionQuery {
+  int64_t merchant_id = 0;  // required
+  std::optional<int64_t> wallet_id;
+  std::optional<std::string> type;              // DEPOSIT | ADJUSTMENT | PAYOUT | PAYOUT_REFUND
+  std::optional<std::string> transaction_type;  // CREDIT | DEBIT
+  std::optional<std::string> reference_id;
+  int page = 1;
+  int limit = 20;
+};
+
+struct WalletTransactionPage {
+  std::vector<WalletTransaction> items;  // newest first
+  int64_t total_count = 0;
+};
+
+struct WalletQuery {
+  int64_t merchant_id = 0;
+  std::optional<std::string> currency;
+  int page = 1;
+  int limit = 20;
+};
+
+struct WalletPage {
+  std::vector<Wallet> items;
+  int64_t total_count = 0;
+};
+
+// One ledger invariant of domain.md and what `ledger check` found for it.
+struct InvariantResult {
+  int number = 0;          // 1..6 as numbered in domain.md
+  std::string name;        // "journal transactions balance", ...
+  int64_t violations = 0;  // 0 = holds
+  std::vector<std::string> samples;  // up to 10 human-readable violations
+};
+
+struct LedgerReport {
+  std::vector<InvariantResult> invariants;  // all six, in order
+  bool all_hold() const {
+    for (const auto& invariant : invariants) {
+      if (invariant.violations != 0) return false;
+    }
+    return !invariants.empty();
+  }
+};
+
+// A status change claimed by compare-and-set: applied only if the row's status is still `from`.
+struct StatusChange {
+  int64_t cashout_id = 0;
+  PayoutStatus from = PayoutStatus::kCreated;
+  PayoutStatus to = PayoutStatus::kCreated;
+  int32_t expected_event_seq = 0;  // the row's event_seq must still be this; becomes +1
+  int64_t at = 0;                  // unix micros; sets updated_at and the status's timestamp column
+  std::optional<int> failure_code;
+  std::optional<std::string> failure_reason;
+  std::optional<std::string> bank_reference_id;
+  std::optional<int64_t> cancel_requested_at;
+};
+
+// Reads. Implemented by a backend over one connection inside one transaction.
+class ReadTx {
+ public:
+  virtual ~ReadTx() = default;
+
+  virtual Result<Merchant> merchant_by_id(int64_t merchant_id) = 0;
+  virtual Result<Merchant> merchant_by_login(std::string_view login) = 0;
+  virtual Result<Merchant> merchant_by_api_username(std::string_view username) = 0;
+  virtual Result<std::vector<Merchant>> list_merchants() = 0;
+  // Default (all zero) when the merchant has none for that currency.
+  virtual Result<FeeSchedule> fee_schedule(int64_t merchant_id, std::string_view currency) = 0;
+
+  virtual Result<Wallet> wallet_by_id(int64_t merchant_id, int64_t wallet_id) = 0;
+  virtual Result<Wallet> wallet_by_currency(int64_t merchant_id, std::string_view currency) = 0;
+  virtual Result<WalletPage> list_wallets(const WalletQuery& query) = 0;
+
+  // merchant_id 0 = any merchant (operator tools only). external_id refs need a merchant.
+  virtual Result<Payout> find_payout(int64_t merchant_id, const PayoutRef& ref) = 0;
+  virtual Result<std::vector<PayoutEvent>> payout_events(int64_t cashout_id) = 0;
+  virtual Result<PayoutPage> list_payouts(const PayoutQuery& query) = 0;
+  virtual Result<WalletTransactionPage> list_wallet_transactions(
+      const WalletTransactionQuery& query) = 0;
+
+  // All six invariants of domain.md, computed with set-based SQL over the whole database.
+  virtual Result<LedgerReport> check_ledger() = 0;
+};
+
+// Write primitives used by the domain commands (commands/). Runs inside the writer's transaction
+// and the op's savepoint; every read here sees the transaction's own writes.
+class WriteTx : public ReadTx {
+ public:
+  // Merchants. kAlreadyExists when login or api_username is taken.
+  virtual Result<int64_t> insert_merchant(const Merchant& merchant) = 0;
+  virtual Status update_merchant_status(int64_t merchant_id, MerchantStatus status, int64_t at) = 0;
+  // Replaces login, pass, secret_key and v1 credentials (fields of `merchant`).
+  virtual Status update_merchant_credentials(const Merchant& merchant) = 0;
+  virtual Status upsert_fee_schedule(int64_t merchant_id, std::string_view currency,
+                                     const FeeSchedule& schedule, int64_t at) = 0;
+
+  // Creates the wallet with its available and held accounts. kAlreadyExists if one exists.
+  virtual Result<Wallet> insert_wallet(int64_t merchant_id, std::string_view currency,
+                                       int64_t at) = 0;
+  // The platform's funding or settlement account for a currency, created on first use.
+  virtual Result<int64_t> platform_account(std::string_view currency, AccountKind kind) = 0;
+
+  // Inserts the journal transaction and its legs and applies them to account balances.
+  // REQUIRES: legs sum to zero. An `available` balance going negative violates a CHECK constraint
+  // and returns kInsufficientFunds.
+  virtual Result<int64_t> post_journal(const JournalPosting& posting) = 0;
+  virtual Result<int64_t> insert_wallet_transaction(const WalletTransaction& transaction) = 0;
+  // kAlreadyExists when the payout already has a movement of that kind (refund-once constraint).
+  virtual Status record_payout_movement(int64_t cashout_id, PayoutMovementKind kind,
+                                        int64_t journal_id) = 0;
+
+  // Assigns payout.cashout_id (returned). kAlreadyExists when (merchant, external_id) is taken.
+  virtual Result<int64_t> insert_payout(const Payout& payout) = 0;
+  // Conditional update: kConflict when the row's status or event_seq changed (a lost race).
+  virtual Status apply_status_change(const StatusChange& change) = 0;
+  virtual Status insert_event(const PayoutEvent& event) = 0;
+  virtual Status insert_outbox(const OutboxMessage& message) = 0;
+};
+
+// A unit of work for the batching writer.
+class WriteOp {
+ public:
+  virtual ~WriteOp() = default;
+  // Runs inside its own savepoint of a batch transaction. A non-ok Status rolls back only this op.
+  virtual Status apply(WriteTx& tx) = 0;
+  // Called exactly once, after the batch's commit is durable (with the status apply returned) or
+  // after the batch failed (with that failure).
+  virtual void complete(Status status) = 0;
+};
+
+// Counters of a store's batching writer, for /metrics (commit batch sizes) and tests.
+inline constexpr std::array<uint64_t, 11> kBatchSizeBucketBounds = {1,  2,  4,   8,   16,  32,
+                                                                     64, 128, 256, 512, 1024};
+struct WriterStats {
+  uint64_t batches_committed = 0;
+  uint64_t ops_committed = 0;  // ops in committed batches, including ops their own apply refused
+  uint64_t ops_refused = 0;    // of those, ops whose apply returned non-ok (savepoint rolled back)
+  uint64_t batches_failed = 0; // batches whose BEGIN or COMMIT failed
+  uint64_t ops_failed = 0;     // ops completed with a batch failure, a full queue or a closed store
+  // batch_size_buckets[i]: committed batches with size <= kBatchSizeBucketBounds[i] and above the
+  // previous bound; the last entry counts batches above every bound (a Prometheus histogram's
+  // buckets, not yet cumulative).
+  std::array<uint64_t, kBatchSizeBucketBounds.size() + 1> batch_size_buckets{};
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Applies pending migrations (versioned, forward-only). Safe to run concurrently from several
+  // processes.
+  virtual Status migrate() = 0;
+
+  // Runs `body` in a read transaction. The body's Status is returned.
+  virtual Status read(const std::function<Status(ReadTx&)>& body) = 0;
+
+  // Queues `op` for the writer (group commit). Never blocks on the database; complete() is called
+  // on the writer's thread. When the queue is full, complete(kUnavailable) is called at once.
+  virtual void submit(std::unique_ptr<WriteOp> op) = 0;
+
+  // Convenience: submits `body` and waits for its durable outcome.
+  // REQUIRES: not called from a WriteOp's apply() or complete() (the writer thread would wait on
+  // itself).
+  Status write(std::function<Status(WriteTx&)> body);
+
+  // Stops the writer after draining queued ops. Idempotent.
+  virtual void close() = 0;
+
+  // A snapshot of the writer's counters. Cheap; callable from any thread.
+  virtual WriterStats writer_stats() const { return {}; }
+};
+
+struct StoreOptions {
+  int read_connections = 8;
+  int max_batch_ops = 256;          // ops merged into one transaction at most
+  int max_queued_ops = 16384;       // submit() beyond this fails fast with kUnavailable
+  int busy_timeout_ms = 5000;       // waiting for another process's write lock
+};
+
+// Opens a store from a database URL (operations.md): sqlite:///abs.db, sqlite://./rel.db.
+// postgresql:// URLs are refused until that backend exists. Exceptions are not used; a bad URL or
+// an unopenable database is a Status.
+Result<std::unique_ptr<Store>> open_store(std::string_view database_url, const StoreOptions& options);
+
+}  // namespace payoutd

@@ -1,0 +1,267 @@
+// Database URLs, opening, connection settings and migrations.
+#include <filesystem>
+#include <thread>
+
+#include "store/database_url.h"
+#include "store/sqlite/schema.h"
+#include "store_fixture.h"
+
+namespace payoutd::testing {
+namespace {
+
+struct UrlCase {
+  std::string url;
+  bool ok;
+  DatabaseBackend backend;
+  std::string path_or_message;  // path when ok, a fragment of the error message otherwise
+};
+
+TEST(DatabaseUrlTest, ParsesTheDocumentedForms) {
+  const std::vector<UrlCase> cases = {
+      {"sqlite:///var/lib/payoutd.db", true, DatabaseBackend::kSqlite, "/var/lib/payoutd.db"},
+      {"sqlite://./var/payoutd.db", true, DatabaseBackend::kSqlite, "./var/payoutd.db"},
+      {"sqlite://payoutd.db", true, DatabaseBackend::kSqlite, "payoutd.db"},
+      {"sqlite://data/x.db", true, DatabaseBackend::kSqlite, "data/x.db"},
+      {"SQLite:///tmp/upper.db", true, DatabaseBackend::kSqlite, "/tmp/upper.db"},
+      {"sqlite://../up.db", true, DatabaseBackend::kSqlite, "../up.db"},
+      {"postgresql://user:pass@host:5432/db", true, DatabaseBackend::kPostgresql, ""},
+      {"postgres://host/db", true, DatabaseBackend::kPostgresql, ""},
+      {"", false, DatabaseBackend::kSqlite, "empty"},
+      {"sqlite://", false, DatabaseBackend::kSqlite, "no file path"},
+      {"sqlite:/one/slash.db", false, DatabaseBackend::kSqlite, "malformed"},
+      {"sqlite:relative.db", false, DatabaseBackend::kSqlite, "malformed"},
+      {"mysql://host/db", false, DatabaseBackend::kSqlite, "unsupported database scheme 'mysql'"},
+      {"/just/a/path.db", false, DatabaseBackend::kSqlite, "malformed"},
+      {"sqlite:///tmp/dir/", false, DatabaseBackend::kSqlite, "names a directory"},
+      {"sqlite://.", false, DatabaseBackend::kSqlite, "names a directory"},
+      {"sqlite:///tmp/x.db?mode=ro", false, DatabaseBackend::kSqlite, "query parameters"},
+      {"sqlite://:memory:", false, DatabaseBackend::kSqlite, "in-memory"},
+      {std::string("sqlite:///tmp/a\0b.db", 20), false, DatabaseBackend::kSqlite, "NUL"},
+  };
+  for (const UrlCase& test : cases) {
+    SCOPED_TRACE(test.url);
+    Result<DatabaseUrl> parsed = parse_database_url(test.url);
+    ASSERT_EQ(parsed.is_ok(), test.ok) << (parsed.is_ok() ? "" : parsed.status().to_string());
+    if (test.ok) {
+      EXPECT_EQ(parsed->backend, test.backend);
+      if (test.backend == DatabaseBackend::kSqlite) {
+        EXPECT_EQ(parsed->path, test.path_or_message);
+      }
+    } else {
+      EXPECT_EQ(parsed.status().kind(), ErrorKind::kInvalidArgument);
+      EXPECT_EQ(parsed.status().field(), "database");
+      EXPECT_NE(parsed.status().message().find(test.path_or_message), std::string::npos)
+          << parsed.status().message();
+    }
+  }
+}
+
+TEST(OpenStoreTest, PostgresqlIsRefusedUntilItExists) {
+  Result<std::unique_ptr<Store>> store = open_store("postgresql://u:p@localhost:5432/payoutd", {});
+  ASSERT_FALSE(store.is_ok());
+  EXPECT_EQ(store.status().kind(), ErrorKind::kInvalidArgument);
+  EXPECT_EQ(store.status().message(), "PostgreSQL backend not available yet");
+}
+
+TEST(OpenStoreTest, GarbageUrlIsInvalidArgument) {
+  Result<std::unique_ptr<Store>> store = open_store("redis://localhost", {});
+  ASSERT_FALSE(store.is_ok());
+  EXPECT_EQ(status_of(store).kind(), ErrorKind::kInvalidArgument);
+}
+
+TEST(OpenStoreTest, AbsolutePathCreatesMissingParentDirectories) {
+  TempDir dir;
+  const std::filesystem::path file = dir.path() / "a" / "b" / "payoutd.db";
+  Result<std::unique_ptr<Store>> store = open_store("sqlite://" + file.string(), {});
+  ASSERT_TRUE(store.is_ok()) << store.status().to_string();
+  EXPECT_TRUE(std::filesystem::exists(file));
+  ASSERT_TRUE((*store)->migrate().is_ok());
+  (*store)->close();
+}
+
+TEST(OpenStoreTest, RelativePathIsRelativeToTheCurrentDirectory) {
+  TempDir dir;
+  const std::filesystem::path file = dir.path() / "rel" / "payoutd.db";
+  const std::filesystem::path relative =
+      std::filesystem::relative(file, std::filesystem::current_path());
+  ASSERT_TRUE(relative.is_relative());
+  for (const std::string& url : {"sqlite://" + relative.string(),
+                                 "sqlite://./" + relative.string()}) {
+    SCOPED_TRACE(url);
+    Result<std::unique_ptr<Store>> store = open_store(url, {});
+    ASSERT_TRUE(store.is_ok()) << store.status().to_string();
+    ASSERT_TRUE((*store)->migrate().is_ok());
+    (*store)->close();
+    EXPECT_TRUE(std::filesystem::exists(file));
+  }
+}
+
+TEST(OpenStoreTest, InvalidOptionsAreRefused) {
+  TempDir dir;
+  StoreOptions options;
+  options.read_connections = 0;
+  Result<std::unique_ptr<Store>> store = open_store("sqlite://" + dir.file("x.db"), options);
+  ASSERT_FALSE(store.is_ok());
+  EXPECT_EQ(status_of(store).kind(), ErrorKind::kInvalidArgument);
+}
+
+TEST(OpenStoreTest, UnopenablePathIsAStatusNotACrash) {
+  TempDir dir;
+  // A directory where the file should be.
+  std::filesystem::create_directories(dir.path() / "taken.db");
+  Result<std::unique_ptr<Store>> store = open_store("sqlite://" + dir.file("taken.db"), {});
+  ASSERT_FALSE(store.is_ok());
+  EXPECT_NE(status_of(store).kind(), ErrorKind::kOk);
+}
+
+TEST(ConnectionSettingsTest, EveryConnectionHasTheRequiredPragmas) {
+  TempDir dir;
+  StoreOptions options;
+  options.busy_timeout_ms = 4321;
+  options.read_connections = 2;
+  std::unique_ptr<sqlite::SqliteStore> store = open_migrated(dir.file("p.db"), options);
+  ASSERT_NE(store, nullptr);
+  struct Expected {
+    std::string pragma;
+    std::string value;
+  };
+  const std::vector<Expected> expected = {
+      {"PRAGMA journal_mode", "wal"},   {"PRAGMA synchronous", "2"},  // 2 = FULL
+      {"PRAGMA foreign_keys", "1"},     {"PRAGMA trusted_schema", "0"},
+      {"PRAGMA busy_timeout", "4321"},
+  };
+  for (const Expected& item : expected) {
+    SCOPED_TRACE(item.pragma);
+    Result<std::string> writer = store->query_on_writer_for_testing(item.pragma);
+    ASSERT_TRUE(writer.is_ok()) << writer.status().to_string();
+    EXPECT_EQ(*writer, item.value);
+    Result<std::string> reader = store->query_on_reader_for_testing(item.pragma);
+    ASSERT_TRUE(reader.is_ok()) << reader.status().to_string();
+    EXPECT_EQ(*reader, item.value);
+  }
+  // Read connections cannot write even by mistake.
+  Result<std::string> query_only = store->query_on_reader_for_testing("PRAGMA query_only");
+  ASSERT_TRUE(query_only.is_ok());
+  EXPECT_EQ(*query_only, "1");
+  Result<std::string> writer_query_only = store->query_on_writer_for_testing("PRAGMA query_only");
+  ASSERT_TRUE(writer_query_only.is_ok());
+  EXPECT_EQ(*writer_query_only, "0");
+  store->close();
+}
+
+TEST(MigrationTest, OpenDoesNotMigrateAndQueriesBeforeMigrateFailCleanly) {
+  TempDir dir;
+  Result<std::unique_ptr<sqlite::SqliteStore>> store =
+      sqlite::SqliteStore::open(dir.file("m.db"), {});
+  ASSERT_TRUE(store.is_ok());
+  Status status = (*store)->read([](ReadTx& tx) { return status_of(tx.merchant_by_id(1)); });
+  EXPECT_EQ(status.kind(), ErrorKind::kInternal) << status.to_string();
+  EXPECT_NE(status.message().find("no such table"), std::string::npos) << status.message();
+  ASSERT_TRUE((*store)->migrate().is_ok());
+  status = (*store)->read([](ReadTx& tx) { return status_of(tx.merchant_by_id(1)); });
+  EXPECT_EQ(status.kind(), ErrorKind::kNotFound) << status.to_string();
+  (*store)->close();
+}
+
+TEST(MigrationTest, MigrateIsIdempotent) {
+  TempDir dir;
+  std::unique_ptr<sqlite::SqliteStore> store = open_migrated(dir.file("m.db"));
+  ASSERT_NE(store, nullptr);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(store->migrate().is_ok());
+  store->close();
+  RawDatabase raw(dir.file("m.db"));
+  EXPECT_EQ(raw.integer("SELECT count(*) FROM schema_migrations"),
+            sqlite::latest_schema_version());
+  EXPECT_EQ(raw.integer("SELECT max(version) FROM schema_migrations"),
+            sqlite::latest_schema_version());
+  EXPECT_EQ(raw.text("SELECT name FROM schema_migrations WHERE version = 1"), "initial schema");
+  EXPECT_GT(raw.integer("SELECT applied_at FROM schema_migrations WHERE version = 1"), kT0);
+}
+
+TEST(MigrationTest, ConcurrentMigrationsFromTwoStoresApplyOnce) {
+  for (int round = 0; round < 5; ++round) {
+    TempDir dir;
+    const std::string path = dir.file("race.db");
+    std::vector<Status> results(4);
+    std::vector<std::thread> threads;
+    for (size_t i = 0; i < results.size(); ++i) {
+      threads.emplace_back([&, i] {
+        Result<std::unique_ptr<sqlite::SqliteStore>> store = sqlite::SqliteStore::open(path, {});
+        if (!store.is_ok()) {
+          results[i] = std::move(store).status();
+          return;
+        }
+        results[i] = (*store)->migrate();
+        (*store)->close();
+      });
+    }
+    for (std::thread& thread : threads) thread.join();
+    for (const Status& result : results) EXPECT_TRUE(result.is_ok()) << result.to_string();
+    RawDatabase raw(path);
+    EXPECT_EQ(raw.integer("SELECT count(*) FROM schema_migrations"),
+              sqlite::latest_schema_version());
+    EXPECT_EQ(raw.integer("SELECT count(*) FROM sqlite_schema WHERE name = 'payouts'"), 1);
+  }
+}
+
+TEST(MigrationTest, NewerDatabaseIsRefusedAndLeftAlone) {
+  TempDir dir;
+  const std::string path = dir.file("future.db");
+  std::unique_ptr<sqlite::SqliteStore> store = open_migrated(path);
+  ASSERT_NE(store, nullptr);
+  {
+    RawDatabase raw(path);
+    raw.must_exec("INSERT INTO schema_migrations VALUES (99, 'from the future', 1)");
+  }
+  Status status = store->migrate();
+  EXPECT_EQ(status.kind(), ErrorKind::kInternal);
+  EXPECT_NE(status.message().find("newer"), std::string::npos) << status.message();
+  store->close();
+  RawDatabase raw(path);
+  EXPECT_EQ(raw.integer("SELECT max(version) FROM schema_migrations"), 99);
+}
+
+TEST(MigrationTest, MigrationsAreContiguousFromOne) {
+  int expected = 1;
+  for (const sqlite::Migration& migration : sqlite::migrations()) {
+    EXPECT_EQ(migration.version, expected++);
+    EXPECT_FALSE(migration.name.empty());
+  }
+}
+
+TEST(MigrationTest, SchemaIsStrictAndHasTheIndexesListingsNeed) {
+  TempDir dir;
+  std::unique_ptr<sqlite::SqliteStore> store = open_migrated(dir.file("s.db"));
+  ASSERT_NE(store, nullptr);
+  store->close();
+  RawDatabase raw(dir.file("s.db"));
+  for (const char* table : {"merchants", "merchant_fees", "wallets", "accounts",
+                            "journal_transactions", "journal_entries", "wallet_transactions",
+                            "payouts", "payout_events", "payout_movements", "outbox"}) {
+    SCOPED_TRACE(table);
+    EXPECT_EQ(raw.integer(std::string("SELECT strict FROM pragma_table_list WHERE name = '") +
+                          table + "'"),
+              1);
+  }
+  for (const char* index :
+       {"payouts_by_merchant_status", "payouts_by_merchant_created", "payouts_by_merchant_currency",
+        "payouts_by_merchant_email", "payouts_by_wallet_status", "accounts_platform",
+        "journal_entries_by_account", "journal_entries_by_journal", "wallet_transactions_by_wallet",
+        "wallet_transactions_by_reference", "wallet_transactions_by_type", "outbox_due",
+        "outbox_by_payout"}) {
+    SCOPED_TRACE(index);
+    EXPECT_EQ(raw.integer(std::string("SELECT count(*) FROM sqlite_schema WHERE type = 'index' "
+                                      "AND name = '") +
+                          index + "'"),
+              1);
+  }
+  // Every internal status name of core is accepted by the CHECK constraint, and nothing else.
+  const std::string sql = raw.text("SELECT sql FROM sqlite_schema WHERE name = 'payouts'");
+  for (PayoutStatus status : kAllPayoutStatuses) {
+    EXPECT_NE(sql.find("'" + std::string(status_name(status)) + "'"), std::string::npos)
+        << status_name(status);
+  }
+}
+
+}  // namespace
+}  // namespace payoutd::testing
