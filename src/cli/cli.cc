@@ -48,6 +48,9 @@ struct Arguments {
   std::string name;
   std::vector<std::string> ip_allow;
   std::optional<std::string> notification_url;
+  std::optional<std::string> v3_login;
+  std::optional<std::string> v3_pass;
+  std::optional<std::string> v3_secret_key;
   std::string merchant;
   std::string currency;
   std::string amount;
@@ -220,6 +223,18 @@ int run_merchant_create(const Arguments& args, const config::Settings& settings)
     }
     input.notification_url = *args.notification_url;
   }
+  // Imported cashouts-v3 credentials (a merchant moving from another D24-family provider): all
+  // three or none; the command checks each value.
+  const int imported = static_cast<int>(args.v3_login.has_value()) +
+                       static_cast<int>(args.v3_pass.has_value()) +
+                       static_cast<int>(args.v3_secret_key.has_value());
+  if (imported != 0 && imported != 3) {
+    return report_failure(usage_error(
+        "v3-login", "--v3-login, --v3-pass and --v3-secret-key must be given together"));
+  }
+  input.v3_login = args.v3_login;
+  input.v3_pass = args.v3_pass;
+  input.v3_secret_key = args.v3_secret_key;
   Result<std::unique_ptr<Session>> session = open_session(settings, Session::KeyNeed::kRequired);
   if (!session.is_ok()) return report_failure(session.status());
   Result<commands::MerchantWithCredentials> created = (*session)->commands().create_merchant(input);
@@ -510,6 +525,46 @@ void add_server_options(CLI::App& app, Arguments& args) {
   app.add_option_function<std::string>(
       "--brand", [&args](const std::string& value) { args.flags.brand = value; },
       "Brand shown in messages (env PAYOUTD_BRAND)");
+  app.add_option_function<std::string>(
+      "--v3-rate-limit-per-second",
+      [&args](const std::string& value) { args.flags.v3_rate_limit_per_second = value; },
+      "Cashouts v3 requests per second per merchant, 0 = no limit (default 1000; env "
+      "PAYOUTD_V3_RATE_LIMIT_PER_SECOND)");
+  app.add_option_function<std::string>(
+      "--v3-rate-limit-burst",
+      [&args](const std::string& value) { args.flags.v3_rate_limit_burst = value; },
+      "Cashouts v3 burst per merchant (default 2000; env PAYOUTD_V3_RATE_LIMIT_BURST)");
+  app.add_option_function<std::string>(
+      "--v1-access-token-ttl-seconds",
+      [&args](const std::string& value) { args.flags.v1_access_token_ttl_seconds = value; },
+      "Payouts v1 access token lifetime in seconds, 1..86400 (default 1800; env "
+      "PAYOUTD_V1_ACCESS_TOKEN_TTL_SECONDS)");
+  app.add_option_function<std::string>(
+      "--v1-refresh-token-ttl-seconds",
+      [&args](const std::string& value) { args.flags.v1_refresh_token_ttl_seconds = value; },
+      "Payouts v1 refresh token lifetime in seconds, 60..7776000 (default 604800; env "
+      "PAYOUTD_V1_REFRESH_TOKEN_TTL_SECONDS)");
+  // Repeatable (one value per occurrence) and comma-separated: all occurrences form one list.
+  const auto join = [](const std::vector<std::string>& values) {
+    std::string list;
+    for (const std::string& value : values) list += (list.empty() ? "" : ",") + value;
+    return list;
+  };
+  app.add_option_function<std::vector<std::string>>(
+         "--min-amount",
+         [&args, join](const std::vector<std::string>& values) {
+           args.flags.minimum_amounts = join(values);
+         },
+         "Minimum payout amount per currency, CUR=AMOUNT, repeatable (env PAYOUTD_MIN_AMOUNTS)")
+      ->allow_extra_args(false);
+  app.add_option_function<std::vector<std::string>>(
+         "--max-transaction-amount",
+         [&args, join](const std::vector<std::string>& values) {
+           args.flags.maximum_transaction_amounts = join(values);
+         },
+         "Largest single payout per currency, CUR=AMOUNT, repeatable (env "
+         "PAYOUTD_MAX_TRANSACTION_AMOUNTS)")
+      ->allow_extra_args(false);
 }
 
 // A leaf subcommand: global options, and the handler to run when it is chosen.
@@ -620,23 +675,36 @@ int run(int argc, char** argv) {
   CLI::App* create = add_leaf(*merchant, "create", "Create a merchant and print its credentials",
                               args, chosen, run_merchant_create);
   create->add_option("--name", args.name, "Merchant name (1..100 characters)")->required();
-  create->add_option_function<std::string>(
-      "--ip-allow",
-      [&args](const std::string& value) {
-        // Comma-separated; the flag may also be repeated. Empty items are kept so that they are
-        // refused as invalid CIDRs rather than silently dropped.
-        size_t start = 0;
-        while (args.ip_allow.size() <= kMaxIpAllowEntries) {
-          const size_t comma = value.find(',', start);
-          args.ip_allow.push_back(value.substr(start, comma - start));
-          if (comma == std::string::npos) break;
-          start = comma + 1;
-        }
-      },
-      "Allowed CIDRs for the v3 dialect, comma-separated (default: any address)");
+  create
+      ->add_option_function<std::vector<std::string>>(
+          "--ip-allow",
+          [&args](const std::vector<std::string>& values) {
+            // Comma-separated; the flag may also be repeated. Empty items are kept so that they
+            // are refused as invalid CIDRs rather than silently dropped.
+            for (const std::string& value : values) {
+              size_t start = 0;
+              while (args.ip_allow.size() <= kMaxIpAllowEntries) {
+                const size_t comma = value.find(',', start);
+                args.ip_allow.push_back(value.substr(start, comma - start));
+                if (comma == std::string::npos) break;
+                start = comma + 1;
+              }
+            }
+          },
+          "Allowed CIDRs for the v3 dialect, comma-separated or repeated (default: any address)")
+      ->allow_extra_args(false);
   create->add_option_function<std::string>(
       "--notification-url", [&args](const std::string& value) { args.notification_url = value; },
       "Default v3 notification URL");
+  create->add_option_function<std::string>(
+      "--v3-login", [&args](const std::string& value) { args.v3_login = value; },
+      "Import an existing cashouts-v3 login (with --v3-pass and --v3-secret-key)");
+  create->add_option_function<std::string>(
+      "--v3-pass", [&args](const std::string& value) { args.v3_pass = value; },
+      "Import an existing cashouts-v3 pass");
+  create->add_option_function<std::string>(
+      "--v3-secret-key", [&args](const std::string& value) { args.v3_secret_key = value; },
+      "Import an existing cashouts-v3 secret key (API Signature)");
   add_leaf(*merchant, "list", "List merchants", args, chosen, run_merchant_list);
   add_leaf(*merchant, "show", "Show one merchant", args, chosen, run_merchant_show)
       ->add_option("ID", args.id, "Merchant id")

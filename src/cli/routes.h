@@ -1,11 +1,13 @@
 // The one place where HTTP routes are registered for `payoutd serve` (and `demo`).
 //
-// For now: the built-in GET /status and GET /metrics. The dialects (cashouts-v3, payouts-v1) add
-// their routes here as they land, using the commands and settings in the context.
+// The built-in GET /status and GET /metrics, and the dialects (cashouts-v3; payouts-v1 when it
+// lands), using the commands and settings in the context.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "commands/commands.h"
 #include "config/config.h"
@@ -23,9 +25,16 @@ struct RouteContext {
   const config::Settings& settings;
   http::Metrics& metrics;
   std::string version = std::string(kPayoutdVersion);
+  // State the dialects' handlers refer to (their contexts, rate limiters); kept alive here, as
+  // long as the context, which outlives the server.
+  std::vector<std::shared_ptr<void>> dialect_state = {};
 };
 
 // REQUIRES: called before the server starts (the router is read-only afterwards).
 void register_routes(http::Router& router, RouteContext& context);
+
+// Shapes the errors the HTTP server produces itself (413, 431, 404, ...) in the dialect that owns
+// the path: the cashouts-v3 error body under /v3, the default (v1) shape elsewhere.
+http::ErrorResponder error_responder(const config::Settings& settings);
 
 }  // namespace payoutd::cli

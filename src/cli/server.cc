@@ -51,7 +51,7 @@ int serve_session(const config::Settings& settings, Session& session, const List
   Result<config::ListenAddress> listen = config::parse_listen_address(settings.listen);
   if (!listen.is_ok()) return report_failure(listen.status());
 
-  http::Metrics metrics;
+  http::Metrics& metrics = session.metrics();
   http::Router router;
   RouteContext context{session.commands(), settings, metrics};
   register_routes(router, context);
@@ -61,6 +61,7 @@ int serve_session(const config::Settings& settings, Session& session, const List
   options.port = listen->port;
   options.io_threads = config::effective_threads(settings);
   options.version = context.version;
+  options.error_responder = error_responder(settings);
   http::Server server(options, router, metrics, access_log_for(settings.log_format));
   if (Status started = server.start(); !started.is_ok()) return report_failure(started);
 

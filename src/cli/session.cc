@@ -1,6 +1,7 @@
 #include "cli/session.h"
 
 #include <cstdio>
+#include <utility>
 
 #include "cli/cli.h"
 
@@ -56,8 +57,17 @@ Result<std::unique_ptr<Session>> Session::open(const config::Settings& settings,
   if (!store.is_ok()) return std::move(store).status();
   session->store_ = std::move(store).value();
   PAYOUTD_RETURN_IF_ERROR(session->store_->migrate());
+  session->domain_metrics_ = std::make_unique<DomainMetrics>(session->metrics_, *session->store_);
+  commands::CommandsOptions options;
+  options.on_transition_committed = [metrics = session->domain_metrics_.get()](
+                                        std::optional<PayoutStatus> from, PayoutStatus to) {
+    metrics->on_transition(from, to);
+  };
+  options.limits.minimum_amount_minor = settings.minimum_amount_minor;
+  options.limits.maximum_transaction_minor = settings.maximum_transaction_minor;
   session->commands_ = std::make_unique<commands::Commands>(
-      *session->store_, session->clock_, session->random_, session->master_key());
+      *session->store_, session->clock_, session->random_, session->master_key(),
+      std::move(options));
   return session;
 }
 

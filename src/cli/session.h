@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "cli/domain_metrics.h"
 #include "cli/system_clock.h"
 #include "commands/commands.h"
 #include "config/config.h"
@@ -47,6 +48,8 @@ class Session {
   Clock& clock() { return clock_; }
   RandomSource& random() { return random_; }
   const crypto::MasterKey* master_key() const { return master_key_ ? &*master_key_ : nullptr; }
+  // The process's metrics registry: the server adds HTTP series, the session domain series.
+  http::Metrics& metrics() { return metrics_; }
 
  private:
   Session() = default;
@@ -54,7 +57,9 @@ class Session {
   SystemClock clock_;
   crypto::SystemRandom random_;
   std::optional<crypto::MasterKey> master_key_;
+  http::Metrics metrics_;
   std::unique_ptr<Store> store_;
+  std::unique_ptr<DomainMetrics> domain_metrics_;
   std::unique_ptr<commands::Commands> commands_;
 };
 

@@ -877,14 +877,30 @@ Result<WalletTransactionPage> Commands::list_wallet_transactions(
       store_, [&query](ReadTx& tx) { return tx.list_wallet_transactions(query); });
 }
 
+Callback<PayoutWithEvents> Commands::observed(Callback<PayoutWithEvents> done,
+                                              size_t new_events) const {
+  if (!options_.on_transition_committed) return done;
+  return [this, done = std::move(done), new_events](Result<PayoutWithEvents> result) {
+    if (result.is_ok()) {
+      const auto& events = result->events;
+      const size_t first = events.size() > new_events ? events.size() - new_events : 0;
+      for (size_t i = first; i < events.size(); ++i) {
+        options_.on_transition_committed(events[i].from_status, events[i].to_status);
+      }
+    }
+    done(std::move(result));
+  };
+}
+
 void Commands::create_payout_async(CreatePayoutInput input, Callback<PayoutWithEvents> done) {
   const int64_t at = clock_.now_micros();
+  const size_t new_events = input.on_hold ? 2 : 1;
   submit_op<PayoutWithEvents>(
       store_,
       [this, input = std::move(input), at](WriteTx& tx) {
         return apply_create_payout(tx, input, options_.limits, random_, at);
       },
-      std::move(done));
+      observed(std::move(done), new_events));
 }
 
 Result<PayoutWithEvents> Commands::create_payout(CreatePayoutInput input) {
@@ -893,12 +909,99 @@ Result<PayoutWithEvents> Commands::create_payout(CreatePayoutInput input) {
   });
 }
 
+void Commands::create_payout_idempotent_async(CreatePayoutInput input,
+                                              std::optional<IdempotencyKeyInput> key,
+                                              RenderCreateResponse render,
+                                              Callback<IdempotentCreateOutput> done) {
+  PAYOUTD_ASSERT(render != nullptr);
+  const int64_t at = clock_.now_micros();
+  // Bounded cleanup: each keyed create removes a few of the merchant's expired records.
+  constexpr int kExpiredRecordsPerCreate = 16;
+  auto apply = [this, input = std::move(input), key = std::move(key), render = std::move(render),
+                at](WriteTx& tx) -> Result<IdempotentCreateOutput> {
+    if (key) {
+      Result<IdempotencyRecord> record = tx.idempotency_record(input.merchant_id, key->key);
+      if (record.is_ok()) {
+        if (record->expires_at > at) {
+          if (record->request_hash != key->request_hash) {
+            return Status::error(ErrorKind::kConflict,
+                                 "Idempotency-Key already used with a different request")
+                .with_detail_code(kConflictIdempotencyKey);
+          }
+          return IdempotentCreateOutput{
+              IdempotentCreateKind::kKeyReplay,
+              RenderedResponse{record->response_status, std::move(record->response_body)}};
+        }
+        PAYOUTD_RETURN_IF_ERROR(tx.delete_idempotency_record(input.merchant_id, key->key));
+      } else if (record.status().kind() != ErrorKind::kNotFound) {
+        return std::move(record).status();
+      }
+      Result<int64_t> purged =
+          tx.delete_expired_idempotency_records(input.merchant_id, at, kExpiredRecordsPerCreate);
+      if (!purged.is_ok()) return std::move(purged).status();
+    }
+
+    IdempotentCreateOutput output;
+    Result<PayoutWithEvents> created = apply_create_payout(tx, input, options_.limits, random_, at);
+    if (created.is_ok()) {
+      output.kind = IdempotentCreateKind::kCreated;
+      output.response = render(*created, /*created=*/true);
+    } else if (created.status().kind() == ErrorKind::kAlreadyExists) {
+      // The reference id is taken: a safe retry of the same request gets the earlier payout.
+      Result<PayoutWithEvents> existing = read_payout_with_events(
+          tx, input.merchant_id, PayoutRef::by_external_id(input.external_id));
+      if (!existing.is_ok()) return std::move(existing).status();
+      if (input.request_fingerprint.empty() ||
+          existing->payout.request_fingerprint != input.request_fingerprint) {
+        return Status::error(ErrorKind::kConflict,
+                             "reference_id already used with a different request")
+            .with_detail_code(kConflictReference);
+      }
+      output.kind = IdempotentCreateKind::kReferenceReplay;
+      output.response = render(*existing, /*created=*/false);
+    } else {
+      return std::move(created).status();
+    }
+
+    if (key) {
+      IdempotencyRecord record;
+      record.merchant_id = input.merchant_id;
+      record.key = key->key;
+      record.request_hash = key->request_hash;
+      record.response_status = output.response.status;
+      record.response_body = output.response.body;
+      record.created_at = at;
+      record.expires_at = at + key->ttl_micros;
+      PAYOUTD_RETURN_IF_ERROR(tx.insert_idempotency_record(record));
+    }
+    return output;
+  };
+  Callback<IdempotentCreateOutput> observed_done = std::move(done);
+  if (options_.on_transition_committed) {
+    observed_done = [this, done = std::move(observed_done)](Result<IdempotentCreateOutput> result) {
+      if (result.is_ok() && result->kind == IdempotentCreateKind::kCreated) {
+        options_.on_transition_committed(std::nullopt, PayoutStatus::kCreated);
+      }
+      done(std::move(result));
+    };
+  }
+  submit_op<IdempotentCreateOutput>(store_, std::move(apply), std::move(observed_done));
+}
+
+Result<IdempotentCreateOutput> Commands::create_payout_idempotent(
+    CreatePayoutInput input, std::optional<IdempotencyKeyInput> key, RenderCreateResponse render) {
+  return wait_for<IdempotentCreateOutput>([&](Callback<IdempotentCreateOutput> done) {
+    create_payout_idempotent_async(std::move(input), std::move(key), std::move(render),
+                                   std::move(done));
+  });
+}
+
 void Commands::transition_async(TransitionInput input, Callback<PayoutWithEvents> done) {
   const int64_t at = clock_.now_micros();
   submit_op<PayoutWithEvents>(
       store_,
       [input = std::move(input), at](WriteTx& tx) { return apply_transition(tx, input, at); },
-      std::move(done));
+      observed(std::move(done), 1));
 }
 
 Result<PayoutWithEvents> Commands::transition(TransitionInput input) {

@@ -74,6 +74,9 @@ inline constexpr int kLimitTransactionMaximum = 2;
 
 struct CommandsOptions {
   PayoutLimits limits;
+  // Called on the store's writer thread after a committed status change (creation reports
+  // null -> created). For metrics; must be cheap and must not call back into Commands.
+  std::function<void(std::optional<PayoutStatus> from, PayoutStatus to)> on_transition_committed;
 };
 
 struct CreatePayoutInput {
@@ -122,6 +125,63 @@ struct WalletMovementOutput {
   Wallet wallet;
   WalletTransaction transaction;
 };
+
+// ---- Payouts v1: bearer tokens and idempotent creation ----
+
+struct ApiTokenLifetimes {
+  int64_t access_micros = 30LL * 60 * 1'000'000;            // 30 minutes
+  int64_t refresh_micros = 7LL * 24 * 3600 * 1'000'000;     // 7 days
+};
+
+// A freshly issued token pair. The texts are shown once; only their SHA-256 is stored.
+struct IssuedApiTokens {
+  int64_t merchant_id = 0;
+  std::string access_token;
+  std::string refresh_token;
+  int64_t access_expires_at = 0;  // unix micros
+  int64_t refresh_expires_at = 0;
+};
+
+struct ApiTokenRefresh {
+  // The new pair when the presented refresh token was live (it is rotated out now).
+  std::optional<IssuedApiTokens> tokens;
+  // True when a rotated-out or revoked refresh token was presented: its whole family is revoked
+  // (committed), and the caller must refuse the request.
+  bool family_revoked = false;
+};
+
+// Idempotency-Key of a create (per merchant).
+struct IdempotencyKeyInput {
+  std::string key;           // validated by the dialect
+  std::string request_hash;  // fingerprint of the request; same key + other hash = kConflict
+  int64_t ttl_micros = 24LL * 3600 * 1'000'000;
+};
+
+// A response as the dialect rendered it, stored byte for byte under an Idempotency-Key.
+struct RenderedResponse {
+  int status = 0;
+  std::string body;
+};
+
+// Renders the response of a create inside its transaction (on the writer thread: keep it pure
+// and fast). `created` is false when the payout is an earlier one replayed by reference id.
+using RenderCreateResponse =
+    std::function<RenderedResponse(const PayoutWithEvents& payout, bool created)>;
+
+enum class IdempotentCreateKind : uint8_t {
+  kCreated = 0,      // a new payout
+  kReferenceReplay,  // same reference id and same request fingerprint: the earlier payout
+  kKeyReplay,        // same Idempotency-Key and same request hash: the stored response
+};
+
+struct IdempotentCreateOutput {
+  IdempotentCreateKind kind = IdempotentCreateKind::kCreated;
+  RenderedResponse response;
+};
+
+// Status::detail_code() of the kConflict refusals of create_payout_idempotent_async.
+inline constexpr int kConflictIdempotencyKey = 1;  // key used before with another request
+inline constexpr int kConflictReference = 2;       // reference id used before with another request
 
 class Commands {
  public:
@@ -174,6 +234,42 @@ class Commands {
   Result<PayoutWithEvents> get_payout(int64_t merchant_id, const PayoutRef& ref);
   Result<PayoutPage> list_payouts(const PayoutQuery& query);
 
+
+  // ---- Payouts v1 (api/payouts_v1) ----
+  // A payout create with reference-id replay and an optional Idempotency-Key, all in the create's
+  // own transaction: (1) a live record of the key with the same request hash -> kKeyReplay with
+  // the stored response; with another hash -> kConflict (detail kConflictIdempotencyKey);
+  // (2) the create; a used reference id whose payout has the same request_fingerprint ->
+  // kReferenceReplay, another fingerprint -> kConflict (detail kConflictReference); (3) the
+  // response is rendered by `render` and, with a key, stored under it for key->ttl_micros.
+  // A refused create stores nothing (the client may fix the cause and retry with the same key).
+  void create_payout_idempotent_async(CreatePayoutInput input,
+                                      std::optional<IdempotencyKeyInput> key,
+                                      RenderCreateResponse render,
+                                      Callback<IdempotentCreateOutput> done);
+  Result<IdempotentCreateOutput> create_payout_idempotent(CreatePayoutInput input,
+                                                         std::optional<IdempotencyKeyInput> key,
+                                                         RenderCreateResponse render);
+
+  // Bearer tokens (v1_commands.cc). A token is 48 base62 characters from the RandomSource
+  // (~285 bits); only its SHA-256 is stored. kDisabled for a disabled merchant.
+  void issue_api_tokens_async(int64_t merchant_id, ApiTokenLifetimes lifetimes,
+                              Callback<IssuedApiTokens> done);
+  Result<IssuedApiTokens> issue_api_tokens(int64_t merchant_id, ApiTokenLifetimes lifetimes);
+  // Rotates a live refresh token into a new pair of the same family. kUnauthenticated for an
+  // unknown, expired or malformed token (nothing written); a rotated-out or revoked one revokes
+  // its family (ApiTokenRefresh::family_revoked).
+  void refresh_api_tokens_async(std::string refresh_token, ApiTokenLifetimes lifetimes,
+                                Callback<ApiTokenRefresh> done);
+  Result<ApiTokenRefresh> refresh_api_tokens(std::string refresh_token,
+                                             ApiTokenLifetimes lifetimes);
+  // Revokes every token of the merchant; the number revoked.
+  void revoke_api_tokens_async(int64_t merchant_id, Callback<int64_t> done);
+  Result<int64_t> revoke_api_tokens(int64_t merchant_id);
+  // The merchant of a live access token. kUnauthenticated when the token is unknown, expired,
+  // revoked, a refresh token or malformed. A disabled merchant is returned as it is.
+  Result<Merchant> authenticate_api_token(std::string_view access_token);
+
   // ---- Ledger ----
   Result<LedgerReport> check_ledger();
 
@@ -185,6 +281,10 @@ class Commands {
   // the sealed secret key in `merchant`.
   Result<IssuedCredentials> issue_credentials(Merchant& merchant,
                                               const CreateMerchantInput* imported = nullptr);
+
+  // Wraps `done` so the last `new_events` events of a committed result reach
+  // options_.on_transition_committed.
+  Callback<PayoutWithEvents> observed(Callback<PayoutWithEvents> done, size_t new_events) const;
 
   Store& store_;
   Clock& clock_;

@@ -9,6 +9,8 @@
 #include <sstream>
 #include <thread>
 
+#include "core/money.h"
+
 namespace payoutd::config {
 namespace {
 
@@ -52,6 +54,12 @@ constexpr KeySpec kKeys[] = {
     {"log_level", KeyType::kString},
     {"log_format", KeyType::kString},
     {"brand", KeyType::kString},
+    {"v3_rate_limit_per_second", KeyType::kInteger},
+    {"v3_rate_limit_burst", KeyType::kInteger},
+    {"min_amounts", KeyType::kString},
+    {"max_transaction_amounts", KeyType::kString},
+    {"v1_access_token_ttl_seconds", KeyType::kInteger},
+    {"v1_refresh_token_ttl_seconds", KeyType::kInteger},
 };
 
 std::string_view type_name(KeyType type) {
@@ -93,6 +101,13 @@ Status apply_parsed_table(const toml::table& table, std::string_view source_name
       case KeyType::kString: {
         const auto* value = node.as_string();
         if (value == nullptr) return config_error(source_name, wrong_type);
+        if (name == "min_amounts" || name == "max_transaction_amounts") {
+          Result<AmountLimits> limits = parse_amount_limits(value->get(), name);
+          if (!limits.is_ok()) return config_error(source_name, limits.status().message());
+          (name == "min_amounts" ? settings.minimum_amount_minor
+                                 : settings.maximum_transaction_minor) = std::move(limits).value();
+          break;
+        }
         store_string(name, value->get(), settings);
         break;
       }
@@ -100,6 +115,26 @@ Status apply_parsed_table(const toml::table& table, std::string_view source_name
         const auto* value = node.as_integer();
         if (value == nullptr) return config_error(source_name, wrong_type);
         const int64_t number = value->get();
+        if (name == "v1_access_token_ttl_seconds" || name == "v1_refresh_token_ttl_seconds") {
+          // Ranges checked by validate() once every layer is applied.
+          if (number < 1 || number > kMaxV1RefreshTokenTtlSeconds) {
+            return config_error(source_name, "key '" + std::string(name) +
+                                                 "' must be between 1 and 7776000");
+          }
+          (name == "v1_access_token_ttl_seconds" ? settings.v1_access_token_ttl_seconds
+                                                 : settings.v1_refresh_token_ttl_seconds) = number;
+          break;
+        }
+        if (name == "v3_rate_limit_per_second" || name == "v3_rate_limit_burst") {
+          // Range checked by validate() with the other layers' values.
+          if (number < 0 || number > kMaxV3RateLimitPerSecond) {
+            return config_error(source_name, "key '" + std::string(name) +
+                                                 "' must be between 0 and 1000000");
+          }
+          (name == "v3_rate_limit_burst" ? settings.v3_rate_limit_burst
+                                         : settings.v3_rate_limit_per_second) = number;
+          break;
+        }
         if (number < 0 || number > kMaxThreads) {
           return config_error(source_name,
                               "key 'threads' must be between 0 and " + std::to_string(kMaxThreads));
@@ -119,7 +154,73 @@ Status apply_parsed_table(const toml::table& table, std::string_view source_name
   return Status::ok();
 }
 
+// A rate-limit setting given as text (environment variable or flag): a decimal integer
+// 0..1000000.
+Status apply_rate_limit_text(const std::string& text, std::string_view what, int64_t* out) {
+  std::optional<int64_t> number = parse_small_integer(text);
+  if (!number || *number < 0 || *number > kMaxV3RateLimitPerSecond) {
+    return Status::invalid_argument(std::string(what),
+                                    std::string(what) + " must be an integer between 0 and 1000000");
+  }
+  *out = *number;
+  return Status::ok();
+}
+
+// A token lifetime given as text (environment variable or flag): decimal seconds, range checked
+// by validate().
+Status apply_token_ttl_text(const std::string& text, std::string_view what, int64_t* out) {
+  std::optional<int64_t> number = parse_small_integer(text);
+  if (!number || *number < 1 || *number > kMaxV1RefreshTokenTtlSeconds) {
+    return Status::invalid_argument(std::string(what),
+                                    std::string(what) + " must be an integer between 1 and 7776000");
+  }
+  *out = *number;
+  return Status::ok();
+}
+
+Status apply_amount_limits_text(const std::string& text, std::string_view what,
+                                AmountLimits* out) {
+  Result<AmountLimits> limits = parse_amount_limits(text, what);
+  if (!limits.is_ok()) return std::move(limits).status();
+  *out = std::move(limits).value();
+  return Status::ok();
+}
+
 }  // namespace
+
+Result<AmountLimits> parse_amount_limits(std::string_view text, std::string_view what) {
+  const std::string name(what);
+  AmountLimits limits;
+  size_t start = 0;
+  while (start < text.size()) {
+    const size_t comma = text.find(',', start);
+    const std::string_view item =
+        text.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
+    start = comma == std::string_view::npos ? text.size() : comma + 1;
+    const size_t equals = item.find('=');
+    if (equals == std::string_view::npos) {
+      return Status::invalid_argument(
+          name, name + ": '" + std::string(item) + "' is not CURRENCY=AMOUNT (e.g. BRL=10.00)");
+    }
+    const std::string_view code = item.substr(0, equals);
+    const Currency* currency = find_currency(code);
+    if (currency == nullptr) {
+      return Status::invalid_argument(name, name + ": unknown currency '" + std::string(code) + "'");
+    }
+    Result<int64_t> amount = parse_amount(item.substr(equals + 1), *currency);
+    if (!amount.is_ok()) {
+      return Status::invalid_argument(name, name + ": invalid amount for " + std::string(code) +
+                                                ": " + amount.status().message());
+    }
+    if (!limits.emplace(std::string(code), *amount).second) {
+      return Status::invalid_argument(name, name + ": " + std::string(code) + " is given twice");
+    }
+    if (limits.size() > kMaxAmountLimitEntries) {
+      return Status::invalid_argument(name, name + ": too many currencies");
+    }
+  }
+  return limits;
+}
 
 EnvironmentLookup process_environment() {
   return [](std::string_view name) -> std::optional<std::string> {
@@ -182,6 +283,30 @@ Result<Settings> load_settings(const FlagOverrides& flags, const EnvironmentLook
   if (auto value = environment("PAYOUTD_CONNECTOR")) settings.connector = *value;
   if (auto value = environment("PAYOUTD_MASTER_KEY")) settings.master_key_hex = *value;
   if (auto value = environment("PAYOUTD_BRAND")) settings.brand = *value;
+  if (auto value = environment("PAYOUTD_V3_RATE_LIMIT_PER_SECOND")) {
+    PAYOUTD_RETURN_IF_ERROR(apply_rate_limit_text(*value, "PAYOUTD_V3_RATE_LIMIT_PER_SECOND",
+                                                  &settings.v3_rate_limit_per_second));
+  }
+  if (auto value = environment("PAYOUTD_V3_RATE_LIMIT_BURST")) {
+    PAYOUTD_RETURN_IF_ERROR(apply_rate_limit_text(*value, "PAYOUTD_V3_RATE_LIMIT_BURST",
+                                                  &settings.v3_rate_limit_burst));
+  }
+  if (auto value = environment("PAYOUTD_MIN_AMOUNTS")) {
+    PAYOUTD_RETURN_IF_ERROR(
+        apply_amount_limits_text(*value, "PAYOUTD_MIN_AMOUNTS", &settings.minimum_amount_minor));
+  }
+  if (auto value = environment("PAYOUTD_V1_ACCESS_TOKEN_TTL_SECONDS")) {
+    PAYOUTD_RETURN_IF_ERROR(apply_token_ttl_text(*value, "PAYOUTD_V1_ACCESS_TOKEN_TTL_SECONDS",
+                                                 &settings.v1_access_token_ttl_seconds));
+  }
+  if (auto value = environment("PAYOUTD_V1_REFRESH_TOKEN_TTL_SECONDS")) {
+    PAYOUTD_RETURN_IF_ERROR(apply_token_ttl_text(*value, "PAYOUTD_V1_REFRESH_TOKEN_TTL_SECONDS",
+                                                 &settings.v1_refresh_token_ttl_seconds));
+  }
+  if (auto value = environment("PAYOUTD_MAX_TRANSACTION_AMOUNTS")) {
+    PAYOUTD_RETURN_IF_ERROR(apply_amount_limits_text(*value, "PAYOUTD_MAX_TRANSACTION_AMOUNTS",
+                                                     &settings.maximum_transaction_minor));
+  }
 
   // Layer 1: flags.
   if (flags.database_url) settings.database_url = *flags.database_url;
@@ -195,6 +320,34 @@ Result<Settings> load_settings(const FlagOverrides& flags, const EnvironmentLook
   if (flags.log_level) settings.log_level = *flags.log_level;
   if (flags.log_format) settings.log_format = *flags.log_format;
   if (flags.brand) settings.brand = *flags.brand;
+  if (flags.v3_rate_limit_per_second) {
+    PAYOUTD_RETURN_IF_ERROR(apply_rate_limit_text(*flags.v3_rate_limit_per_second,
+                                                  "--v3-rate-limit-per-second",
+                                                  &settings.v3_rate_limit_per_second));
+  }
+  if (flags.v3_rate_limit_burst) {
+    PAYOUTD_RETURN_IF_ERROR(apply_rate_limit_text(
+        *flags.v3_rate_limit_burst, "--v3-rate-limit-burst", &settings.v3_rate_limit_burst));
+  }
+  if (flags.minimum_amounts) {
+    PAYOUTD_RETURN_IF_ERROR(apply_amount_limits_text(*flags.minimum_amounts, "--min-amount",
+                                                     &settings.minimum_amount_minor));
+  }
+  if (flags.v1_access_token_ttl_seconds) {
+    PAYOUTD_RETURN_IF_ERROR(apply_token_ttl_text(*flags.v1_access_token_ttl_seconds,
+                                                 "--v1-access-token-ttl-seconds",
+                                                 &settings.v1_access_token_ttl_seconds));
+  }
+  if (flags.v1_refresh_token_ttl_seconds) {
+    PAYOUTD_RETURN_IF_ERROR(apply_token_ttl_text(*flags.v1_refresh_token_ttl_seconds,
+                                                 "--v1-refresh-token-ttl-seconds",
+                                                 &settings.v1_refresh_token_ttl_seconds));
+  }
+  if (flags.maximum_transaction_amounts) {
+    PAYOUTD_RETURN_IF_ERROR(apply_amount_limits_text(*flags.maximum_transaction_amounts,
+                                                     "--max-transaction-amount",
+                                                     &settings.maximum_transaction_minor));
+  }
 
   PAYOUTD_RETURN_IF_ERROR(validate(settings));
   return settings;
@@ -297,6 +450,30 @@ Status validate(const Settings& settings) {
   }
   if (settings.brand.empty() || settings.brand.size() > 100) {
     return Status::invalid_argument("brand", "brand must be 1 to 100 characters");
+  }
+  if (settings.v3_rate_limit_per_second < 0 ||
+      settings.v3_rate_limit_per_second > kMaxV3RateLimitPerSecond) {
+    return Status::invalid_argument("v3_rate_limit_per_second",
+                                    "v3 rate limit must be between 0 (no limit) and 1000000");
+  }
+  if (settings.v1_access_token_ttl_seconds < 1 ||
+      settings.v1_access_token_ttl_seconds > kMaxV1AccessTokenTtlSeconds) {
+    return Status::invalid_argument("v1_access_token_ttl_seconds",
+                                    "v1 access token lifetime must be 1 to 86400 seconds");
+  }
+  if (settings.v1_refresh_token_ttl_seconds < kMinV1RefreshTokenTtlSeconds ||
+      settings.v1_refresh_token_ttl_seconds > kMaxV1RefreshTokenTtlSeconds) {
+    return Status::invalid_argument("v1_refresh_token_ttl_seconds",
+                                    "v1 refresh token lifetime must be 60 to 7776000 seconds");
+  }
+  if (settings.v1_refresh_token_ttl_seconds < settings.v1_access_token_ttl_seconds) {
+    return Status::invalid_argument(
+        "v1_refresh_token_ttl_seconds",
+        "v1 refresh token lifetime must not be shorter than the access token lifetime");
+  }
+  if (settings.v3_rate_limit_burst < 1 || settings.v3_rate_limit_burst > kMaxV3RateLimitBurst) {
+    return Status::invalid_argument("v3_rate_limit_burst",
+                                    "v3 rate limit burst must be between 1 and 1000000");
   }
   return Status::ok();
 }

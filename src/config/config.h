@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -18,6 +19,16 @@ namespace payoutd::config {
 inline constexpr int kMaxThreads = 256;
 // A config file larger than this is refused before parsing (it is a handful of keys).
 inline constexpr size_t kMaxConfigFileBytes = 64 * 1024;
+
+inline constexpr int64_t kMaxV3RateLimitPerSecond = 1'000'000;
+inline constexpr int64_t kMaxV3RateLimitBurst = 1'000'000;
+inline constexpr size_t kMaxAmountLimitEntries = 200;
+// Payouts v1 bearer token lifetimes (seconds): access 1 s .. 1 day, refresh 60 s .. 90 days.
+inline constexpr int64_t kMaxV1AccessTokenTtlSeconds = 86'400;
+inline constexpr int64_t kMinV1RefreshTokenTtlSeconds = 60;
+inline constexpr int64_t kMaxV1RefreshTokenTtlSeconds = 90LL * 86'400;
+
+using AmountLimits = std::map<std::string, int64_t, std::less<>>;
 
 struct Settings {
   std::string database_url = "sqlite://./var/payoutd.db";
@@ -31,6 +42,16 @@ struct Settings {
   std::string log_level = "info";
   std::string log_format = "json";  // load_settings picks "text" when stderr is a terminal
   std::string brand = "payoutd";
+  // Cashouts v3 per-merchant rate limit: requests per second (0 = no limit) and bucket size.
+  int64_t v3_rate_limit_per_second = 1000;
+  int64_t v3_rate_limit_burst = 2000;
+  // Per-currency payout limits in minor units (ISO 4217 code -> amount): the minimum amount
+  // (v3 533) and the largest single payout (v3 508). Empty = no limit.
+  AmountLimits minimum_amount_minor;
+  AmountLimits maximum_transaction_minor;
+  // Payouts v1 bearer tokens: access and refresh token lifetimes (payouts-v1.md: 30 min, 7 days).
+  int64_t v1_access_token_ttl_seconds = 1800;
+  int64_t v1_refresh_token_ttl_seconds = 604'800;
 };
 
 // Settings given on the command line. Unset = not given (lower layers decide).
@@ -46,6 +67,13 @@ struct FlagOverrides {
   std::optional<std::string> log_level;
   std::optional<std::string> log_format;
   std::optional<std::string> brand;
+  // Raw text, parsed like the environment variables: an integer, and "CUR=AMOUNT,CUR=AMOUNT".
+  std::optional<std::string> v3_rate_limit_per_second;
+  std::optional<std::string> v3_rate_limit_burst;
+  std::optional<std::string> minimum_amounts;
+  std::optional<std::string> maximum_transaction_amounts;
+  std::optional<std::string> v1_access_token_ttl_seconds;
+  std::optional<std::string> v1_refresh_token_ttl_seconds;
 };
 
 // Reads one environment variable; nullopt when unset. Injected so tests need not touch the real
@@ -74,6 +102,11 @@ struct ListenAddress {
 };
 // "ip:port" or "[v6]:port". Port 0..65535.
 Result<ListenAddress> parse_listen_address(std::string_view text);
+
+// "BRL=10.00,USD=1.50": comma-separated ISO 4217 code = positive exact amount (at most the
+// currency's decimals), each currency once, at most kMaxAmountLimitEntries. "" = no limits.
+// `what` names the setting in error messages.
+Result<AmountLimits> parse_amount_limits(std::string_view text, std::string_view what);
 
 // threads == 0 resolves to the number of cores (at least 1).
 int effective_threads(const Settings& settings);

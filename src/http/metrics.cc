@@ -171,7 +171,17 @@ Metrics::Series& Metrics::find_or_add(std::string_view name, std::string_view he
   return *family.series.back();
 }
 
-std::string Metrics::render() const {
+void Metrics::add_collector(std::function<void(Metrics&)> collector) {
+  std::lock_guard<std::mutex> lock(collectors_mutex_);
+  collectors_.push_back(std::move(collector));
+}
+
+std::string Metrics::render() {
+  {
+    // Collectors update values through the registry's public API, which takes mutex_ itself.
+    std::lock_guard<std::mutex> lock(collectors_mutex_);
+    for (const auto& collector : collectors_) collector(*this);
+  }
   std::string out;
   std::lock_guard<std::mutex> lock(mutex_);
   for (const auto& [name, family] : families_) {

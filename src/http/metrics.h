@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -79,8 +80,13 @@ class Metrics {
   Histogram& histogram(std::string_view name, std::string_view help, MetricLabels labels,
                        std::vector<double> upper_bounds);
 
+  // A collector runs at the start of every render() (outside the registry lock), to copy values
+  // owned elsewhere (the store writer's batch statistics, queue depths) into gauges and counters.
+  // Collectors must be cheap and must not call render().
+  void add_collector(std::function<void(Metrics&)> collector);
+
   // Every family sorted by name, series in registration order. Text format 0.0.4.
-  std::string render() const;
+  std::string render();
 
   static constexpr std::string_view kContentType = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -102,6 +108,8 @@ class Metrics {
                       const std::vector<double>* upper_bounds);
 
   mutable std::mutex mutex_;  // guards families_' structure, never a value
+  std::mutex collectors_mutex_;
+  std::vector<std::function<void(Metrics&)>> collectors_;
   std::map<std::string, Family, std::less<>> families_;
 };
 

@@ -120,6 +120,36 @@ struct StatusChange {
   std::optional<int64_t> cancel_requested_at;
 };
 
+// ---- Payouts v1 dialect: bearer tokens and Idempotency-Key records (schema migration 2) ----
+
+enum class ApiTokenKind : uint8_t { kAccess = 0, kRefresh };
+
+// A v1 bearer token as stored: never the token text, only its SHA-256.
+struct ApiToken {
+  std::string token_hash;  // raw SHA-256 of the token text, 32 bytes
+  int64_t merchant_id = 0;
+  // Every token issued by one login and its refreshes shares a family: presenting a rotated-out
+  // refresh token revokes the family.
+  std::string family_id;
+  ApiTokenKind kind = ApiTokenKind::kAccess;
+  int64_t expires_at = 0;  // unix micros
+  std::optional<int64_t> revoked_at;
+  std::optional<std::string> replaced_by_hash;  // refresh tokens: the hash of their successor
+  int64_t created_at = 0;
+};
+
+// The first response to a create carrying an Idempotency-Key, kept so that a retry gets the same
+// bytes back.
+struct IdempotencyRecord {
+  int64_t merchant_id = 0;
+  std::string key;           // the header value, 1..256 bytes
+  std::string request_hash;  // fingerprint of the request that used the key first
+  int response_status = 0;
+  std::string response_body;  // exact bytes
+  int64_t created_at = 0;
+  int64_t expires_at = 0;  // unix micros; an expired record is as good as absent
+};
+
 // Reads. Implemented by a backend over one connection inside one transaction.
 class ReadTx {
  public:
@@ -145,6 +175,12 @@ class ReadTx {
 
   // All six invariants of domain.md, computed with set-based SQL over the whole database.
   virtual Result<LedgerReport> check_ledger() = 0;
+
+  // v1 tokens and idempotency keys. kNotFound when absent. Expired or revoked rows are returned
+  // as they are: the caller decides what they mean.
+  virtual Result<ApiToken> api_token_by_hash(std::string_view token_hash) = 0;
+  virtual Result<IdempotencyRecord> idempotency_record(int64_t merchant_id,
+                                                       std::string_view key) = 0;
 };
 
 // Write primitives used by the domain commands (commands/). Runs inside the writer's transaction
@@ -180,6 +216,28 @@ class WriteTx : public ReadTx {
   virtual Status apply_status_change(const StatusChange& change) = 0;
   virtual Status insert_event(const PayoutEvent& event) = 0;
   virtual Status insert_outbox(const OutboxMessage& message) = 0;
+
+  // v1 tokens. kAlreadyExists when a token with that hash exists (a CSPRNG collision: a bug).
+  virtual Status insert_api_token(const ApiToken& token) = 0;
+  // Rotates a live token out: sets revoked_at and replaced_by_hash. kConflict when the token is
+  // already revoked or rotated (a lost race), kNotFound when there is no such token.
+  virtual Status rotate_api_token(std::string_view token_hash, std::string_view replaced_by_hash,
+                                  int64_t at) = 0;
+  // Revoke every not yet revoked token of a family / of a merchant; the number revoked.
+  virtual Result<int64_t> revoke_api_token_family(std::string_view family_id, int64_t at) = 0;
+  virtual Result<int64_t> revoke_merchant_api_tokens(int64_t merchant_id, int64_t at) = 0;
+  // Deletes up to `limit` of the merchant's tokens whose expires_at is before `now`; the number
+  // deleted. Bounded so that no request pays for an unbounded cleanup.
+  virtual Result<int64_t> delete_expired_api_tokens(int64_t merchant_id, int64_t now,
+                                                    int limit) = 0;
+
+  // Idempotency keys. kAlreadyExists when (merchant, key) is taken.
+  virtual Status insert_idempotency_record(const IdempotencyRecord& record) = 0;
+  // Ok whether or not the record existed.
+  virtual Status delete_idempotency_record(int64_t merchant_id, std::string_view key) = 0;
+  // As delete_expired_api_tokens, for the merchant's idempotency records.
+  virtual Result<int64_t> delete_expired_idempotency_records(int64_t merchant_id, int64_t now,
+                                                             int limit) = 0;
 };
 
 // A unit of work for the batching writer.

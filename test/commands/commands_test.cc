@@ -354,3 +354,46 @@ TEST_F(ImportedCredentialsTest, MerchantKeepsItsPreviousProvidersCredentials) {
 
 }  // namespace
 }  // namespace payoutd::testing
+
+namespace payoutd::testing {
+namespace {
+
+TEST(CommandsObserverTest, CommittedTransitionsAreReportedOnceEach) {
+  TempDir dir;
+  std::unique_ptr<Store> store = open_test_store(dir);
+  ASSERT_NE(store, nullptr);
+  auto key = crypto::MasterKey::from_hex(kTestMasterKeyHex);
+  ASSERT_TRUE(key.is_ok());
+  ManualClock clock;
+  SeededRandom random(3);
+  std::vector<std::string> seen;
+  commands::CommandsOptions options;
+  options.on_transition_committed = [&seen](std::optional<PayoutStatus> from, PayoutStatus to) {
+    seen.push_back(std::string(from ? status_name(*from) : "null") + ">" +
+                   std::string(status_name(to)));
+  };
+  commands::Commands commands(*store, clock, random, &key.value(), options);
+  commands::CreateMerchantInput merchant_input;
+  merchant_input.name = "Observed";
+  auto merchant = commands.create_merchant(merchant_input);
+  ASSERT_TRUE(merchant.is_ok());
+  ASSERT_TRUE(commands.fund_wallet({merchant->merchant.id, "USD", 10000, std::nullopt}).is_ok());
+  commands::CreatePayoutInput input;
+  input.merchant_id = merchant->merchant.id;
+  input.external_id = "observed-1";
+  input.amount_minor = 100;
+  input.currency = "USD";
+  input.country = "US";
+  input.on_hold = true;
+  auto created = commands.create_payout(input);
+  ASSERT_TRUE(created.is_ok());
+  const auto ref = PayoutRef::by_cashout_id(created->payout.cashout_id);
+  ASSERT_TRUE(commands.cancel_payout(merchant->merchant.id, ref, Actor::kClient).is_ok());
+  // Refused transitions are not reported.
+  EXPECT_FALSE(commands.cancel_payout(merchant->merchant.id, ref, Actor::kClient).is_ok());
+  EXPECT_EQ(seen, (std::vector<std::string>{"null>created", "created>on_hold", "on_hold>cancelled"}));
+  store->close();
+}
+
+}  // namespace
+}  // namespace payoutd::testing

@@ -133,3 +133,20 @@ TEST(MetricsDeathTest, MisuseIsAProgrammingError) {
 
 }  // namespace
 }  // namespace payoutd::http
+
+namespace payoutd::http {
+namespace {
+
+TEST(MetricsCollectorTest, CollectorsRunBeforeEachRender) {
+  Metrics metrics;
+  int64_t source = 3;
+  metrics.add_collector([&source](Metrics& registry) {
+    registry.gauge("payoutd_test_depth", "Queue depth copied at render time").set(source);
+  });
+  EXPECT_NE(metrics.render().find("payoutd_test_depth 3\n"), std::string::npos);
+  source = 11;
+  EXPECT_NE(metrics.render().find("payoutd_test_depth 11\n"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace payoutd::http

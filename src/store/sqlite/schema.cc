@@ -232,8 +232,39 @@ WHEN NOT EXISTS (SELECT 1 FROM wallets
 BEGIN SELECT RAISE(ABORT, 'payout wallet does not match merchant and currency'); END;
 )sql";
 
-constexpr std::array<Migration, 1> kMigrations = {{
+// Migration 2: the payouts-v1 dialect's bearer tokens and Idempotency-Key records. Tokens are
+// stored only as SHA-256 hashes; rotated-out refresh tokens stay until they expire so that
+// presenting one again is recognised (and revokes its family).
+constexpr std::string_view kMigration2 = R"sql(
+CREATE TABLE api_tokens (
+  token_hash        BLOB NOT NULL PRIMARY KEY CHECK (length(token_hash) = 32),
+  merchant_id       INTEGER NOT NULL REFERENCES merchants (id),
+  family_id         TEXT NOT NULL CHECK (family_id <> ''),
+  kind              TEXT NOT NULL CHECK (kind IN ('access', 'refresh')),
+  expires_at        INTEGER NOT NULL,
+  revoked_at        INTEGER,
+  replaced_by_hash  BLOB CHECK (replaced_by_hash IS NULL OR length(replaced_by_hash) = 32),
+  created_at        INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE INDEX api_tokens_by_family ON api_tokens (family_id);
+CREATE INDEX api_tokens_by_merchant_expiry ON api_tokens (merchant_id, expires_at);
+
+CREATE TABLE idempotency_keys (
+  merchant_id      INTEGER NOT NULL REFERENCES merchants (id),
+  "key"            TEXT NOT NULL CHECK (length("key") BETWEEN 1 AND 256),
+  request_hash     TEXT NOT NULL,
+  response_status  INTEGER NOT NULL CHECK (response_status BETWEEN 100 AND 599),
+  response_body    BLOB NOT NULL,
+  created_at       INTEGER NOT NULL,
+  expires_at       INTEGER NOT NULL,
+  PRIMARY KEY (merchant_id, "key")
+) STRICT, WITHOUT ROWID;
+CREATE INDEX idempotency_keys_by_merchant_expiry ON idempotency_keys (merchant_id, expires_at);
+)sql";
+
+constexpr std::array<Migration, 2> kMigrations = {{
     {1, "initial schema", kMigration1},
+    {2, "v1 api tokens and idempotency keys", kMigration2},
 }};
 
 constexpr std::string_view kCreateMigrationsTable =

@@ -30,6 +30,9 @@ Result<PayoutPage> list_payouts(Connection& connection, const PayoutQuery& query
 Result<WalletTransactionPage> list_wallet_transactions(Connection& connection,
                                                        const WalletTransactionQuery& query);
 Result<LedgerReport> check_ledger(Connection& connection);
+Result<ApiToken> api_token_by_hash(Connection& connection, std::string_view token_hash);
+Result<IdempotencyRecord> idempotency_record(Connection& connection, int64_t merchant_id,
+                                             std::string_view key);
 }  // namespace queries
 
 template <typename Interface>
@@ -75,6 +78,13 @@ class SqliteReader : public Interface {
     return queries::list_wallet_transactions(connection_, query);
   }
   Result<LedgerReport> check_ledger() override { return queries::check_ledger(connection_); }
+  Result<ApiToken> api_token_by_hash(std::string_view token_hash) override {
+    return queries::api_token_by_hash(connection_, token_hash);
+  }
+  Result<IdempotencyRecord> idempotency_record(int64_t merchant_id,
+                                               std::string_view key) override {
+    return queries::idempotency_record(connection_, merchant_id, key);
+  }
 
   // The underlying connection (store internals and tests only).
   Connection& connection() { return connection_; }
@@ -108,6 +118,17 @@ class SqliteWriteTx final : public SqliteReader<WriteTx> {
   Status apply_status_change(const StatusChange& change) override;
   Status insert_event(const PayoutEvent& event) override;
   Status insert_outbox(const OutboxMessage& message) override;
+  // v1 tokens and idempotency keys (v1_tables.cc).
+  Status insert_api_token(const ApiToken& token) override;
+  Status rotate_api_token(std::string_view token_hash, std::string_view replaced_by_hash,
+                          int64_t at) override;
+  Result<int64_t> revoke_api_token_family(std::string_view family_id, int64_t at) override;
+  Result<int64_t> revoke_merchant_api_tokens(int64_t merchant_id, int64_t at) override;
+  Result<int64_t> delete_expired_api_tokens(int64_t merchant_id, int64_t now, int limit) override;
+  Status insert_idempotency_record(const IdempotencyRecord& record) override;
+  Status delete_idempotency_record(int64_t merchant_id, std::string_view key) override;
+  Result<int64_t> delete_expired_idempotency_records(int64_t merchant_id, int64_t now,
+                                                     int limit) override;
 };
 
 // Database vocabulary for enums the schema stores as text.

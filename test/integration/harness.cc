@@ -1,0 +1,622 @@
+#include "integration/harness.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+
+#include "crypto/hash.h"
+#include "json/value.h"
+
+extern char** environ;
+
+namespace payoutd::testing {
+namespace {
+
+constexpr size_t kMaxResponseBytes = 16 * 1024 * 1024;  // a bound, far above any real answer
+constexpr int kStopGraceMs = 5000;
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+int remaining_ms(int64_t deadline_ms) {
+  const int64_t left = deadline_ms - now_ms();
+  return left <= 0 ? 0 : static_cast<int>(left);
+}
+
+// A write to a pipe or socket whose reader is gone must be an error value, not a dead test.
+void ignore_sigpipe() {
+  static std::once_flag once;
+  std::call_once(once, [] { signal(SIGPIPE, SIG_IGN); });
+}
+
+// The environment without PAYOUTD_* variables, built before fork (the child may not allocate).
+struct CleanEnvironment {
+  std::vector<std::string> storage;
+  std::vector<char*> pointers;
+  CleanEnvironment() {
+    for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
+      if (std::strncmp(*entry, "PAYOUTD_", 8) == 0) continue;
+      storage.emplace_back(*entry);
+    }
+    for (std::string& text : storage) pointers.push_back(text.data());
+    pointers.push_back(nullptr);
+  }
+};
+
+struct Argv {
+  std::vector<std::string> storage;
+  std::vector<char*> pointers;
+  explicit Argv(const std::vector<std::string>& argv) : storage(argv) {
+    for (std::string& text : storage) pointers.push_back(text.data());
+    pointers.push_back(nullptr);
+  }
+};
+
+int exit_code_of(int wait_status) {
+  if (WIFEXITED(wait_status)) return WEXITSTATUS(wait_status);
+  if (WIFSIGNALED(wait_status)) return 128 + WTERMSIG(wait_status);
+  return -1;
+}
+
+std::string read_whole_file(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  std::ostringstream content;
+  content << file.rdbuf();
+  return content.str();
+}
+
+std::string lower(std::string text) {
+  for (char& c : text) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return text;
+}
+
+std::string trim(std::string_view text) {
+  size_t begin = 0;
+  size_t end = text.size();
+  while (begin < end && (text[begin] == ' ' || text[begin] == '\t')) ++begin;
+  while (end > begin && (text[end - 1] == ' ' || text[end - 1] == '\t')) --end;
+  return std::string(text.substr(begin, end - begin));
+}
+
+}  // namespace
+
+// ---- run_process ----
+
+ProcessResult run_process(const std::vector<std::string>& argv, int timeout_ms,
+                          const std::string& working_directory) {
+  ignore_sigpipe();
+  ProcessResult result;
+  if (argv.empty()) return result;
+  int out_pipe[2];
+  int err_pipe[2];
+  if (pipe2(out_pipe, O_CLOEXEC) != 0) return result;
+  if (pipe2(err_pipe, O_CLOEXEC) != 0) {
+    ::close(out_pipe[0]);
+    ::close(out_pipe[1]);
+    return result;
+  }
+  CleanEnvironment environment;
+  Argv arguments(argv);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    dup2(out_pipe[1], STDOUT_FILENO);
+    dup2(err_pipe[1], STDERR_FILENO);
+    const int null_fd = open("/dev/null", O_RDONLY);
+    if (null_fd >= 0) dup2(null_fd, STDIN_FILENO);
+    if (!working_directory.empty() && chdir(working_directory.c_str()) != 0) _exit(126);
+    execve(arguments.pointers[0], arguments.pointers.data(), environment.pointers.data());
+    _exit(127);
+  }
+  ::close(out_pipe[1]);
+  ::close(err_pipe[1]);
+  if (pid < 0) {
+    ::close(out_pipe[0]);
+    ::close(err_pipe[0]);
+    return result;
+  }
+  const int64_t deadline = now_ms() + timeout_ms;
+  pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
+  std::string* sinks[2] = {&result.out, &result.err};
+  int open_count = 2;
+  bool timed_out = false;
+  while (open_count > 0) {
+    const int left = remaining_ms(deadline);
+    if (left == 0) {
+      timed_out = true;
+      break;
+    }
+    const int ready = poll(fds, 2, left);
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready <= 0) continue;
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
+      char buffer[8192];
+      const ssize_t count = read(fds[i].fd, buffer, sizeof(buffer));
+      if (count > 0) {
+        sinks[i]->append(buffer, static_cast<size_t>(count));
+      } else if (count == 0 || errno != EINTR) {
+        ::close(fds[i].fd);
+        fds[i].fd = -1;
+        --open_count;
+      }
+    }
+  }
+  for (pollfd& descriptor : fds) {
+    if (descriptor.fd >= 0) ::close(descriptor.fd);
+  }
+  if (timed_out) kill(pid, SIGKILL);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  result.exit_code = timed_out ? -1 : exit_code_of(status);
+  return result;
+}
+
+// ---- ChildProcess ----
+
+ChildProcess::ChildProcess(const std::vector<std::string>& argv, const std::string& stderr_path,
+                           const std::string& working_directory) {
+  ignore_sigpipe();
+  if (argv.empty()) return;
+  int in_pipe[2];
+  int out_pipe[2];
+  if (pipe2(in_pipe, O_CLOEXEC) != 0) return;
+  if (pipe2(out_pipe, O_CLOEXEC) != 0) {
+    ::close(in_pipe[0]);
+    ::close(in_pipe[1]);
+    return;
+  }
+  CleanEnvironment environment;
+  Argv arguments(argv);
+  const std::string error_file = stderr_path.empty() ? "/dev/null" : stderr_path;
+  const pid_t pid = fork();
+  if (pid == 0) {
+    dup2(in_pipe[0], STDIN_FILENO);
+    dup2(out_pipe[1], STDOUT_FILENO);
+    const int err_fd = open(error_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (err_fd >= 0) dup2(err_fd, STDERR_FILENO);
+    if (!working_directory.empty() && chdir(working_directory.c_str()) != 0) _exit(126);
+    execve(arguments.pointers[0], arguments.pointers.data(), environment.pointers.data());
+    _exit(127);
+  }
+  ::close(in_pipe[0]);
+  ::close(out_pipe[1]);
+  if (pid < 0) {
+    ::close(in_pipe[1]);
+    ::close(out_pipe[0]);
+    return;
+  }
+  pid_ = pid;
+  stdin_fd_ = in_pipe[1];
+  stdout_fd_ = out_pipe[0];
+}
+
+ChildProcess::~ChildProcess() {
+  if (pid_ > 0 && stop(SIGTERM, kStopGraceMs) < 0 && pid_ > 0) {
+    kill(pid_, SIGKILL);
+    int status = 0;
+    while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+    pid_ = -1;
+  }
+  if (stdin_fd_ >= 0) ::close(stdin_fd_);
+  if (stdout_fd_ >= 0) ::close(stdout_fd_);
+}
+
+bool ChildProcess::write_stdin(std::string_view text) {
+  if (stdin_fd_ < 0) return false;
+  while (!text.empty()) {
+    const ssize_t written = write(stdin_fd_, text.data(), text.size());
+    if (written < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    text.remove_prefix(static_cast<size_t>(written));
+  }
+  return true;
+}
+
+void ChildProcess::read_available(int timeout_ms) {
+  if (stdout_fd_ < 0) return;
+  pollfd descriptor{stdout_fd_, POLLIN, 0};
+  if (poll(&descriptor, 1, timeout_ms) <= 0) return;
+  char buffer[4096];
+  const ssize_t count = read(stdout_fd_, buffer, sizeof(buffer));
+  if (count > 0) {
+    output_.append(buffer, static_cast<size_t>(count));
+  } else if (count == 0 || errno != EINTR) {
+    ::close(stdout_fd_);  // EOF: the child closed stdout (it exited)
+    stdout_fd_ = -1;
+  }
+}
+
+bool ChildProcess::wait_for_output(std::string_view needle, int timeout_ms, size_t from) {
+  const int64_t deadline = now_ms() + timeout_ms;
+  while (true) {
+    if (output_.size() >= from && output_.find(needle, from) != std::string::npos) return true;
+    if (stdout_fd_ < 0 || remaining_ms(deadline) == 0) return false;
+    read_available(std::min(remaining_ms(deadline), 100));
+  }
+}
+
+int ChildProcess::stop(int signal_number, int timeout_ms) {
+  if (pid_ <= 0) return -1;
+  if (stdin_fd_ >= 0) {  // a shell reading stdin exits on EOF
+    ::close(stdin_fd_);
+    stdin_fd_ = -1;
+  }
+  kill(pid_, signal_number);
+  return wait_for_exit(timeout_ms);
+}
+
+int ChildProcess::wait_for_exit(int timeout_ms) {
+  if (pid_ <= 0) return -1;
+  if (stdin_fd_ >= 0) {
+    ::close(stdin_fd_);
+    stdin_fd_ = -1;
+  }
+  const int64_t deadline = now_ms() + timeout_ms;
+  while (true) {
+    int status = 0;
+    const pid_t done = waitpid(pid_, &status, WNOHANG);
+    if (done == pid_) {
+      pid_ = -1;
+      for (int attempt = 0; attempt < 100 && stdout_fd_ >= 0; ++attempt) read_available(10);
+      return exit_code_of(status);
+    }
+    if (remaining_ms(deadline) == 0) return -1;
+    // Keep draining stdout so the child can never block on a full pipe while stopping.
+    if (stdout_fd_ >= 0) {
+      read_available(20);
+    } else {
+      usleep(20 * 1000);
+    }
+  }
+}
+
+// ---- Sandbox ----
+
+Sandbox::Sandbox() : directory_(temp_.path().string()) {}
+
+ProcessResult Sandbox::cli(std::vector<std::string> arguments) const {
+  arguments.insert(arguments.begin(), payoutd_binary());
+  arguments.push_back("--db");
+  arguments.push_back(db_url());
+  arguments.push_back("--master-key-file");
+  arguments.push_back(key_path());
+  return run_process(arguments, 60000, directory_);
+}
+
+std::optional<int64_t> Sandbox::create_merchant(const std::string& name,
+                                                const std::vector<std::string>& extra,
+                                                std::string* json_output) const {
+  std::vector<std::string> arguments = {"merchant", "create", "--json", "--name", name};
+  arguments.insert(arguments.end(), extra.begin(), extra.end());
+  ProcessResult result = cli(arguments);
+  if (json_output != nullptr) *json_output = result.exit_code == 0 ? result.out : result.err;
+  if (result.exit_code != 0) return std::nullopt;
+  Result<json::Value> parsed = json::parse(result.out);
+  if (!parsed.is_ok()) return std::nullopt;
+  const json::Value* id = parsed->find("merchant_id");
+  if (id == nullptr || !id->is_number()) return std::nullopt;
+  return std::stoll(id->number_text());
+}
+
+bool Sandbox::fund_wallet(int64_t merchant_id, const std::string& currency,
+                          const std::string& amount) const {
+  return cli({"wallet", "fund", "--merchant", std::to_string(merchant_id), "--currency", currency,
+              "--amount", amount})
+             .exit_code == 0;
+}
+
+std::optional<Sandbox::WalletAmounts> Sandbox::wallet(int64_t merchant_id,
+                                                      const std::string& currency) const {
+  ProcessResult result = cli({"wallet", "show", "--json", "--merchant", std::to_string(merchant_id)});
+  if (result.exit_code != 0) return std::nullopt;
+  Result<json::Value> parsed = json::parse(result.out);
+  if (!parsed.is_ok() || !parsed->is_array()) return std::nullopt;
+  for (const json::Value& item : parsed->items()) {
+    const json::Value* code = item.find("currency");
+    const json::Value* available = item.find("amount");
+    const json::Value* held = item.find("held_amount");
+    if (code == nullptr || !code->is_string() || code->as_string() != currency) continue;
+    if (available == nullptr || held == nullptr || !available->is_number() || !held->is_number()) {
+      return std::nullopt;
+    }
+    return WalletAmounts{available->number_text(), held->number_text()};
+  }
+  return std::nullopt;
+}
+
+int Sandbox::ledger_check(std::string* report) const {
+  ProcessResult result = cli({"ledger", "check"});
+  if (report != nullptr) *report = result.out + result.err;
+  return result.exit_code;
+}
+
+std::string Sandbox::sql(const std::string& statements) const {
+  ProcessResult result =
+      run_process({"/usr/bin/sqlite3", "-cmd", ".timeout 5000", db_path(), statements}, 30000);
+  return result.out + result.err;
+}
+
+std::string Sandbox::snapshot() const {
+  std::string query;
+  std::istringstream tables(sql("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name;"));
+  for (std::string table; std::getline(tables, table);) {
+    if (table.empty()) continue;
+    query += "SELECT '" + table + "', count(*) FROM \"" + table + "\";";
+  }
+  query +=
+      "SELECT 'sequence', name, seq FROM sqlite_sequence ORDER BY name;"
+      "SELECT 'account', id, kind, balance FROM accounts ORDER BY id;"
+      "SELECT 'payout', cashout_id, status, event_seq, updated_at FROM payouts ORDER BY cashout_id;"
+      "SELECT 'merchant', id, status, updated_at FROM merchants ORDER BY id;";
+  return sql(query);
+}
+
+bool Sandbox::set_next_id(const std::string& table, int64_t next_id) const {
+  const std::string seq = std::to_string(next_id - 1);
+  const std::string output = sql(
+      "UPDATE sqlite_sequence SET seq = " + seq + " WHERE name = '" + table + "';" +
+      "INSERT INTO sqlite_sequence (name, seq) SELECT '" + table + "', " + seq +
+      " WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = '" + table + "');" +
+      "SELECT seq FROM sqlite_sequence WHERE name = '" + table + "';");
+  return output == seq + "\n";
+}
+
+// ---- ServerProcess ----
+
+ServerProcess::ServerProcess(const Sandbox& sandbox, const std::vector<std::string>& extra,
+                             int startup_timeout_ms)
+    : stderr_path_(sandbox.directory() + "/server-stderr.txt"),
+      process_(
+          [&] {
+            std::vector<std::string> argv = {payoutd_binary(), "serve",
+                                             "--listen",       "127.0.0.1:0",
+                                             "--db",           sandbox.db_url(),
+                                             "--master-key-file", sandbox.key_path(),
+                                             "--no-engine",    "--log-format",
+                                             "text"};
+            argv.insert(argv.end(), extra.begin(), extra.end());
+            return argv;
+          }(),
+          stderr_path_, sandbox.directory()) {
+  constexpr std::string_view kPrefix = "payoutd listening on 127.0.0.1:";
+  if (!process_.wait_for_output(kPrefix, startup_timeout_ms)) return;
+  // The whole line: the port is complete once its newline arrived.
+  const size_t start = process_.output().find(kPrefix) + kPrefix.size();
+  if (!process_.wait_for_output("\n", startup_timeout_ms, start)) return;
+  const size_t end = process_.output().find('\n', start);
+  const std::string port_text = process_.output().substr(start, end - start);
+  if (port_text.empty() || port_text.size() > 5 ||
+      port_text.find_first_not_of("0123456789") != std::string::npos) {
+    return;
+  }
+  port_ = std::stoi(port_text);
+}
+
+std::string ServerProcess::log() const { return read_whole_file(stderr_path_); }
+
+// ---- HTTP ----
+
+std::optional<std::string> HttpResponse::header(std::string_view lowercase_name) const {
+  for (const auto& [name, value] : headers) {
+    if (name == lowercase_name) return value;
+  }
+  return std::nullopt;
+}
+
+HttpClient::HttpClient(int port, int timeout_ms) : port_(port), timeout_ms_(timeout_ms) {
+  ignore_sigpipe();
+}
+
+HttpClient::~HttpClient() { close(); }
+
+bool HttpClient::connect() {
+  if (fd_ >= 0) return true;
+  buffer_.clear();
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(port_));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) != 0) {
+    ::close(fd);
+    return false;
+  }
+  const int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  fd_ = fd;
+  return true;
+}
+
+void HttpClient::close() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+  buffer_.clear();
+}
+
+bool HttpClient::write_only(std::string_view bytes) {
+  if (!connect()) return false;
+  const int64_t deadline = now_ms() + timeout_ms_;
+  while (!bytes.empty()) {
+    pollfd descriptor{fd_, POLLOUT, 0};
+    if (poll(&descriptor, 1, remaining_ms(deadline)) <= 0) return false;
+    const ssize_t sent = send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    if (sent < 0) {
+      if (errno == EINTR || errno == EAGAIN) continue;
+      return false;  // the server may have answered and closed early (e.g. 413): read it anyway
+    }
+    bytes.remove_prefix(static_cast<size_t>(sent));
+  }
+  return true;
+}
+
+std::optional<HttpResponse> HttpClient::read_response() {
+  if (fd_ < 0) return std::nullopt;
+  const int64_t deadline = now_ms() + timeout_ms_;
+  bool eof = false;
+  // Reads more bytes into buffer_; false on timeout, error or EOF (eof set on EOF/reset).
+  auto fill = [&]() -> bool {
+    if (eof || buffer_.size() > kMaxResponseBytes) return false;
+    pollfd descriptor{fd_, POLLIN, 0};
+    const int ready = poll(&descriptor, 1, remaining_ms(deadline));
+    if (ready <= 0) return false;
+    char chunk[16384];
+    const ssize_t count = recv(fd_, chunk, sizeof(chunk), 0);
+    if (count > 0) {
+      buffer_.append(chunk, static_cast<size_t>(count));
+      return true;
+    }
+    if (count < 0 && errno == EINTR) return true;
+    eof = true;
+    return false;
+  };
+
+  while (true) {
+    size_t head_end;
+    while ((head_end = buffer_.find("\r\n\r\n")) == std::string::npos) {
+      if (!fill()) {
+        close();
+        return std::nullopt;
+      }
+    }
+    HttpResponse response;
+    const std::string head = buffer_.substr(0, head_end);
+    buffer_.erase(0, head_end + 4);
+    std::istringstream lines(head);
+    std::string status_line;
+    std::getline(lines, status_line);
+    if (!status_line.empty() && status_line.back() == '\r') status_line.pop_back();
+    // "HTTP/1.1 200 OK"
+    const size_t first_space = status_line.find(' ');
+    if (!status_line.starts_with("HTTP/1.") || first_space == std::string::npos) {
+      close();
+      return std::nullopt;
+    }
+    response.status = std::atoi(status_line.c_str() + first_space + 1);
+    const size_t second_space = status_line.find(' ', first_space + 1);
+    if (second_space != std::string::npos) response.reason = status_line.substr(second_space + 1);
+    for (std::string line; std::getline(lines, line);) {
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      const size_t colon = line.find(':');
+      if (colon == std::string::npos) continue;
+      response.headers.emplace_back(lower(line.substr(0, colon)), trim(line.substr(colon + 1)));
+    }
+    if (response.status >= 100 && response.status < 200) continue;  // interim (100 Continue)
+
+    const std::optional<std::string> length = response.header("content-length");
+    const std::optional<std::string> encoding = response.header("transfer-encoding");
+    if (encoding && lower(*encoding).find("chunked") != std::string::npos) {
+      while (true) {
+        size_t line_end;
+        while ((line_end = buffer_.find("\r\n")) == std::string::npos) {
+          if (!fill()) {
+            close();
+            return std::nullopt;
+          }
+        }
+        const size_t size = std::strtoul(buffer_.substr(0, line_end).c_str(), nullptr, 16);
+        if (size > kMaxResponseBytes) {
+          close();
+          return std::nullopt;
+        }
+        while (buffer_.size() < line_end + 2 + size + 2) {
+          if (!fill()) {
+            close();
+            return std::nullopt;
+          }
+        }
+        response.body.append(buffer_, line_end + 2, size);
+        buffer_.erase(0, line_end + 2 + size + 2);
+        if (size == 0) break;
+      }
+    } else if (length) {
+      const size_t size = std::strtoul(length->c_str(), nullptr, 10);
+      if (size > kMaxResponseBytes) {
+        close();
+        return std::nullopt;
+      }
+      while (buffer_.size() < size) {
+        if (!fill()) {
+          close();
+          return std::nullopt;
+        }
+      }
+      response.body = buffer_.substr(0, size);
+      buffer_.erase(0, size);
+    } else {
+      while (fill()) {
+      }
+      response.body = std::move(buffer_);
+      buffer_.clear();
+      eof = true;
+    }
+    const std::optional<std::string> connection = response.header("connection");
+    if (eof || (connection && lower(*connection) == "close")) close();
+    return response;
+  }
+}
+
+std::optional<HttpResponse> HttpClient::send_raw(std::string_view bytes) {
+  if (!connect()) return std::nullopt;
+  (void)write_only(bytes);  // a failed write may still have an answer waiting (413, 431)
+  return read_response();
+}
+
+std::string HttpClient::build_request(
+    const std::string& method, const std::string& path, const std::string& body,
+    const std::vector<std::pair<std::string, std::string>>& headers, bool close) {
+  std::string out = method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+  bool has_content_type = false;
+  for (const auto& [name, value] : headers) {
+    if (lower(name) == "content-type") has_content_type = true;
+    out += name + ": " + value + "\r\n";
+  }
+  if (!has_content_type) out += "Content-Type: application/json\r\n";
+  out += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+  if (close) out += "Connection: close\r\n";
+  out += "\r\n";
+  out += body;
+  return out;
+}
+
+std::optional<HttpResponse> HttpClient::request(
+    const std::string& method, const std::string& path, const std::string& body,
+    const std::vector<std::pair<std::string, std::string>>& headers, bool close) {
+  return send_raw(build_request(method, path, body, headers, close));
+}
+
+std::optional<HttpResponse> http_request(
+    int port, const std::string& method, const std::string& path, const std::string& body,
+    const std::vector<std::pair<std::string, std::string>>& headers) {
+  HttpClient client(port);
+  return client.request(method, path, body, headers, /*close=*/true);
+}
+
+std::string sign_hex(std::string_view key, std::string_view body) {
+  return crypto::hex_lower(crypto::hmac_sha256(key, body));
+}
+
+}  // namespace payoutd::testing
