@@ -11,10 +11,14 @@
 #include "core/ids.h"
 #include "core/time_format.h"
 #include "crypto/credentials.h"
+#include "commands/write_ops.h"
 #include "json/writer.h"
 
 namespace payoutd::commands {
 namespace {
+
+using internal::submit_op;
+using internal::wait_for;
 
 // A payout whose row changed between our read and our conditional write is re-read and the claim
 // retried. With SQLite's single writer this cannot happen inside one process; with several
@@ -29,52 +33,6 @@ constexpr size_t kMaxIpAllowEntries = 64;
 constexpr std::string_view kSecretKeyAad = "payoutd/merchant/secret_key/v1";
 constexpr std::string_view kBase62 =
     "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-
-// A WriteOp built from a lambda that produces a T inside the transaction. The value is handed to
-// the callback only after the commit is durable.
-template <typename T, typename ApplyFunction>
-class FunctionOp final : public WriteOp {
- public:
-  FunctionOp(ApplyFunction apply_function, Callback<T> done)
-      : apply_function_(std::move(apply_function)), done_(std::move(done)) {}
-
-  Status apply(WriteTx& tx) override {
-    value_.reset();
-    Result<T> result = apply_function_(tx);
-    if (!result.is_ok()) return std::move(result).status();
-    value_.emplace(std::move(result).value());
-    return Status::ok();
-  }
-
-  void complete(Status status) override {
-    if (status.is_ok()) {
-      PAYOUTD_ASSERT(value_.has_value());
-      done_(Result<T>(std::move(*value_)));
-    } else {
-      done_(Result<T>(std::move(status)));
-    }
-  }
-
- private:
-  ApplyFunction apply_function_;
-  Callback<T> done_;
-  std::optional<T> value_;
-};
-
-template <typename T, typename ApplyFunction>
-void submit_op(Store& store, ApplyFunction apply_function, Callback<T> done) {
-  store.submit(std::make_unique<FunctionOp<T, ApplyFunction>>(std::move(apply_function),
-                                                              std::move(done)));
-}
-
-// Runs an asynchronous command and waits for its durable outcome (CLI, tests).
-template <typename T, typename Start>
-Result<T> wait_for(Start start) {
-  std::promise<Result<T>> promise;
-  std::future<Result<T>> future = promise.get_future();
-  start([&promise](Result<T> result) { promise.set_value(std::move(result)); });
-  return future.get();
-}
 
 template <typename T>
 Result<T> read_value(Store& store, const std::function<Result<T>(ReadTx&)>& body) {

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "commands/commands.h"
+#include "commands/write_ops.h"
 #include "crypto/hash.h"
 #include "crypto/random.h"
 
@@ -21,49 +22,6 @@ constexpr size_t kFamilyIdChars = 22;
 constexpr int kExpiredTokensPerIssue = 16;
 // Longest token text looked up at all; anything longer is refused before hashing.
 constexpr size_t kMaxTokenChars = 256;
-
-// An op from a lambda producing a T; the value reaches `done` after the commit (the same shape as
-// commands.cc's FunctionOp, which is private to that file).
-template <typename T, typename Apply>
-class TokenOp final : public WriteOp {
- public:
-  TokenOp(Apply apply_function, Callback<T> done)
-      : apply_function_(std::move(apply_function)), done_(std::move(done)) {}
-
-  Status apply(WriteTx& tx) override {
-    value_.reset();
-    Result<T> result = apply_function_(tx);
-    if (!result.is_ok()) return std::move(result).status();
-    value_.emplace(std::move(result).value());
-    return Status::ok();
-  }
-  void complete(Status status) override {
-    if (status.is_ok()) {
-      PAYOUTD_ASSERT(value_.has_value());
-      done_(Result<T>(std::move(*value_)));
-    } else {
-      done_(Result<T>(std::move(status)));
-    }
-  }
-
- private:
-  Apply apply_function_;
-  Callback<T> done_;
-  std::optional<T> value_;
-};
-
-template <typename T, typename Apply>
-void submit_token_op(Store& store, Apply apply_function, Callback<T> done) {
-  store.submit(std::make_unique<TokenOp<T, Apply>>(std::move(apply_function), std::move(done)));
-}
-
-template <typename T, typename Start>
-Result<T> wait_for_result(Start start) {
-  std::promise<Result<T>> promise;
-  std::future<Result<T>> future = promise.get_future();
-  start([&promise](Result<T> result) { promise.set_value(std::move(result)); });
-  return future.get();
-}
 
 // True for a string that could be one of our tokens (base62, bounded): anything else is refused
 // without touching the database.
@@ -143,7 +101,7 @@ void Commands::issue_api_tokens_async(int64_t merchant_id, ApiTokenLifetimes lif
   TokenTexts texts{crypto::random_token(kTokenChars, random_),
                    crypto::random_token(kTokenChars, random_),
                    crypto::random_token(kFamilyIdChars, random_)};
-  submit_token_op<IssuedApiTokens>(
+  internal::submit_op<IssuedApiTokens>(
       store_,
       [merchant_id, lifetimes, texts = std::move(texts), at](WriteTx& tx)
           -> Result<IssuedApiTokens> {
@@ -155,7 +113,7 @@ void Commands::issue_api_tokens_async(int64_t merchant_id, ApiTokenLifetimes lif
 
 Result<IssuedApiTokens> Commands::issue_api_tokens(int64_t merchant_id,
                                                    ApiTokenLifetimes lifetimes) {
-  return wait_for_result<IssuedApiTokens>([&](Callback<IssuedApiTokens> done) {
+  return internal::wait_for<IssuedApiTokens>([&](Callback<IssuedApiTokens> done) {
     issue_api_tokens_async(merchant_id, lifetimes, std::move(done));
   });
 }
@@ -174,7 +132,7 @@ void Commands::refresh_api_tokens_async(std::string refresh_token, ApiTokenLifet
   const int64_t at = clock_.now_micros();
   TokenTexts texts{crypto::random_token(kTokenChars, random_),
                    crypto::random_token(kTokenChars, random_), ""};
-  submit_token_op<ApiTokenRefresh>(
+  internal::submit_op<ApiTokenRefresh>(
       store_,
       [hash = crypto::sha256(refresh_token), lifetimes, texts = std::move(texts), at,
        invalid](WriteTx& tx) -> Result<ApiTokenRefresh> {
@@ -205,21 +163,21 @@ void Commands::refresh_api_tokens_async(std::string refresh_token, ApiTokenLifet
 
 Result<ApiTokenRefresh> Commands::refresh_api_tokens(std::string refresh_token,
                                                      ApiTokenLifetimes lifetimes) {
-  return wait_for_result<ApiTokenRefresh>([&](Callback<ApiTokenRefresh> done) {
+  return internal::wait_for<ApiTokenRefresh>([&](Callback<ApiTokenRefresh> done) {
     refresh_api_tokens_async(std::move(refresh_token), lifetimes, std::move(done));
   });
 }
 
 void Commands::revoke_api_tokens_async(int64_t merchant_id, Callback<int64_t> done) {
   const int64_t at = clock_.now_micros();
-  submit_token_op<int64_t>(
+  internal::submit_op<int64_t>(
       store_,
       [merchant_id, at](WriteTx& tx) { return tx.revoke_merchant_api_tokens(merchant_id, at); },
       std::move(done));
 }
 
 Result<int64_t> Commands::revoke_api_tokens(int64_t merchant_id) {
-  return wait_for_result<int64_t>([&](Callback<int64_t> done) {
+  return internal::wait_for<int64_t>([&](Callback<int64_t> done) {
     revoke_api_tokens_async(merchant_id, std::move(done));
   });
 }

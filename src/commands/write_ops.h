@@ -1,0 +1,61 @@
+// Internal to commands/: turning a lambda into a store WriteOp, and waiting for its durable outcome.
+#pragma once
+
+#include <future>
+#include <memory>
+#include <optional>
+#include <utility>
+
+#include "commands/commands.h"
+#include "store/store.h"
+
+namespace payoutd::commands::internal {
+
+// A WriteOp built from a lambda that produces a T inside the transaction. The value is handed to
+// the callback only after the commit is durable.
+template <typename T, typename ApplyFunction>
+class FunctionOp final : public WriteOp {
+ public:
+  FunctionOp(ApplyFunction apply_function, Callback<T> done)
+      : apply_function_(std::move(apply_function)), done_(std::move(done)) {}
+
+  Status apply(WriteTx& tx) override {
+    value_.reset();
+    Result<T> result = apply_function_(tx);
+    if (!result.is_ok()) return std::move(result).status();
+    value_.emplace(std::move(result).value());
+    return Status::ok();
+  }
+
+  void complete(Status status) override {
+    if (status.is_ok()) {
+      PAYOUTD_ASSERT(value_.has_value());
+      done_(Result<T>(std::move(*value_)));
+    } else {
+      done_(Result<T>(std::move(status)));
+    }
+  }
+
+ private:
+  ApplyFunction apply_function_;
+  Callback<T> done_;
+  std::optional<T> value_;
+};
+
+template <typename T, typename ApplyFunction>
+void submit_op(Store& store, ApplyFunction apply_function, Callback<T> done) {
+  store.submit(std::make_unique<FunctionOp<T, ApplyFunction>>(std::move(apply_function),
+                                                              std::move(done)));
+}
+
+// Runs an asynchronous command and waits for its durable outcome (CLI, tests).
+// REQUIRES: not called on the store's writer thread (it would wait on itself).
+template <typename T, typename Start>
+Result<T> wait_for(Start start) {
+  std::promise<Result<T>> promise;
+  std::future<Result<T>> future = promise.get_future();
+  start([&promise](Result<T> result) { promise.set_value(std::move(result)); });
+  return future.get();
+}
+
+}  // namespace payoutd::commands::internal
