@@ -10,34 +10,6 @@
 
 namespace payoutd::sqlite {
 
-std::string_view account_kind_sql(AccountKind kind) {
-  switch (kind) {
-    case AccountKind::kAvailable:
-      return "available";
-    case AccountKind::kHeld:
-      return "held";
-    case AccountKind::kFunding:
-      return "funding";
-    case AccountKind::kSettlement:
-      return "settlement";
-  }
-  PAYOUTD_ASSERT(false);
-  return "";
-}
-
-std::string_view movement_kind_sql(PayoutMovementKind kind) {
-  switch (kind) {
-    case PayoutMovementKind::kHold:
-      return "hold";
-    case PayoutMovementKind::kPost:
-      return "post";
-    case PayoutMovementKind::kRefund:
-      return "refund";
-  }
-  PAYOUTD_ASSERT(false);
-  return "";
-}
-
 namespace queries {
 namespace {
 

@@ -132,7 +132,11 @@ class SqliteWriteTx final : public SqliteReader<WriteTx> {
 };
 
 // Database vocabulary for enums the schema stores as text.
-std::string_view account_kind_sql(AccountKind kind);
-std::string_view movement_kind_sql(PayoutMovementKind kind);
+// The stored names are the core's names (core/types.h), so the schema's CHECK lists and the
+// domain agree by construction.
+inline std::string_view account_kind_sql(AccountKind kind) { return account_kind_name(kind); }
+inline std::string_view movement_kind_sql(PayoutMovementKind kind) {
+  return payout_movement_kind_name(kind);
+}
 
 }  // namespace payoutd::sqlite
