@@ -9,7 +9,7 @@ packages=(
   libboost1.81-dev libssl-dev libsqlite3-dev sqlite3 libsimdjson-dev
   libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  curl nodejs
+  curl openssl python3 nodejs
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(wrk nginx)
@@ -21,10 +21,15 @@ for package in "${packages[@]}"; do
     missing+=("$package")
   fi
 done
-# nodejs may come from outside Debian's packages on some machines; a working node is enough.
-if [[ " ${missing[*]} " == *" nodejs "* ]] && command -v node >/dev/null 2>&1; then
-  missing=("${missing[@]/nodejs}")
-fi
+# node and python3 may come from outside Debian's packages on some machines (the tests need only
+# a working command); a working command is enough.
+for pair in nodejs:node python3:python3; do
+  package=${pair%%:*}
+  command_name=${pair##*:}
+  if [[ " ${missing[*]} " == *" $package "* ]] && command -v "$command_name" >/dev/null 2>&1; then
+    missing=("${missing[@]/$package}")
+  fi
+done
 trimmed=()
 for package in "${missing[@]}"; do [[ -n "$package" ]] && trimmed+=("$package"); done
 
