@@ -72,6 +72,10 @@ std::string v3_create_body(const DemoMerchant& demo) {
   writer.string(kDemoNotificationUrl);
   writer.key("comments");
   writer.string("payoutd demo cashout");
+  // The engine moves payouts on by itself within seconds; created on hold, the example can still
+  // be cancelled by hand (v3 cancels only Pending and On hold cashouts).
+  writer.key("on_hold");
+  writer.boolean(true);
   writer.end_object();
   return writer.take();
 }
@@ -121,6 +125,10 @@ std::string v1_create_body(const DemoMerchant& demo, int64_t usd_wallet_id) {
   writer.string("Doe");
   writer.key("country");
   writer.string("US");
+  // Ends in 901: the sandbox rail accepts a cancel while the payout is processing
+  // (docs/engine.md), so the cancel example below works after the engine submitted it.
+  writer.key("account_number");
+  writer.string("000000901");
   writer.end_object();
   writer.key("description");
   writer.string("payoutd demo payout");
@@ -222,7 +230,9 @@ std::string demo_text(const DemoMerchant& demo, std::string_view base_url, std::
 
   const std::string create_body = v3_create_body(demo);
   const std::string status_body = v3_status_body(demo);
-  out += "# Cashouts v3: create a cashout (BRL 100.00)\n";
+  out += "The engine runs with the sandbox connector: payouts move on by themselves (docs/engine.md:\n"
+         "the last digits of the bank account choose the outcome).\n\n";
+  out += "# Cashouts v3: create a cashout (BRL 100.00), on hold so that it can still be cancelled\n";
   out += "curl -sS -X POST '" + url + "/v3/cashout' -H 'Content-Type: application/json' \\\n";
   out += "  -H 'Payload-Signature: " + signature(credentials.secret_key, create_body) + "' \\\n";
   out += "  -d '" + create_body + "'\n\n";

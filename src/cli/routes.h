@@ -11,6 +11,7 @@
 
 #include "commands/commands.h"
 #include "config/config.h"
+#include "engine/engine.h"
 #include "http/metrics.h"
 #include "http/router.h"
 
@@ -24,6 +25,8 @@ struct RouteContext {
   commands::Commands& commands;
   const config::Settings& settings;
   http::Metrics& metrics;
+  // The engine of this process (asked about cancels of processing payouts); may be null.
+  engine::Engine* engine = nullptr;
   std::string version = std::string(kPayoutdVersion);
   // State the dialects' handlers refer to (their contexts, rate limiters); kept alive here, as
   // long as the context, which outlives the server.

@@ -10,6 +10,7 @@
 
 #include "cli/cli.h"
 #include "cli/demo.h"
+#include "cli/engine_runtime.h"
 #include "cli/routes.h"
 #include "cli/session.h"
 #include "http/access_log.h"
@@ -51,9 +52,13 @@ int serve_session(const config::Settings& settings, Session& session, const List
   Result<config::ListenAddress> listen = config::parse_listen_address(settings.listen);
   if (!listen.is_ok()) return report_failure(listen.status());
 
+  Result<std::unique_ptr<EngineRuntime>> engine = EngineRuntime::create(settings, session);
+  if (!engine.is_ok()) return report_failure(engine.status());
+
   http::Metrics& metrics = session.metrics();
   http::Router router;
   RouteContext context{session.commands(), settings, metrics};
+  context.engine = &(*engine)->engine();
   register_routes(router, context);
 
   http::ServerOptions options;
@@ -65,10 +70,13 @@ int serve_session(const config::Settings& settings, Session& session, const List
   http::Server server(options, router, metrics, access_log_for(settings.log_format));
   if (Status started = server.start(); !started.is_ok()) return report_failure(started);
 
-  // Recorded for the engine and the dispatcher, which do not exist yet.
-  spdlog::debug("engine {} (connector {}, private callbacks {}): no engine runs in this version",
-                settings.engine ? "requested" : "disabled", settings.connector,
-                settings.allow_private_callbacks ? "allowed" : "refused");
+  if (settings.engine) {
+    (*engine)->engine().start();
+    spdlog::info("engine {} running (connector {})",
+                 (*engine)->engine().options().instance_id, settings.connector);
+  } else {
+    spdlog::info("engine not started (--no-engine); connector {}", settings.connector);
+  }
 
   const std::string address = host_port_text(listen->host, server.bound_port());
   // A wildcard bind is reachable on loopback; examples should name an address that answers.
@@ -85,6 +93,7 @@ int serve_session(const config::Settings& settings, Session& session, const List
   const int received = http::wait_for_termination_signal();
   spdlog::info("received {}: stopping (finishing requests in flight)", signal_name(received));
   server.stop();
+  (*engine)->engine().stop();  // finishes its pass in progress: every claim it made is recorded
   spdlog::info("stopped");
   return kExitOk;
 }

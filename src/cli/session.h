@@ -50,6 +50,7 @@ class Session {
   const crypto::MasterKey* master_key() const { return master_key_ ? &*master_key_ : nullptr; }
   // The process's metrics registry: the server adds HTTP series, the session domain series.
   http::Metrics& metrics() { return metrics_; }
+  DomainMetrics& domain_metrics() { return *domain_metrics_; }
 
  private:
   Session() = default;

@@ -284,6 +284,7 @@ Result<PayoutWithEvents> apply_transition(WriteTx& tx, const TransitionInput& in
     PAYOUTD_RETURN_IF_ERROR(tx.insert_event(event));
     PAYOUTD_RETURN_IF_ERROR(write_outbox(tx, payout, from, event.seq, at));
 
+    if (!input.read_back) return PayoutWithEvents{std::move(payout), {}};
     return read_payout_with_events(tx, input.merchant_id,
                                    PayoutRef::by_cashout_id(payout.cashout_id));
   }
@@ -560,6 +561,11 @@ bool cidr_contains(const Cidr& cidr, const std::array<uint8_t, 16>& address) {
 }
 
 }  // namespace
+
+Result<PayoutWithEvents> apply_transition_in(WriteTx& tx, const TransitionInput& input,
+                                             int64_t at) {
+  return apply_transition(tx, input, at);
+}
 
 Status validate_notification_url(std::string_view url, std::string_view field) {
   const std::string name(field);

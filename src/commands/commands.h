@@ -112,6 +112,9 @@ struct TransitionInput {
   // When set, the payout must be exactly in this status (the engine's claims); else any status the
   // table allows.
   std::optional<PayoutStatus> expected_from;
+  // False: the result carries the payout as updated in memory and no events (the engine, which
+  // never shows them to anyone, saves re-reading them inside the writer's transaction).
+  bool read_back = true;
 };
 
 struct WalletMovementInput {
@@ -292,6 +295,13 @@ class Commands {
   const crypto::MasterKey* master_key_;
   CommandsOptions options_;
 };
+
+// For callers composing their own write op (the engine: a transition plus its lease bookkeeping in
+// one transaction): claims one transition inside `tx` exactly as transition() does - the table,
+// the conditional write, the ledger movement, the event, the outbox rows.
+// REQUIRES: runs inside a WriteOp's apply().
+Result<PayoutWithEvents> apply_transition_in(WriteTx& tx, const TransitionInput& input,
+                                             int64_t at);
 
 // Validation shared by the dialects and the CLI (pure).
 Status validate_notification_url(std::string_view url, std::string_view field);

@@ -62,6 +62,43 @@ constexpr KeySpec kKeys[] = {
     {"v1_refresh_token_ttl_seconds", KeyType::kInteger},
 };
 
+// The integer timing keys: name, member, inclusive range. Every one is bounded so a typo cannot
+// make the engine spin (0 ms) or sleep for years.
+struct TimingKey {
+  std::string_view name;
+  int64_t EngineTimings::*member;
+  int64_t minimum;
+  int64_t maximum;
+};
+constexpr int64_t kDayMs = 86'400'000;
+constexpr TimingKey kTimingKeys[] = {
+    {"engine_batch_size", &EngineTimings::engine_batch_size, 1, 1000},
+    {"engine_poll_interval_ms", &EngineTimings::engine_poll_interval_ms, 1, 60'000},
+    {"engine_lease_ms", &EngineTimings::engine_lease_ms, 1'000, 3'600'000},
+    {"engine_follow_up_max_ms", &EngineTimings::engine_follow_up_max_ms, 1, kDayMs},
+    {"engine_reconcile_initial_ms", &EngineTimings::engine_reconcile_initial_ms, 1, kDayMs},
+    {"engine_reconcile_max_ms", &EngineTimings::engine_reconcile_max_ms, 1, kDayMs},
+    {"engine_cancel_recheck_ms", &EngineTimings::engine_cancel_recheck_ms, 1, kDayMs},
+    {"on_hold_expiry_seconds", &EngineTimings::on_hold_expiry_seconds, 1, 366LL * 86'400},
+    {"action_required_expiry_seconds", &EngineTimings::action_required_expiry_seconds, 1,
+     366LL * 86'400},
+    {"sandbox_settle_after_ms", &EngineTimings::sandbox_settle_after_ms, 0, kDayMs},
+    {"sandbox_complete_after_ms", &EngineTimings::sandbox_complete_after_ms, 0, kDayMs},
+    {"sandbox_fail_after_ms", &EngineTimings::sandbox_fail_after_ms, 0, kDayMs},
+    {"sandbox_action_required_after_ms", &EngineTimings::sandbox_action_required_after_ms, 0,
+     kDayMs},
+    {"sandbox_cancel_answer_after_ms", &EngineTimings::sandbox_cancel_answer_after_ms, 0, kDayMs},
+    {"sandbox_reversal_after_ms", &EngineTimings::sandbox_reversal_after_ms, 0, kDayMs},
+    {"sandbox_unknown_for_ms", &EngineTimings::sandbox_unknown_for_ms, 0, kDayMs},
+};
+
+const TimingKey* find_timing_key(std::string_view name) {
+  for (const TimingKey& key : kTimingKeys) {
+    if (key.name == name) return &key;
+  }
+  return nullptr;
+}
+
 std::string_view type_name(KeyType type) {
   switch (type) {
     case KeyType::kString:
@@ -88,6 +125,19 @@ Status apply_parsed_table(const toml::table& table, std::string_view source_name
                           Settings& settings) {
   for (const auto& [key, node] : table) {
     const std::string_view name = key.str();
+    if (const TimingKey* timing = find_timing_key(name)) {
+      const auto* value = node.as_integer();
+      if (value == nullptr) {
+        return config_error(source_name, "key '" + std::string(name) + "' must be an integer");
+      }
+      if (value->get() < timing->minimum || value->get() > timing->maximum) {
+        return config_error(source_name, "key '" + std::string(name) + "' must be between " +
+                                             std::to_string(timing->minimum) + " and " +
+                                             std::to_string(timing->maximum));
+      }
+      settings.timings.*(timing->member) = value->get();
+      continue;
+    }
     const KeySpec* spec = nullptr;
     for (const KeySpec& candidate : kKeys) {
       if (candidate.name == name) spec = &candidate;
@@ -470,6 +520,17 @@ Status validate(const Settings& settings) {
     return Status::invalid_argument(
         "v1_refresh_token_ttl_seconds",
         "v1 refresh token lifetime must not be shorter than the access token lifetime");
+  }
+  const EngineTimings& timings = settings.timings;
+  if (timings.engine_reconcile_max_ms < timings.engine_reconcile_initial_ms) {
+    return Status::invalid_argument(
+        "engine_reconcile_max_ms",
+        "engine_reconcile_max_ms must not be shorter than engine_reconcile_initial_ms");
+  }
+  if (timings.sandbox_complete_after_ms < timings.sandbox_settle_after_ms) {
+    return Status::invalid_argument(
+        "sandbox_complete_after_ms",
+        "sandbox_complete_after_ms must not be shorter than sandbox_settle_after_ms");
   }
   if (settings.v3_rate_limit_burst < 1 || settings.v3_rate_limit_burst > kMaxV3RateLimitBurst) {
     return Status::invalid_argument("v3_rate_limit_burst",

@@ -30,6 +30,27 @@ inline constexpr int64_t kMaxV1RefreshTokenTtlSeconds = 90LL * 86'400;
 
 using AmountLimits = std::map<std::string, int64_t, std::less<>>;
 
+// Engine and sandbox connector timings. Each is a config-file key of the same name, an integer
+// in the range kTimingKeys gives (config.cc).
+struct EngineTimings {
+  int64_t engine_batch_size = 256;
+  int64_t engine_poll_interval_ms = 1'000;
+  int64_t engine_lease_ms = 30'000;
+  int64_t engine_follow_up_max_ms = 60'000;
+  int64_t engine_reconcile_initial_ms = 1'000;
+  int64_t engine_reconcile_max_ms = 300'000;
+  int64_t engine_cancel_recheck_ms = 1'000;
+  int64_t on_hold_expiry_seconds = 30LL * 86'400;
+  int64_t action_required_expiry_seconds = 72LL * 3'600;
+  int64_t sandbox_settle_after_ms = 2'000;
+  int64_t sandbox_complete_after_ms = 5'000;
+  int64_t sandbox_fail_after_ms = 3'000;
+  int64_t sandbox_action_required_after_ms = 2'000;
+  int64_t sandbox_cancel_answer_after_ms = 3'000;
+  int64_t sandbox_reversal_after_ms = 10'000;
+  int64_t sandbox_unknown_for_ms = 5'000;
+};
+
 struct Settings {
   std::string database_url = "sqlite://./var/payoutd.db";
   std::string listen = "127.0.0.1:8080";
@@ -52,6 +73,8 @@ struct Settings {
   // Payouts v1 bearer tokens: access and refresh token lifetimes (payouts-v1.md: 30 min, 7 days).
   int64_t v1_access_token_ttl_seconds = 1800;
   int64_t v1_refresh_token_ttl_seconds = 604'800;
+  // Engine and sandbox timings (config file keys of the same names; docs/engine.md).
+  EngineTimings timings;
 };
 
 // Settings given on the command line. Unset = not given (lower layers decide).

@@ -66,3 +66,37 @@ Result<std::unique_ptr<Store>> open_store(std::string_view database_url,
 }
 
 }  // namespace payoutd
+
+namespace payoutd {
+namespace {
+constexpr std::string_view kConnectorStateNames[] = {"none", "submitting", "accepted", "unknown"};
+constexpr std::string_view kCancelRequestStateNames[] = {"none", "pending", "refused"};
+}  // namespace
+
+std::string_view connector_state_name(ConnectorState state) {
+  const auto index = static_cast<size_t>(state);
+  PAYOUTD_ASSERT(index < std::size(kConnectorStateNames));
+  return kConnectorStateNames[index];
+}
+
+std::optional<ConnectorState> parse_connector_state_name(std::string_view name) {
+  for (size_t i = 0; i < std::size(kConnectorStateNames); ++i) {
+    if (kConnectorStateNames[i] == name) return static_cast<ConnectorState>(i);
+  }
+  return std::nullopt;
+}
+
+std::string_view cancel_request_state_name(CancelRequestState state) {
+  const auto index = static_cast<size_t>(state);
+  PAYOUTD_ASSERT(index < std::size(kCancelRequestStateNames));
+  return kCancelRequestStateNames[index];
+}
+
+std::optional<CancelRequestState> parse_cancel_request_state_name(std::string_view name) {
+  for (size_t i = 0; i < std::size(kCancelRequestStateNames); ++i) {
+    if (kCancelRequestStateNames[i] == name) return static_cast<CancelRequestState>(i);
+  }
+  return std::nullopt;
+}
+
+}  // namespace payoutd

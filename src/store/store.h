@@ -150,6 +150,85 @@ struct IdempotencyRecord {
   int64_t expires_at = 0;  // unix micros; an expired record is as good as absent
 };
 
+// ---- Engine bookkeeping (schema migration 3) ----
+// Kept in the payouts row beside the payout but never shown on either wire.
+
+// What the payout's connector has told us about the submission.
+enum class ConnectorState : uint8_t {
+  kNone = 0,     // not handed to a connector
+  kSubmitting,   // claimed for submission; the connector's answer is not recorded yet
+  kAccepted,     // the connector has it (connector_reference set)
+  kUnknown,      // a call timed out: the outcome is unknown until a query answers (reconciliation)
+};
+std::string_view connector_state_name(ConnectorState state);
+std::optional<ConnectorState> parse_connector_state_name(std::string_view name);
+
+// A merchant's cancel of a `processing` payout that the connector answers later.
+enum class CancelRequestState : uint8_t { kNone = 0, kPending, kRefused };
+std::string_view cancel_request_state_name(CancelRequestState state);
+std::optional<CancelRequestState> parse_cancel_request_state_name(std::string_view name);
+
+// The engine's view of one payout.
+struct EngineTask {
+  int64_t cashout_id = 0;
+  PayoutStatus status = PayoutStatus::kCreated;
+  int32_t event_seq = 0;
+  int64_t updated_at = 0;
+  ConnectorState connector_state = ConnectorState::kNone;
+  CancelRequestState cancel_state = CancelRequestState::kNone;
+  std::optional<int64_t> next_at;        // when the engine must look again; null = nothing timed
+  std::optional<std::string> claimed_by;  // lease owner (an engine instance id)
+  std::optional<int64_t> lease_until;
+  int32_t attempts = 0;                   // consecutive unknown answers (reconciliation backoff)
+};
+
+// The kinds of due work, each one indexed query.
+enum class EngineWork : uint8_t {
+  kScreen = 0,  // status created (oldest first)
+  kSubmit,      // status queued, lease free or expired
+  kFollow,      // next_at <= now, lease free or expired (processing, settling, completed, ...)
+  kExpire,      // status on_hold / action_required entered before the given cut-off
+};
+
+struct EngineDueQuery {
+  EngineWork work = EngineWork::kScreen;
+  int64_t now = 0;
+  // kExpire only: payouts whose status was entered at or before these instants (unix micros).
+  int64_t on_hold_cutoff = 0;
+  int64_t action_required_cutoff = 0;
+  int limit = 100;  // 1..kMaxPageSize
+};
+
+// New engine bookkeeping for a payout whose lease `owner` holds (or, with an empty owner, for a
+// payout nobody may hold a live lease on). Every field is written as given; `release` clears the
+// lease.
+struct EngineTaskUpdate {
+  int64_t cashout_id = 0;
+  std::string owner;  // the lease holder; must match claimed_by (kConflict otherwise)
+  int64_t now = 0;
+  ConnectorState connector_state = ConnectorState::kNone;
+  CancelRequestState cancel_state = CancelRequestState::kNone;
+  std::optional<int64_t> next_at;
+  int32_t attempts = 0;
+  bool release = true;                // clear claimed_by / lease_until
+  std::optional<int64_t> lease_until;  // when !release: the renewed lease
+  std::optional<std::string> connector;            // set when given
+  std::optional<std::string> connector_reference;  // set when given
+};
+
+// A simulated rail's own record of one payout (the sandbox connector keeps its rail in the same
+// database so that every payoutd process sees one rail). `submissions` counts submit calls: more
+// than one means a payout was submitted twice, which the tests look for.
+struct RailRecord {
+  std::string connector;   // "sandbox"
+  std::string payout_key;  // the payout's public id: the idempotency key of the submission
+  std::string reference;   // the rail's reference
+  int64_t submitted_at = 0;
+  int32_t submissions = 0;
+  std::optional<int64_t> cancel_requested_at;
+  int64_t updated_at = 0;
+};
+
 // Reads. Implemented by a backend over one connection inside one transaction.
 class ReadTx {
  public:
@@ -181,6 +260,18 @@ class ReadTx {
   virtual Result<ApiToken> api_token_by_hash(std::string_view token_hash) = 0;
   virtual Result<IdempotencyRecord> idempotency_record(int64_t merchant_id,
                                                        std::string_view key) = 0;
+
+  // Engine. kNotFound when there is no such payout.
+  virtual Result<EngineTask> engine_task(int64_t cashout_id) = 0;
+  // Due work of one kind, oldest first, at most query.limit rows.
+  virtual Result<std::vector<EngineTask>> engine_due(const EngineDueQuery& query) = 0;
+  // A simulated rail's record; kNotFound when the rail never saw the payout.
+  virtual Result<RailRecord> rail_record(std::string_view connector,
+                                         std::string_view payout_key) = 0;
+  // Payout keys the rail saw more than once (a double submission: always a bug), up to `limit`.
+  virtual Result<std::vector<RailRecord>> rail_duplicate_submissions(std::string_view connector,
+                                                                     int limit) = 0;
+  virtual Result<int64_t> rail_record_count(std::string_view connector) = 0;
 };
 
 // Write primitives used by the domain commands (commands/). Runs inside the writer's transaction
@@ -238,6 +329,22 @@ class WriteTx : public ReadTx {
   // As delete_expired_api_tokens, for the merchant's idempotency records.
   virtual Result<int64_t> delete_expired_idempotency_records(int64_t merchant_id, int64_t now,
                                                              int limit) = 0;
+
+  // ---- Engine ----
+  // Takes the lease on a payout for `owner` until `lease_until`: only while the payout is still
+  // in `expected_status` and no other owner holds a live lease (claimed_by null, lease_until <=
+  // now, or already `owner`). kConflict otherwise (someone else has it, or it moved on).
+  virtual Status claim_engine_lease(int64_t cashout_id, PayoutStatus expected_status,
+                                    std::string_view owner, int64_t now, int64_t lease_until) = 0;
+  // Writes the engine bookkeeping of EngineTaskUpdate. kConflict when `owner` does not hold the
+  // lease (it expired and another instance took it over).
+  virtual Status update_engine_task(const EngineTaskUpdate& update) = 0;
+  // Records a merchant's cancel request of a processing payout: sets cancel_requested_at (kept
+  // when already set), cancel_state pending, and makes the payout due for the engine at `at`.
+  // kConflict when the payout is no longer processing.
+  virtual Status request_cancel(int64_t cashout_id, int64_t at) = 0;
+  // Inserts or replaces a simulated rail's record.
+  virtual Status put_rail_record(const RailRecord& record) = 0;
 };
 
 // A unit of work for the batching writer.

@@ -390,6 +390,15 @@ TEST(CliCommands, ConfigFileErrorsNameTheKey) {
       {"threads = 1000\n", "threads"},
       {"connector = \"paypal\"\n", "connector"},
       {"this is not toml\n", "payoutd.toml"},
+      // Engine and sandbox timings are bounded integers.
+      {"engine_lease_ms = 10\n", "'engine_lease_ms' must be between 1000 and 3600000"},
+      {"engine_batch_size = 0\n", "'engine_batch_size' must be between 1 and 1000"},
+      {"engine_poll_interval_ms = \"fast\"\n", "'engine_poll_interval_ms' must be an integer"},
+      {"sandbox_fail_after_ms = -1\n", "'sandbox_fail_after_ms' must be between 0"},
+      {"sandbox_settle_after_ms = 5000\nsandbox_complete_after_ms = 10\n",
+       "sandbox_complete_after_ms must not be shorter than sandbox_settle_after_ms"},
+      {"engine_reconcile_initial_ms = 5000\nengine_reconcile_max_ms = 10\n",
+       "engine_reconcile_max_ms must not be shorter"},
   };
   for (const Case& test_case : cases) {
     {

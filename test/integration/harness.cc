@@ -1,5 +1,6 @@
 #include "integration/harness.h"
 
+#include <atomic>
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -386,17 +387,27 @@ bool Sandbox::set_next_id(const std::string& table, int64_t next_id) const {
 
 // ---- ServerProcess ----
 
+namespace {
+// Several servers may share one sandbox (several processes on one database): each logs to its own
+// file.
+int next_server_number() {
+  static std::atomic<int> number{0};
+  return number.fetch_add(1);
+}
+}  // namespace
+
 ServerProcess::ServerProcess(const Sandbox& sandbox, const std::vector<std::string>& extra,
-                             int startup_timeout_ms)
-    : stderr_path_(sandbox.directory() + "/server-stderr.txt"),
+                             int startup_timeout_ms, EngineMode engine)
+    : stderr_path_(sandbox.directory() + "/server-stderr-" +
+                   std::to_string(next_server_number()) + ".txt"),
       process_(
           [&] {
             std::vector<std::string> argv = {payoutd_binary(), "serve",
                                              "--listen",       "127.0.0.1:0",
                                              "--db",           sandbox.db_url(),
                                              "--master-key-file", sandbox.key_path(),
-                                             "--no-engine",    "--log-format",
-                                             "text"};
+                                             "--log-format",   "text"};
+            if (engine == EngineMode::kOff) argv.push_back("--no-engine");
             argv.insert(argv.end(), extra.begin(), extra.end());
             return argv;
           }(),

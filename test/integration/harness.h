@@ -127,11 +127,13 @@ class Sandbox {
 };
 
 // `payoutd serve --listen 127.0.0.1:0 --db ... --master-key-file ... --no-engine <extra...>`.
+// With EngineMode::kRunning the engine runs (no --no-engine): payouts move by themselves.
+enum class EngineMode : uint8_t { kOff = 0, kRunning };
 class ServerProcess {
  public:
   // Starts the server and waits (bounded) until it listens; check started().
   explicit ServerProcess(const Sandbox& sandbox, const std::vector<std::string>& extra = {},
-                         int startup_timeout_ms = 30000);
+                         int startup_timeout_ms = 30000, EngineMode engine = EngineMode::kOff);
 
   bool started() const { return port_ > 0; }
   int port() const { return port_; }
@@ -140,6 +142,8 @@ class ServerProcess {
   std::string log() const;
   // SIGTERM and wait: the exit code, or -1 when it did not exit within `timeout_ms`.
   int stop(int timeout_ms = 15000) { return process_.stop(15, timeout_ms); }
+  // SIGKILL (a crash) and wait.
+  int kill(int timeout_ms = 15000) { return process_.stop(9, timeout_ms); }
 
  private:
   std::string stderr_path_;

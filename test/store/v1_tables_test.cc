@@ -76,7 +76,7 @@ class V1TablesTest : public StoreTest {
 
 TEST_F(V1TablesTest, MigrationTwoIsRecordedAndCreatesBothTables) {
   RawDatabase raw(path_);
-  EXPECT_EQ(sqlite::latest_schema_version(), 2);
+  EXPECT_GE(sqlite::latest_schema_version(), 2);
   EXPECT_EQ(raw.text("SELECT name FROM schema_migrations WHERE version = 2"),
             "v1 api tokens and idempotency keys");
   EXPECT_EQ(raw.integer("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "

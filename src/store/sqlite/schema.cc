@@ -262,9 +262,40 @@ CREATE TABLE idempotency_keys (
 CREATE INDEX idempotency_keys_by_merchant_expiry ON idempotency_keys (merchant_id, expires_at);
 )sql";
 
-constexpr std::array<Migration, 2> kMigrations = {{
+// Migration 3: the engine's bookkeeping in the payouts row (lease, next look, what the connector
+// said), the indexes its due-work queries use, and the simulated rail of the sandbox connector.
+constexpr std::string_view kMigration3 = R"sql(
+ALTER TABLE payouts ADD COLUMN engine_next_at INTEGER;
+ALTER TABLE payouts ADD COLUMN engine_claimed_by TEXT;
+ALTER TABLE payouts ADD COLUMN engine_lease_until INTEGER;
+ALTER TABLE payouts ADD COLUMN engine_attempts INTEGER NOT NULL DEFAULT 0 CHECK (engine_attempts >= 0);
+ALTER TABLE payouts ADD COLUMN connector_state TEXT NOT NULL DEFAULT 'none'
+  CHECK (connector_state IN ('none', 'submitting', 'accepted', 'unknown'));
+ALTER TABLE payouts ADD COLUMN cancel_state TEXT NOT NULL DEFAULT 'none'
+  CHECK (cancel_state IN ('none', 'pending', 'refused'));
+-- Screening, submission and expiry scan by status, oldest status change first.
+CREATE INDEX payouts_by_status_updated ON payouts (status, updated_at, cashout_id);
+-- Follow-ups (polls, reconciliation, answers to cancel requests) scan by due time.
+CREATE INDEX payouts_engine_due ON payouts (engine_next_at, cashout_id)
+  WHERE engine_next_at IS NOT NULL;
+
+CREATE TABLE rail_records (
+  connector           TEXT NOT NULL,
+  payout_key          TEXT NOT NULL,
+  reference           TEXT NOT NULL,
+  submitted_at        INTEGER NOT NULL,
+  submissions         INTEGER NOT NULL CHECK (submissions >= 1),
+  cancel_requested_at INTEGER,
+  updated_at          INTEGER NOT NULL,
+  PRIMARY KEY (connector, payout_key)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX rail_records_duplicates ON rail_records (connector, submissions);
+)sql";
+
+constexpr std::array<Migration, 3> kMigrations = {{
     {1, "initial schema", kMigration1},
     {2, "v1 api tokens and idempotency keys", kMigration2},
+    {3, "engine bookkeeping and the sandbox rail", kMigration3},
 }};
 
 constexpr std::string_view kCreateMigrationsTable =

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -33,6 +34,16 @@ Result<LedgerReport> check_ledger(Connection& connection);
 Result<ApiToken> api_token_by_hash(Connection& connection, std::string_view token_hash);
 Result<IdempotencyRecord> idempotency_record(Connection& connection, int64_t merchant_id,
                                              std::string_view key);
+// Engine and rail (engine_tables.cc). engine_due_sql: the statement text of each kind of due
+// work (exposed for the query-plan tests).
+const std::string& engine_due_sql(EngineWork work);
+Result<EngineTask> engine_task(Connection& connection, int64_t cashout_id);
+Result<std::vector<EngineTask>> engine_due(Connection& connection, const EngineDueQuery& query);
+Result<RailRecord> rail_record(Connection& connection, std::string_view connector,
+                               std::string_view payout_key);
+Result<std::vector<RailRecord>> rail_duplicate_submissions(Connection& connection,
+                                                           std::string_view connector, int limit);
+Result<int64_t> rail_record_count(Connection& connection, std::string_view connector);
 }  // namespace queries
 
 template <typename Interface>
@@ -85,6 +96,23 @@ class SqliteReader : public Interface {
                                                std::string_view key) override {
     return queries::idempotency_record(connection_, merchant_id, key);
   }
+  Result<EngineTask> engine_task(int64_t cashout_id) override {
+    return queries::engine_task(connection_, cashout_id);
+  }
+  Result<std::vector<EngineTask>> engine_due(const EngineDueQuery& query) override {
+    return queries::engine_due(connection_, query);
+  }
+  Result<RailRecord> rail_record(std::string_view connector,
+                                 std::string_view payout_key) override {
+    return queries::rail_record(connection_, connector, payout_key);
+  }
+  Result<std::vector<RailRecord>> rail_duplicate_submissions(std::string_view connector,
+                                                             int limit) override {
+    return queries::rail_duplicate_submissions(connection_, connector, limit);
+  }
+  Result<int64_t> rail_record_count(std::string_view connector) override {
+    return queries::rail_record_count(connection_, connector);
+  }
 
   // The underlying connection (store internals and tests only).
   Connection& connection() { return connection_; }
@@ -129,6 +157,12 @@ class SqliteWriteTx final : public SqliteReader<WriteTx> {
   Status delete_idempotency_record(int64_t merchant_id, std::string_view key) override;
   Result<int64_t> delete_expired_idempotency_records(int64_t merchant_id, int64_t now,
                                                      int limit) override;
+  // Engine and rail (engine_tables.cc).
+  Status claim_engine_lease(int64_t cashout_id, PayoutStatus expected_status,
+                            std::string_view owner, int64_t now, int64_t lease_until) override;
+  Status update_engine_task(const EngineTaskUpdate& update) override;
+  Status request_cancel(int64_t cashout_id, int64_t at) override;
+  Status put_rail_record(const RailRecord& record) override;
 };
 
 // Database vocabulary for enums the schema stores as text.

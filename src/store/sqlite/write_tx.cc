@@ -449,6 +449,10 @@ Status SqliteWriteTx::apply_status_change(const StatusChange& change) {
   const std::string_view column = timestamp_column_for(change.to);
   std::string sql = "UPDATE payouts SET status = ?1, updated_at = ?2, ";
   if (!column.empty()) sql += std::string(column) + " = ?2, ";
+  // A terminal payout has nothing left for the engine: no follow-up, no lease.
+  if (status_is_terminal(change.to)) {
+    sql += "engine_next_at = NULL, engine_claimed_by = NULL, engine_lease_until = NULL, ";
+  }
   sql +=
       "failure_code = coalesce(?3, failure_code), failure_reason = coalesce(?4, failure_reason), "
       "bank_reference_id = coalesce(?5, bank_reference_id), "

@@ -1,0 +1,300 @@
+// The engine's bookkeeping (migration 3): due-work queries, leases, cancel requests, and the
+// sandbox connector's simulated rail. Every claim here is a conditional UPDATE: whoever's WHERE
+// clause still matches wins, so two engine instances (threads, processes, later nodes) never both
+// own a payout.
+#include <string>
+#include <utility>
+
+#include "store/sqlite/transactions.h"
+
+namespace payoutd::sqlite {
+namespace {
+
+constexpr std::string_view kEngineColumns =
+    "cashout_id, status, event_seq, updated_at, connector_state, cancel_state, engine_next_at, "
+    "engine_claimed_by, engine_lease_until, engine_attempts";
+
+Result<EngineTask> read_engine_task(const Statement& row) {
+  EngineTask task;
+  task.cashout_id = row.column_int64(0);
+  const std::string status = row.column_text(1);
+  std::optional<PayoutStatus> parsed_status = parse_status_name(status);
+  if (!parsed_status) {
+    return Status::error(ErrorKind::kCorruption, "payout has unknown status '" + status + "'");
+  }
+  task.status = *parsed_status;
+  task.event_seq = static_cast<int32_t>(row.column_int64(2));
+  task.updated_at = row.column_int64(3);
+  const std::string connector_state = row.column_text(4);
+  std::optional<ConnectorState> parsed_connector = parse_connector_state_name(connector_state);
+  if (!parsed_connector) {
+    return Status::error(ErrorKind::kCorruption,
+                         "payout has unknown connector_state '" + connector_state + "'");
+  }
+  task.connector_state = *parsed_connector;
+  const std::string cancel_state = row.column_text(5);
+  std::optional<CancelRequestState> parsed_cancel = parse_cancel_request_state_name(cancel_state);
+  if (!parsed_cancel) {
+    return Status::error(ErrorKind::kCorruption,
+                         "payout has unknown cancel_state '" + cancel_state + "'");
+  }
+  task.cancel_state = *parsed_cancel;
+  task.next_at = row.column_optional_int64(6);
+  task.claimed_by = row.column_optional_text(7);
+  task.lease_until = row.column_optional_int64(8);
+  task.attempts = static_cast<int32_t>(row.column_int64(9));
+  return task;
+}
+
+Result<RailRecord> read_rail_record(const Statement& row) {
+  RailRecord record;
+  record.connector = row.column_text(0);
+  record.payout_key = row.column_text(1);
+  record.reference = row.column_text(2);
+  record.submitted_at = row.column_int64(3);
+  record.submissions = static_cast<int32_t>(row.column_int64(4));
+  record.cancel_requested_at = row.column_optional_int64(5);
+  record.updated_at = row.column_int64(6);
+  return record;
+}
+
+constexpr std::string_view kRailColumns =
+    "connector, payout_key, reference, submitted_at, submissions, cancel_requested_at, updated_at";
+
+Status check_limit(int limit) {
+  if (limit < 1 || limit > kMaxPageSize) {
+    return Status::invalid_argument("limit", "limit must be between 1 and " +
+                                                 std::to_string(kMaxPageSize));
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+namespace queries {
+
+Result<EngineTask> engine_task(Connection& connection, int64_t cashout_id) {
+  static const std::string sql =
+      "SELECT " + std::string(kEngineColumns) + " FROM payouts WHERE cashout_id = ?1";
+  Result<StatementLease> statement = connection.prepare(sql);
+  if (!statement.is_ok()) return std::move(statement).status();
+  (*statement)->bind(1, cashout_id);
+  Result<bool> row = (*statement)->step();
+  if (!row.is_ok()) return std::move(row).status();
+  if (!*row) return Status::not_found("Payout not found");
+  return read_engine_task(**statement);
+}
+
+const std::string& engine_due_sql(EngineWork work) {
+  static const std::string select = "SELECT " + std::string(kEngineColumns) + " FROM payouts ";
+  // Each text is fixed per work kind, so each is prepared once and cached. Every one is answered
+  // from an index (payouts_by_status_updated or payouts_engine_due); the plans are tested.
+  static const std::string screen =
+      select + "WHERE status = 'created' ORDER BY updated_at, cashout_id LIMIT ?3";
+  static const std::string submit =
+      select +
+      "WHERE status = 'queued' AND (engine_lease_until IS NULL OR engine_lease_until <= ?1) "
+      "ORDER BY updated_at, cashout_id LIMIT ?3";
+  static const std::string follow =
+      select +
+      "WHERE engine_next_at IS NOT NULL AND engine_next_at <= ?1 "
+      "AND (engine_lease_until IS NULL OR engine_lease_until <= ?1) "
+      "ORDER BY engine_next_at, cashout_id LIMIT ?3";
+  // Two statuses with their own cut-offs: a UNION of two index range scans.
+  static const std::string expire =
+      "SELECT * FROM (" + select +
+      "WHERE status = 'on_hold' AND updated_at <= ?1 "
+      "UNION ALL " +
+      select +
+      "WHERE status = 'action_required' AND updated_at <= ?2) "
+      "ORDER BY updated_at, cashout_id LIMIT ?3";
+  switch (work) {
+    case EngineWork::kScreen:
+      return screen;
+    case EngineWork::kSubmit:
+      return submit;
+    case EngineWork::kFollow:
+      return follow;
+    case EngineWork::kExpire:
+      return expire;
+  }
+  PAYOUTD_ASSERT(false && "EngineWork out of range");
+  return screen;
+}
+
+Result<std::vector<EngineTask>> engine_due(Connection& connection, const EngineDueQuery& query) {
+  PAYOUTD_RETURN_IF_ERROR(check_limit(query.limit));
+  const std::string* sql = &engine_due_sql(query.work);
+  Result<StatementLease> statement = connection.prepare(*sql);
+  if (!statement.is_ok()) return std::move(statement).status();
+  Statement& s = **statement;
+  if (query.work == EngineWork::kExpire) {
+    s.bind(1, query.on_hold_cutoff);
+    s.bind(2, query.action_required_cutoff);
+  } else {
+    s.bind(1, query.now);
+    s.bind(2, query.now);
+  }
+  s.bind(3, static_cast<int64_t>(query.limit));
+  std::vector<EngineTask> tasks;
+  for (;;) {
+    Result<bool> row = s.step();
+    if (!row.is_ok()) return std::move(row).status();
+    if (!*row) break;
+    Result<EngineTask> task = read_engine_task(s);
+    if (!task.is_ok()) return std::move(task).status();
+    tasks.push_back(std::move(task).value());
+  }
+  return tasks;
+}
+
+Result<RailRecord> rail_record(Connection& connection, std::string_view connector,
+                               std::string_view payout_key) {
+  static const std::string sql = "SELECT " + std::string(kRailColumns) +
+                                 " FROM rail_records WHERE connector = ?1 AND payout_key = ?2";
+  Result<StatementLease> statement = connection.prepare(sql);
+  if (!statement.is_ok()) return std::move(statement).status();
+  (*statement)->bind(1, connector);
+  (*statement)->bind(2, payout_key);
+  Result<bool> row = (*statement)->step();
+  if (!row.is_ok()) return std::move(row).status();
+  if (!*row) return Status::not_found("the rail has no record of this payout");
+  return read_rail_record(**statement);
+}
+
+Result<std::vector<RailRecord>> rail_duplicate_submissions(Connection& connection,
+                                                           std::string_view connector, int limit) {
+  PAYOUTD_RETURN_IF_ERROR(check_limit(limit));
+  static const std::string sql =
+      "SELECT " + std::string(kRailColumns) +
+      " FROM rail_records WHERE connector = ?1 AND submissions > 1 ORDER BY payout_key LIMIT ?2";
+  Result<StatementLease> statement = connection.prepare(sql);
+  if (!statement.is_ok()) return std::move(statement).status();
+  (*statement)->bind(1, connector);
+  (*statement)->bind(2, static_cast<int64_t>(limit));
+  std::vector<RailRecord> records;
+  for (;;) {
+    Result<bool> row = (*statement)->step();
+    if (!row.is_ok()) return std::move(row).status();
+    if (!*row) break;
+    Result<RailRecord> record = read_rail_record(**statement);
+    if (!record.is_ok()) return std::move(record).status();
+    records.push_back(std::move(record).value());
+  }
+  return records;
+}
+
+Result<int64_t> rail_record_count(Connection& connection, std::string_view connector) {
+  Result<StatementLease> statement =
+      connection.prepare("SELECT count(*) FROM rail_records WHERE connector = ?1");
+  if (!statement.is_ok()) return std::move(statement).status();
+  (*statement)->bind(1, connector);
+  Result<bool> row = (*statement)->step();
+  if (!row.is_ok()) return std::move(row).status();
+  PAYOUTD_ASSERT(*row);
+  return (*statement)->column_int64(0);
+}
+
+}  // namespace queries
+
+Status SqliteWriteTx::claim_engine_lease(int64_t cashout_id, PayoutStatus expected_status,
+                                         std::string_view owner, int64_t now,
+                                         int64_t lease_until) {
+  PAYOUTD_ASSERT(!owner.empty());
+  PAYOUTD_ASSERT(lease_until > now);
+  Result<StatementLease> statement = connection_.prepare(
+      "UPDATE payouts SET engine_claimed_by = ?1, engine_lease_until = ?2 "
+      "WHERE cashout_id = ?3 AND status = ?4 AND (engine_claimed_by IS NULL OR "
+      "engine_lease_until IS NULL OR engine_lease_until <= ?5 OR engine_claimed_by = ?1)");
+  if (!statement.is_ok()) return std::move(statement).status();
+  Statement& s = **statement;
+  s.bind(1, owner);
+  s.bind(2, lease_until);
+  s.bind(3, cashout_id);
+  s.bind(4, status_name(expected_status));
+  s.bind(5, now);
+  Status updated = s.execute();
+  if (!updated.is_ok()) return status_from_sqlite(s.last_error(), "claim engine lease");
+  if (s.changes() != 1) {
+    return Status::error(ErrorKind::kConflict, "payout " + std::to_string(cashout_id) +
+                                                   " is leased by another engine or moved on");
+  }
+  return Status::ok();
+}
+
+Status SqliteWriteTx::update_engine_task(const EngineTaskUpdate& update) {
+  PAYOUTD_ASSERT(update.release || update.lease_until.has_value());
+  Result<StatementLease> statement = connection_.prepare(
+      "UPDATE payouts SET connector_state = ?1, cancel_state = ?2, engine_next_at = ?3, "
+      "engine_attempts = ?4, "
+      "engine_claimed_by = CASE WHEN ?5 THEN NULL ELSE engine_claimed_by END, "
+      "engine_lease_until = CASE WHEN ?5 THEN NULL ELSE ?6 END, "
+      "connector = coalesce(?7, connector), connector_reference = coalesce(?8, connector_reference) "
+      "WHERE cashout_id = ?9 AND ((?10 = '' AND (engine_claimed_by IS NULL OR engine_lease_until "
+      "<= ?11)) OR engine_claimed_by = ?10)");
+  if (!statement.is_ok()) return std::move(statement).status();
+  Statement& s = **statement;
+  s.bind(1, connector_state_name(update.connector_state));
+  s.bind(2, cancel_request_state_name(update.cancel_state));
+  s.bind(3, update.next_at);
+  s.bind(4, static_cast<int64_t>(update.attempts));
+  s.bind(5, static_cast<int64_t>(update.release ? 1 : 0));
+  s.bind(6, update.lease_until);
+  s.bind(7, update.connector);
+  s.bind(8, update.connector_reference);
+  s.bind(9, update.cashout_id);
+  s.bind(10, update.owner);
+  s.bind(11, update.now);
+  Status updated = s.execute();
+  if (!updated.is_ok()) return status_from_sqlite(s.last_error(), "update engine task");
+  if (s.changes() != 1) {
+    return Status::error(ErrorKind::kConflict, "engine lease on payout " +
+                                                   std::to_string(update.cashout_id) +
+                                                   " is no longer held by " + update.owner);
+  }
+  return Status::ok();
+}
+
+Status SqliteWriteTx::request_cancel(int64_t cashout_id, int64_t at) {
+  Result<StatementLease> statement = connection_.prepare(
+      "UPDATE payouts SET cancel_requested_at = coalesce(cancel_requested_at, ?1), "
+      "cancel_state = 'pending', updated_at = ?1, "
+      "engine_next_at = CASE WHEN engine_next_at IS NULL OR engine_next_at > ?1 THEN ?1 "
+      "ELSE engine_next_at END "
+      "WHERE cashout_id = ?2 AND status = 'processing'");
+  if (!statement.is_ok()) return std::move(statement).status();
+  Statement& s = **statement;
+  s.bind(1, at);
+  s.bind(2, cashout_id);
+  Status updated = s.execute();
+  if (!updated.is_ok()) return status_from_sqlite(s.last_error(), "request cancel");
+  if (s.changes() != 1) {
+    return Status::error(ErrorKind::kConflict,
+                         "payout " + std::to_string(cashout_id) + " is no longer processing");
+  }
+  return Status::ok();
+}
+
+Status SqliteWriteTx::put_rail_record(const RailRecord& record) {
+  PAYOUTD_ASSERT(record.submissions >= 1);
+  Result<StatementLease> statement = connection_.prepare(
+      "INSERT INTO rail_records (connector, payout_key, reference, submitted_at, submissions, "
+      "cancel_requested_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) "
+      "ON CONFLICT (connector, payout_key) DO UPDATE SET reference = excluded.reference, "
+      "submitted_at = excluded.submitted_at, submissions = excluded.submissions, "
+      "cancel_requested_at = excluded.cancel_requested_at, updated_at = excluded.updated_at");
+  if (!statement.is_ok()) return std::move(statement).status();
+  Statement& s = **statement;
+  s.bind(1, record.connector);
+  s.bind(2, record.payout_key);
+  s.bind(3, record.reference);
+  s.bind(4, record.submitted_at);
+  s.bind(5, static_cast<int64_t>(record.submissions));
+  s.bind(6, record.cancel_requested_at);
+  s.bind(7, record.updated_at);
+  Status inserted = s.execute();
+  if (!inserted.is_ok()) return status_from_sqlite(s.last_error(), "put rail record");
+  return Status::ok();
+}
+
+}  // namespace payoutd::sqlite
