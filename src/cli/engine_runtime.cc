@@ -56,7 +56,7 @@ Result<std::unique_ptr<EngineRuntime>> EngineRuntime::create(const config::Setti
   std::unique_ptr<EngineRuntime> runtime(new EngineRuntime());
   if (settings.connector == engine::kSandboxConnectorName) {
     runtime->connector_ = std::make_unique<engine::SandboxConnector>(
-        session.store(), sandbox_timings(settings.timings));
+        session.store(), sandbox_timings(settings.timings), settings.sandbox_callback_secret);
   } else if (settings.connector == engine::kManualConnectorName) {
     runtime->connector_ = std::make_unique<engine::ManualConnector>();
   } else {

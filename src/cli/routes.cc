@@ -3,11 +3,68 @@
 #include "api/cashouts_v3/cashouts_v3.h"
 #include "api/payouts_v1/payouts_v1.h"
 #include "http/server.h"
+#include "json/writer.h"
 
 namespace payoutd::cli {
+namespace {
+
+http::Response callback_error(int status, std::string_view error, std::string_view message) {
+  json::Writer writer;
+  writer.begin_object();
+  writer.key("error");
+  writer.string(error);
+  writer.key("message");
+  writer.string(message);
+  writer.end_object();
+  http::Response response;
+  response.status = status;
+  response.body = writer.take();
+  return response;
+}
+
+// POST /connectors/<name>/callback: a rail telling us a payout changed. The connector
+// authenticates it (header <name>-signature); the engine then asks the rail (docs/engine.md).
+void add_connector_callback_route(http::Router& router, engine::Engine& engine) {
+  router.add("POST", "/connectors/:name/callback", "connector_callback",
+             [&engine](http::Request&& request, http::Respond respond) {
+               const std::string name(engine.connector().name());
+               if (request.param("name").value_or("") != name) {
+                 respond(callback_error(404, "NotFound", "no such connector"));
+                 return;
+               }
+               std::string signature(request.header(name + "-signature").value_or(""));
+               engine.handle_callback_async(
+                   std::move(request.body), std::move(signature), [respond](Status status) {
+                     switch (status.kind()) {
+                       case ErrorKind::kOk: {
+                         http::Response response;
+                         response.status = 204;
+                         respond(std::move(response));
+                         return;
+                       }
+                       case ErrorKind::kUnauthenticated:
+                         respond(callback_error(401, "Unauthorized", status.message()));
+                         return;
+                       case ErrorKind::kInvalidArgument:
+                         respond(callback_error(400, "BadRequest", status.message()));
+                         return;
+                       case ErrorKind::kNotFound:
+                         respond(callback_error(404, "NotFound", "Payout not found"));
+                         return;
+                       default:
+                         respond(callback_error(503, "ServiceUnavailable",
+                                                "Service temporarily unavailable; retry"));
+                         return;
+                     }
+                   });
+             });
+}
+
+}  // namespace
 
 void register_routes(http::Router& router, RouteContext& context) {
   http::add_builtin_routes(router, context.metrics, context.version);
+  if (context.engine != nullptr) add_connector_callback_route(router, *context.engine);
 
   api::cashouts_v3::CashoutsV3Options v3_options;
   v3_options.brand = context.settings.brand;

@@ -54,6 +54,7 @@ constexpr KeySpec kKeys[] = {
     {"log_level", KeyType::kString},
     {"log_format", KeyType::kString},
     {"brand", KeyType::kString},
+    {"sandbox_callback_secret", KeyType::kString},
     {"v3_rate_limit_per_second", KeyType::kInteger},
     {"v3_rate_limit_burst", KeyType::kInteger},
     {"min_amounts", KeyType::kString},
@@ -119,6 +120,7 @@ void store_string(std::string_view key, std::string value, Settings& settings) {
   if (key == "log_level") settings.log_level = std::move(value);
   if (key == "log_format") settings.log_format = std::move(value);
   if (key == "brand") settings.brand = std::move(value);
+  if (key == "sandbox_callback_secret") settings.sandbox_callback_secret = std::move(value);
 }
 
 Status apply_parsed_table(const toml::table& table, std::string_view source_name,

@@ -75,6 +75,8 @@ struct Settings {
   int64_t v1_refresh_token_ttl_seconds = 604'800;
   // Engine and sandbox timings (config file keys of the same names; docs/engine.md).
   EngineTimings timings;
+  // Authenticates the sandbox rail's callbacks (config file key; empty = callbacks refused).
+  std::string sandbox_callback_secret;
 };
 
 // Settings given on the command line. Unset = not given (lower layers decide).

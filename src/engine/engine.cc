@@ -772,6 +772,33 @@ void Engine::cancel_processing_async(int64_t merchant_id, PayoutRef ref,
   done(Status::unavailable("too many cancel requests in flight; retry"));
 }
 
+Status Engine::handle_callback(std::string_view body, std::string_view signature_header) {
+  Result<RailCallback> callback = connector_.parse_callback(body, signature_header);
+  if (!callback.is_ok()) return std::move(callback).status();
+  const int64_t now = clock_.now_micros();
+  return store_.write([&](WriteTx& tx) -> Status {
+    Result<Payout> payout = tx.find_payout(0, PayoutRef::by_public_id(callback->key));
+    if (!payout.is_ok()) return std::move(payout).status();
+    return tx.poke_engine_task(payout->cashout_id, now);
+  });
+}
+
+void Engine::handle_callback_async(std::string body, std::string signature_header,
+                                   std::function<void(Status)> done) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!stopping_ && requests_.size() < kMaxQueuedRequests) {
+      requests_.push_back([this, body = std::move(body),
+                           signature_header = std::move(signature_header), done]() {
+        done(handle_callback(body, signature_header));
+      });
+      wake_.notify_all();
+      return;
+    }
+  }
+  done(Status::unavailable("too many requests in flight; retry"));
+}
+
 void Engine::worker_loop() {
   for (;;) {
     std::function<void()> request;

@@ -113,6 +113,14 @@ class Engine {
   void cancel_processing_async(int64_t merchant_id, PayoutRef ref,
                                commands::Callback<ProcessingCancelResult> done);
 
+  // A callback the connector's rail POSTed (POST /connectors/<name>/callback): authenticated and
+  // parsed by the connector, then only a hint - the payout becomes due now and the engine asks the
+  // rail. kUnauthenticated (bad signature), kInvalidArgument (bad body), kNotFound (no payout of
+  // this connector in a state that can change). Blocking: use handle_callback_async.
+  Status handle_callback(std::string_view body, std::string_view signature_header);
+  void handle_callback_async(std::string body, std::string signature_header,
+                             std::function<void(Status)> done);
+
   const EngineOptions& options() const { return options_; }
   Connector& connector() { return connector_; }
 

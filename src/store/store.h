@@ -343,6 +343,9 @@ class WriteTx : public ReadTx {
   // when already set), cancel_state pending, and makes the payout due for the engine at `at`.
   // kConflict when the payout is no longer processing.
   virtual Status request_cancel(int64_t cashout_id, int64_t at) = 0;
+  // Makes a payout due for the engine at `at` (a connector's callback said it changed), when it
+  // is processing, settling, action_required or completed; kNotFound otherwise.
+  virtual Status poke_engine_task(int64_t cashout_id, int64_t at) = 0;
   // Inserts or replaces a simulated rail's record.
   virtual Status put_rail_record(const RailRecord& record) = 0;
 };

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "commands/commands_fixture.h"
+#include "crypto/hash.h"
 #include "engine/connectors/manual.h"
 #include "engine/connectors/sandbox.h"
 #include "engine/rail_plan.h"
@@ -441,6 +442,54 @@ TEST_F(EngineTest, ManualConnectorLeavesPayoutsQueued) {
                   .is_ok());
   engine->run_once();
   EXPECT_EQ(status_of(payout.cashout_id), S::kCompleted);
+  expect_ledger_holds();
+}
+
+TEST_F(EngineTest, CallbacksAreAuthenticatedHintsThatMakeThePayoutDue) {
+  const std::string secret = "callback-secret";
+  SandboxConnector signed_sandbox(*store_, timings_, secret);
+  auto engine = make_engine("engine-callbacks", {}, &signed_sandbox);
+  Payout payout = create("callback", "000905");  // completes, then reversed much later
+  for (int i = 0; i < 10 && status_of(payout.cashout_id) != S::kCompleted; ++i) {
+    engine->run_once();
+    clock_.advance_micros(kSecond);
+  }
+  ASSERT_EQ(status_of(payout.cashout_id), S::kCompleted);
+  auto next_at = [&] {
+    std::optional<int64_t> value;
+    EXPECT_TRUE(store_->read([&](ReadTx& tx) {
+                        value = tx.engine_task(payout.cashout_id)->next_at;
+                        return Status::ok();
+                      }).is_ok());
+    return value;
+  };
+  ASSERT_TRUE(next_at().has_value());
+  EXPECT_GT(*next_at(), clock_.now_micros() + kSecond);  // waiting for the reversal time
+
+  const std::string body = "{\"payout_id\":\"" + payout.public_id + "\"}";
+  const std::string signature = crypto::hex_lower(crypto::hmac_sha256(secret, body));
+  EXPECT_EQ(engine->handle_callback(body, "00" + signature.substr(2)).kind(),
+            ErrorKind::kUnauthenticated);
+  EXPECT_EQ(engine_->handle_callback(body, signature).kind(), ErrorKind::kUnauthenticated)
+      << "a connector without a secret takes no callbacks";
+  EXPECT_EQ(engine->handle_callback("[1]", crypto::hex_lower(crypto::hmac_sha256(secret, "[1]"))).kind(),
+            ErrorKind::kInvalidArgument);
+  const std::string unknown = "{\"payout_id\":\"pyt_unknown\"}";
+  EXPECT_EQ(engine->handle_callback(unknown, crypto::hex_lower(crypto::hmac_sha256(secret, unknown)))
+                .kind(),
+            ErrorKind::kNotFound);
+  ASSERT_TRUE(engine->handle_callback(body, signature).is_ok());
+  EXPECT_EQ(next_at(), clock_.now_micros());
+  // The engine then asks the rail: still completed, so nothing changes but the next look.
+  engine->run_once();
+  EXPECT_EQ(status_of(payout.cashout_id), S::kCompleted);
+  EXPECT_GT(*next_at(), clock_.now_micros() + kSecond);
+  // A payout no connector has yet cannot be poked.
+  Payout fresh = create("callback-fresh", "123456");
+  const std::string fresh_body = "{\"payout_id\":\"" + fresh.public_id + "\"}";
+  EXPECT_EQ(engine->handle_callback(fresh_body, crypto::hex_lower(crypto::hmac_sha256(secret, fresh_body)))
+                .kind(),
+            ErrorKind::kNotFound);
   expect_ledger_holds();
 }
 

@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <fstream>
 #include <cstdio>
 #include <map>
 #include <mutex>
@@ -1080,6 +1081,76 @@ TEST_F(EngineMultiServerTest, SurvivorFinishesEverythingAfterKillNine) {
   plan.kill_after_created = 500;
   plan.finish_deadline_ms = 120'000;
   run(config, plan);
+}
+
+
+// ---- The rail's callbacks: POST /connectors/sandbox/callback ----
+
+constexpr std::string_view kCallbackSecret = "rail-callback-secret-0123456789";
+
+class ConnectorCallbackTest : public EngineTest {
+ protected:
+  void SetUp() override {
+    const std::string path = write_config(cancel_config(), "callbacks");
+    {
+      std::ofstream file(path, std::ios::binary | std::ios::app);
+      file << "sandbox_callback_secret = \"" << kCallbackSecret << "\"\n";
+    }
+    ServerProcess& server = start_server(path);
+    ASSERT_TRUE(server.started());
+    port_ = server.port();
+    merchant_ = add_merchant("callbacks", "1000.00", "1000.00");
+    ASSERT_NO_FATAL_FAILURE(login(server.port(), merchant_));
+    api_ = std::make_unique<Api>(server.port(), merchant_);
+  }
+
+  HttpResponse callback(const std::string& connector, const std::string& body,
+                        const std::string& signature) {
+    std::optional<HttpResponse> response =
+        http_request(port_, "POST", "/connectors/" + connector + "/callback", body,
+                     {{"Sandbox-Signature", signature}});
+    return response.value_or(HttpResponse{});
+  }
+
+  int port_ = 0;
+  Merchant merchant_;
+  std::unique_ptr<Api> api_;
+};
+
+TEST_F(ConnectorCallbackTest, SignedCallbackMakesThePayoutDueAndBadOnesAreRefused) {
+  // 901 stays processing at the rail: a callback for it is harmless and observable.
+  const PayoutIds ids = create_v1(*api_, "callback-1", "5550901");
+  ASSERT_FALSE(ids.public_id.empty());
+  ASSERT_TRUE(wait_for_state(ids.cashout_id, "processing/accepted", 5000));
+  const std::string body = "{\"payout_id\":\"" + ids.public_id + "\"}";
+  const std::string events_before =
+      trimmed(sandbox_.sql("SELECT count(*) FROM payout_events WHERE cashout_id = " +
+                           ids.cashout_id + ";"));
+
+  HttpResponse accepted = callback("sandbox", body, sign_hex(kCallbackSecret, body));
+  EXPECT_EQ(accepted.status, 204) << accepted.body;
+  EXPECT_EQ(accepted.body, "");
+
+  HttpResponse forged = callback("sandbox", body, sign_hex("another-secret", body));
+  EXPECT_EQ(forged.status, 401) << forged.body;
+  HttpResponse unsigned_callback = callback("sandbox", body, "");
+  EXPECT_EQ(unsigned_callback.status, 401) << unsigned_callback.body;
+  const std::string malformed = "{\"payout\":1}";
+  HttpResponse bad_body = callback("sandbox", malformed, sign_hex(kCallbackSecret, malformed));
+  EXPECT_EQ(bad_body.status, 400) << bad_body.body;
+  const std::string unknown = "{\"payout_id\":\"pyt_doesnotexist\"}";
+  HttpResponse missing = callback("sandbox", unknown, sign_hex(kCallbackSecret, unknown));
+  EXPECT_EQ(missing.status, 404) << missing.body;
+  HttpResponse other = callback("paypal", body, sign_hex(kCallbackSecret, body));
+  EXPECT_EQ(other.status, 404) << other.body;
+
+  // A hint only: the engine asked the rail, which still says processing - nothing moved.
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(trimmed(sandbox_.sql("SELECT status || '/' || count(*) FROM payouts JOIN "
+                                 "payout_events USING (cashout_id) WHERE cashout_id = " +
+                                 ids.cashout_id + ";")),
+            "processing/" + events_before);
+  EXPECT_EQ(rail_submissions(ids.public_id), "1");
 }
 
 }  // namespace

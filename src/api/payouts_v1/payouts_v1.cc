@@ -407,7 +407,9 @@ std::optional<CancelRefusal> cancel_refusal(const Status& status) {
   }
 }
 
-bool is_processing_refusal(const Status& status) {
+// Not inlined: GCC 12 at -O3 reports a false "may be used uninitialized" on the Result's variant
+// when this is inlined into the callbacks below.
+[[gnu::noinline]] bool is_processing_refusal(const Status& status) {
   return status.kind() == ErrorKind::kInvalidTransition &&
          status.detail_code() == static_cast<int>(PayoutStatus::kProcessing);
 }

@@ -69,10 +69,11 @@ enum class CancelAnswer : uint8_t {
 };
 std::string_view cancel_answer_name(CancelAnswer answer);
 
-// A callback from the rail, parsed: which payout, and its new state.
+// A callback from the rail, parsed and authenticated: which payout changed. It is a hint only:
+// the engine asks the rail (query) for the state, so a forged or replayed callback can at most
+// make it look earlier; it never moves money by itself.
 struct RailCallback {
   std::string key;  // the payout's public id
-  RailStatus status;
 };
 
 class Connector {
@@ -91,7 +92,8 @@ class Connector {
   virtual CancelAnswer try_cancel(const ConnectorPayout& payout, int64_t now) = 0;
 
   // Parses and authenticates a callback the rail sent to POST /connectors/<name>/callback.
-  // kUnauthenticated for a bad signature, kInvalidArgument for a malformed body.
+  // kUnauthenticated for a bad signature (or a connector that takes no callbacks),
+  // kInvalidArgument for a malformed body.
   virtual Result<RailCallback> parse_callback(std::string_view body,
                                               std::string_view signature_header) = 0;
 };

@@ -5,11 +5,15 @@
 #include <charconv>
 #include <utility>
 
+#include "crypto/hash.h"
+#include "json/value.h"
+
 namespace payoutd::engine {
 namespace {
 
 constexpr int64_t kMicrosPerMilli = 1000;
 constexpr std::string_view kReferencePrefix = "sbx_";
+constexpr size_t kMaxPayoutKeyChars = 64;
 
 // FNV-1a: a stable, platform-independent hash for the delay jitter (not for security).
 uint64_t fnv1a(std::string_view text, uint64_t seed) {
@@ -60,8 +64,9 @@ SandboxChoice sandbox_choice(const Beneficiary& beneficiary) {
   }
 }
 
-SandboxConnector::SandboxConnector(Store& store, SandboxTimings timings)
-    : store_(store), timings_(timings) {
+SandboxConnector::SandboxConnector(Store& store, SandboxTimings timings,
+                                   std::string callback_secret)
+    : store_(store), timings_(timings), callback_secret_(std::move(callback_secret)) {
   PAYOUTD_ASSERT(timings_.jitter_ms >= 0);
   PAYOUTD_ASSERT(timings_.settle_after_ms >= 0 &&
                  timings_.complete_after_ms >= timings_.settle_after_ms);
@@ -297,10 +302,20 @@ CancelAnswer SandboxConnector::try_cancel(const ConnectorPayout& payout, int64_t
 
 Result<RailCallback> SandboxConnector::parse_callback(std::string_view body,
                                                       std::string_view signature_header) {
-  (void)body;
-  (void)signature_header;
-  // The sandbox rail lives in the database and is polled; it sends no callbacks.
-  return Status::error(ErrorKind::kUnauthenticated, "the sandbox connector takes no callbacks");
+  if (callback_secret_.empty()) {
+    return Status::error(ErrorKind::kUnauthenticated, "sandbox callbacks are not enabled");
+  }
+  if (!crypto::verify_hmac_sha256_hex(callback_secret_, body, signature_header)) {
+    return Status::error(ErrorKind::kUnauthenticated, "invalid Sandbox-Signature");
+  }
+  Result<json::Value> parsed = json::parse(body);
+  if (!parsed.is_ok()) return Status::invalid_argument("body", "body must be a JSON object");
+  const json::Value* payout_id = parsed->is_object() ? parsed->find("payout_id") : nullptr;
+  if (payout_id == nullptr || !payout_id->is_string() || payout_id->as_string().empty() ||
+      payout_id->as_string().size() > kMaxPayoutKeyChars) {
+    return Status::invalid_argument("payout_id", "payout_id must be a payout id");
+  }
+  return RailCallback{std::string(payout_id->as_string())};
 }
 
 }  // namespace payoutd::engine

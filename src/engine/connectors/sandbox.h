@@ -59,8 +59,9 @@ inline constexpr std::string_view kSandboxConnectorName = "sandbox";
 
 class SandboxConnector final : public Connector {
  public:
-  // `store` holds the rail's records.
-  SandboxConnector(Store& store, SandboxTimings timings);
+  // `store` holds the rail's records. `callback_secret` authenticates callbacks (HMAC-SHA256 of
+  // the body, hex, in the Sandbox-Signature header); empty: callbacks are refused.
+  SandboxConnector(Store& store, SandboxTimings timings, std::string callback_secret = {});
 
   std::string_view name() const override { return kSandboxConnectorName; }
   bool submits_automatically() const override { return true; }
@@ -78,6 +79,7 @@ class SandboxConnector final : public Connector {
 
   Store& store_;
   SandboxTimings timings_;
+  std::string callback_secret_;
 };
 
 }  // namespace payoutd::engine

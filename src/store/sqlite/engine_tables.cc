@@ -275,6 +275,23 @@ Status SqliteWriteTx::request_cancel(int64_t cashout_id, int64_t at) {
   return Status::ok();
 }
 
+Status SqliteWriteTx::poke_engine_task(int64_t cashout_id, int64_t at) {
+  Result<StatementLease> statement = connection_.prepare(
+      "UPDATE payouts SET engine_next_at = ?1 WHERE cashout_id = ?2 AND status IN "
+      "('processing', 'settling', 'action_required', 'completed') "
+      "AND connector_state <> 'none'");
+  if (!statement.is_ok()) return std::move(statement).status();
+  Statement& s = **statement;
+  s.bind(1, at);
+  s.bind(2, cashout_id);
+  Status updated = s.execute();
+  if (!updated.is_ok()) return status_from_sqlite(s.last_error(), "poke engine task");
+  if (s.changes() != 1) {
+    return Status::not_found("no payout at the connector with id " + std::to_string(cashout_id));
+  }
+  return Status::ok();
+}
+
 Status SqliteWriteTx::put_rail_record(const RailRecord& record) {
   PAYOUTD_ASSERT(record.submissions >= 1);
   Result<StatementLease> statement = connection_.prepare(

@@ -162,6 +162,7 @@ class SqliteWriteTx final : public SqliteReader<WriteTx> {
                             std::string_view owner, int64_t now, int64_t lease_until) override;
   Status update_engine_task(const EngineTaskUpdate& update) override;
   Status request_cancel(int64_t cashout_id, int64_t at) override;
+  Status poke_engine_task(int64_t cashout_id, int64_t at) override;
   Status put_rail_record(const RailRecord& record) override;
 };
 
