@@ -102,13 +102,15 @@ bool is_lost_race(const Status& status) {
 }
 
 // One transition inside an engine op, recorded for the metrics callback.
+// `after`, when given, receives the payout as the transition left it.
 Status transition_in(WriteTx& tx, const commands::TransitionInput& input, int64_t at,
-                     Transitions& transitions) {
+                     Transitions& transitions, Payout* after = nullptr) {
   Result<commands::PayoutWithEvents> result = commands::apply_transition_in(tx, input, at);
   if (!result.is_ok()) return std::move(result).status();
   PAYOUTD_ASSERT(result->payout.status == input.to);
   PAYOUTD_ASSERT(input.expected_from.has_value());
   transitions.emplace_back(*input.expected_from, input.to);
+  if (after != nullptr) *after = std::move(result->payout);
   return Status::ok();
 }
 
@@ -484,7 +486,8 @@ int Engine::submit(int64_t now, PassStats& stats) {
       commands::TransitionInput input = engine_transition(
           cashout_id, PayoutStatus::kQueued, PayoutStatus::kProcessing, Actor::kSystem);
       input.message = "Payout submitted to " + connector_name;
-      PAYOUTD_RETURN_IF_ERROR(transition_in(tx, input, now, transitions));
+      Payout payout;
+      PAYOUTD_RETURN_IF_ERROR(transition_in(tx, input, now, transitions, &payout));
       EngineTaskUpdate update;
       update.cashout_id = cashout_id;
       update.owner = options_.instance_id;
@@ -501,11 +504,18 @@ int Engine::submit(int64_t now, PassStats& stats) {
       update.lease_until = lease_until;
       update.connector = connector_name;
       PAYOUTD_RETURN_IF_ERROR(tx.update_engine_task(update));
-      Result<Payout> payout = tx.find_payout(0, PayoutRef::by_cashout_id(cashout_id));
-      if (!payout.is_ok()) return std::move(payout).status();
-      Result<EngineTask> after = tx.engine_task(cashout_id);
-      if (!after.is_ok()) return std::move(after).status();
-      claimed[i] = Claimed{std::move(payout).value(), std::move(after).value(), lease_until};
+      // What this op just wrote, without reading it back: the payout as the transition left it
+      // (the connector needs only its key, amount and beneficiary) and the bookkeeping above.
+      EngineTask after = std::move(task).value();
+      after.status = PayoutStatus::kProcessing;
+      after.event_seq = payout.event_seq;
+      after.connector_state = update.connector_state;
+      after.cancel_state = update.cancel_state;
+      after.next_at = update.next_at;
+      after.claimed_by = options_.instance_id;
+      after.lease_until = lease_until;
+      after.attempts = 0;
+      claimed[i] = Claimed{std::move(payout), std::move(after), lease_until};
       return Status::ok();
     });
   }

@@ -61,14 +61,6 @@ Result<RailRecord> read_rail_record(const Statement& row) {
 constexpr std::string_view kRailColumns =
     "connector, payout_key, reference, submitted_at, submissions, cancel_requested_at, updated_at";
 
-Status check_limit(int limit) {
-  if (limit < 1 || limit > kMaxPageSize) {
-    return Status::invalid_argument("limit", "limit must be between 1 and " +
-                                                 std::to_string(kMaxPageSize));
-  }
-  return Status::ok();
-}
-
 }  // namespace
 
 namespace queries {
@@ -123,7 +115,7 @@ const std::string& engine_due_sql(EngineWork work) {
 }
 
 Result<std::vector<EngineTask>> engine_due(Connection& connection, const EngineDueQuery& query) {
-  PAYOUTD_RETURN_IF_ERROR(check_limit(query.limit));
+  PAYOUTD_RETURN_IF_ERROR(check_row_limit(query.limit));
   const std::string* sql = &engine_due_sql(query.work);
   Result<StatementLease> statement = connection.prepare(*sql);
   if (!statement.is_ok()) return std::move(statement).status();
@@ -164,7 +156,7 @@ Result<RailRecord> rail_record(Connection& connection, std::string_view connecto
 
 Result<std::vector<RailRecord>> rail_duplicate_submissions(Connection& connection,
                                                            std::string_view connector, int limit) {
-  PAYOUTD_RETURN_IF_ERROR(check_limit(limit));
+  PAYOUTD_RETURN_IF_ERROR(check_row_limit(limit));
   static const std::string sql =
       "SELECT " + std::string(kRailColumns) +
       " FROM rail_records WHERE connector = ?1 AND submissions > 1 ORDER BY payout_key LIMIT ?2";

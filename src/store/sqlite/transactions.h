@@ -13,6 +13,15 @@
 
 namespace payoutd::sqlite {
 
+// kInvalidArgument unless 1 <= limit <= kMaxPageSize: every bounded read or cleanup checks it.
+inline Status check_row_limit(int limit) {
+  if (limit < 1 || limit > kMaxPageSize) {
+    return Status::invalid_argument("limit",
+                                    "limit must be between 1 and " + std::to_string(kMaxPageSize));
+  }
+  return Status::ok();
+}
+
 // The read queries as functions of a connection, shared by both transaction kinds.
 namespace queries {
 Result<Merchant> merchant_by_id(Connection& connection, int64_t merchant_id);

@@ -22,14 +22,6 @@ Status check_token_hash(std::string_view token_hash, std::string_view field) {
   return Status::ok();
 }
 
-Status check_limit(int limit) {
-  if (limit < 1 || limit > kMaxPageSize) {
-    return Status::invalid_argument("limit", "cleanup limit must be between 1 and " +
-                                                 std::to_string(kMaxPageSize));
-  }
-  return Status::ok();
-}
-
 }  // namespace
 
 namespace queries {
@@ -171,7 +163,7 @@ Result<int64_t> SqliteWriteTx::revoke_merchant_api_tokens(int64_t merchant_id, i
 
 Result<int64_t> SqliteWriteTx::delete_expired_api_tokens(int64_t merchant_id, int64_t now,
                                                          int limit) {
-  PAYOUTD_RETURN_IF_ERROR(check_limit(limit));
+  PAYOUTD_RETURN_IF_ERROR(check_row_limit(limit));
   Result<StatementLease> statement = connection_.prepare(
       "DELETE FROM api_tokens WHERE token_hash IN (SELECT token_hash FROM api_tokens "
       "WHERE merchant_id = ?1 AND expires_at < ?2 LIMIT ?3)");
@@ -230,7 +222,7 @@ Status SqliteWriteTx::delete_idempotency_record(int64_t merchant_id, std::string
 
 Result<int64_t> SqliteWriteTx::delete_expired_idempotency_records(int64_t merchant_id,
                                                                   int64_t now, int limit) {
-  PAYOUTD_RETURN_IF_ERROR(check_limit(limit));
+  PAYOUTD_RETURN_IF_ERROR(check_row_limit(limit));
   Result<StatementLease> statement = connection_.prepare(
       "DELETE FROM idempotency_keys WHERE merchant_id = ?1 AND \"key\" IN (SELECT \"key\" "
       "FROM idempotency_keys WHERE merchant_id = ?1 AND expires_at < ?2 LIMIT ?3)");
