@@ -32,7 +32,7 @@ def v3_create_body(login, password, external_id, i):
                   "beneficiary_name": "Maria", "beneficiary_lastname": "Silva",
                   "email": "maria.silva@example.com", "bank_code": "001",
                   "bank_account": "123456789", "bank_branch": "0001", "account_type": "C",
-                  "notification_url": "https://merchant.example.com/notify", "type": "json"})
+                  "notification_url": "https://merchant.example/notify", "type": "json"})
 
 
 def read_ids(path):

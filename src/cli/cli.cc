@@ -464,15 +464,46 @@ int run_ledger_check(const Arguments& args, const config::Settings& settings) {
   return report->all_hold() ? kExitOk : kExitRefused;
 }
 
-int run_notifications_unavailable(const Arguments& args, const config::Settings&) {
-  if (args.notification_status && *args.notification_status != "failed" &&
-      *args.notification_status != "pending" && *args.notification_status != "delivered") {
-    return report_failure(usage_error("status", "unknown notification status '" +
-                                                    *args.notification_status +
-                                                    "' (pending, delivered, failed)"));
+Result<std::optional<OutboxStatus>> notification_status_filter(const Arguments& args) {
+  if (!args.notification_status) return std::optional<OutboxStatus>{};
+  std::optional<OutboxStatus> status = parse_outbox_status_name(*args.notification_status);
+  if (!status) {
+    return usage_error("status", "unknown notification status '" + *args.notification_status +
+                                     "' (pending, delivered, failed)");
   }
-  std::fprintf(stderr, "error: not available until the notification dispatcher lands\n");
-  return kExitUsage;
+  return status;
+}
+
+int run_notifications_list(const Arguments& args, const config::Settings& settings) {
+  Result<std::optional<OutboxStatus>> status = notification_status_filter(args);
+  if (!status.is_ok()) return report_failure(status.status());
+  Result<std::unique_ptr<Session>> session = open_session(settings, Session::KeyNeed::kNone);
+  if (!session.is_ok()) return report_failure(session.status());
+  OutboxQuery query;
+  query.status = *status;
+  query.limit = kMaxPageSize;
+  Result<std::vector<OutboxMessage>> messages = (*session)->commands().list_notifications(query);
+  if (!messages.is_ok()) return report_failure(messages.status());
+  print_output(args.json ? notifications_json(*messages) : notifications_text(*messages));
+  return kExitOk;
+}
+
+int run_notifications_redeliver(const Arguments& args, const config::Settings& settings) {
+  if (!parse_event_id(args.id)) {
+    return report_failure(usage_error(
+        "EVENT_ID", "EVENT_ID is not an event id (evt_<16 characters>_<sequence number>)"));
+  }
+  Result<std::unique_ptr<Session>> session = open_session(settings, Session::KeyNeed::kNone);
+  if (!session.is_ok()) return report_failure(session.status());
+  Result<int64_t> requeued = (*session)->commands().redeliver_event(0, args.id, std::nullopt);
+  if (!requeued.is_ok()) return report_failure(requeued.status());
+  if (args.json) {
+    print_output("{\"event_id\":\"" + args.id + "\",\"requeued\":" + std::to_string(*requeued) +
+                 "}");
+  } else {
+    print_output("Requeued " + std::to_string(*requeued) + " notification(s) of " + args.id);
+  }
+  return kExitOk;
 }
 
 int run_server_mode(const Arguments& args, const config::Settings& settings, bool demo) {
@@ -796,13 +827,14 @@ int run(int argc, char** argv) {
   // notifications
   CLI::App* notifications = app.add_subcommand("notifications", "Notification outbox tools");
   notifications->require_subcommand(1);
-  add_leaf(*notifications, "list", "List notifications (not available yet)", args, chosen,
-           run_notifications_unavailable)
+  add_leaf(*notifications, "list", "List the newest notifications (at most 1000)", args, chosen,
+           run_notifications_list)
       ->add_option_function<std::string>(
           "--status", [&args](const std::string& value) { args.notification_status = value; },
           "pending, delivered or failed");
-  add_leaf(*notifications, "redeliver", "Redeliver one event (not available yet)", args, chosen,
-           run_notifications_unavailable)
+  add_leaf(*notifications, "redeliver",
+           "Send one event's notifications again (every destination; new retry window)", args,
+           chosen, run_notifications_redeliver)
       ->add_option("EVENT_ID", args.id, "Event id")
       ->required();
 

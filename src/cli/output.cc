@@ -456,4 +456,48 @@ std::string ledger_text(const LedgerReport& report) {
   return out;
 }
 
+std::string notifications_json(const std::vector<OutboxMessage>& messages) {
+  json::Writer writer;
+  writer.begin_array();
+  for (const OutboxMessage& message : messages) {
+    writer.begin_object();
+    writer.key("id");
+    writer.integer(message.id);
+    writer.key("event_id");
+    writer.string(message.event_id);
+    writer.key("cashout_id");
+    writer.integer(message.cashout_id);
+    writer.key("channel");
+    writer.string(message.channel);
+    writer.key("target_url");
+    writer.string(message.target_url);
+    writer.key("status");
+    writer.string(outbox_status_name(message.status));
+    writer.key("attempts");
+    writer.integer(message.attempts);
+    writer.key("next_attempt_at");
+    writer.string(format_rfc3339(message.next_attempt_at));
+    writer.key("last_error");
+    writer.string_or_null(message.last_error);
+    writer.key("created_at");
+    writer.string(format_rfc3339(message.created_at));
+    writer.end_object();
+  }
+  writer.end_array();
+  return writer.take();
+}
+
+std::string notifications_text(const std::vector<OutboxMessage>& messages) {
+  if (messages.empty()) return "No notifications\n";
+  std::string out;
+  for (const OutboxMessage& message : messages) {
+    out += message.event_id + "  " + message.channel + "  " +
+           std::string(outbox_status_name(message.status)) + "  attempts " +
+           std::to_string(message.attempts) + "  " + message.target_url;
+    if (message.last_error) out += "  last error: " + *message.last_error;
+    out += "\n";
+  }
+  return out;
+}
+
 }  // namespace payoutd::cli

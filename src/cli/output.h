@@ -45,6 +45,9 @@ std::string payout_json(const commands::PayoutWithEvents& payout);
 std::string payout_text(const commands::PayoutWithEvents& payout);
 
 std::string ledger_json(const LedgerReport& report);
+// `notifications list`: one object / line per outbox row (payloads are not shown).
+std::string notifications_json(const std::vector<OutboxMessage>& messages);
+std::string notifications_text(const std::vector<OutboxMessage>& messages);
 std::string ledger_text(const LedgerReport& report);
 
 }  // namespace payoutd::cli

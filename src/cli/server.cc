@@ -11,6 +11,7 @@
 #include "cli/cli.h"
 #include "cli/demo.h"
 #include "cli/engine_runtime.h"
+#include "cli/notify_runtime.h"
 #include "cli/routes.h"
 #include "cli/session.h"
 #include "http/access_log.h"
@@ -55,6 +56,10 @@ int serve_session(const config::Settings& settings, Session& session, const List
   Result<std::unique_ptr<EngineRuntime>> engine = EngineRuntime::create(settings, session);
   if (!engine.is_ok()) return report_failure(engine.status());
 
+  Result<std::unique_ptr<NotifyRuntime>> notify = NotifyRuntime::create(
+      settings, session, (*engine)->engine().options().instance_id + ":notify");
+  if (!notify.is_ok()) return report_failure(notify.status());
+
   http::Metrics& metrics = session.metrics();
   http::Router router;
   RouteContext context{session.commands(), settings, metrics};
@@ -72,10 +77,13 @@ int serve_session(const config::Settings& settings, Session& session, const List
 
   if (settings.engine) {
     (*engine)->engine().start();
-    spdlog::info("engine {} running (connector {})",
-                 (*engine)->engine().options().instance_id, settings.connector);
+    (*notify)->dispatcher().start();
+    spdlog::info("engine {} running (connector {}), notification dispatcher running{}",
+                 (*engine)->engine().options().instance_id, settings.connector,
+                 settings.allow_private_callbacks ? " (private callback targets allowed)" : "");
   } else {
-    spdlog::info("engine not started (--no-engine); connector {}", settings.connector);
+    spdlog::info("engine and notification dispatcher not started (--no-engine); connector {}",
+                 settings.connector);
   }
 
   const std::string address = host_port_text(listen->host, server.bound_port());
@@ -94,6 +102,7 @@ int serve_session(const config::Settings& settings, Session& session, const List
   spdlog::info("received {}: stopping (finishing requests in flight)", signal_name(received));
   server.stop();
   (*engine)->engine().stop();  // finishes its pass in progress: every claim it made is recorded
+  (*notify)->dispatcher().stop();  // attempts in flight end (bounded by the timeout) and are recorded
   spdlog::info("stopped");
   return kExitOk;
 }

@@ -65,6 +65,8 @@ Result<std::unique_ptr<Session>> Session::open(const config::Settings& settings,
   };
   options.limits.minimum_amount_minor = settings.minimum_amount_minor;
   options.limits.maximum_transaction_minor = settings.maximum_transaction_minor;
+  options.notification_retry_window_micros =
+      settings.timings.notify_retry_window_seconds * 1'000'000;
   session->commands_ = std::make_unique<commands::Commands>(
       *session->store_, session->clock_, session->random_, session->master_key(),
       std::move(options));

@@ -10,6 +10,8 @@
 
 #include "core/ids.h"
 #include "core/time_format.h"
+#include "core/url.h"
+#include "api/payouts_v1/objects/payout_object.h"
 #include "crypto/credentials.h"
 #include "commands/write_ops.h"
 #include "json/writer.h"
@@ -30,39 +32,9 @@ constexpr size_t kMaxMerchantNameChars = 100;
 constexpr size_t kMaxNotificationUrlChars = 300;
 constexpr size_t kMaxRemarksChars = 255;
 constexpr size_t kMaxIpAllowEntries = 64;
-constexpr std::string_view kSecretKeyAad = "payoutd/merchant/secret_key/v1";
-constexpr std::string_view kBase62 =
-    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+constexpr std::string_view kSecretKeyAad = kMerchantSecretKeyAad;
 
-template <typename T>
-Result<T> read_value(Store& store, const std::function<Result<T>(ReadTx&)>& body) {
-  std::optional<T> value;
-  Status status = store.read([&](ReadTx& tx) -> Status {
-    Result<T> result = body(tx);
-    if (!result.is_ok()) return std::move(result).status();
-    value.emplace(std::move(result).value());
-    return Status::ok();
-  });
-  if (!status.is_ok()) return status;
-  PAYOUTD_ASSERT(value.has_value());
-  return std::move(*value);
-}
 
-std::string random_base62(size_t count, RandomSource& random) {
-  std::string out;
-  out.reserve(count);
-  std::array<uint8_t, 64> buffer{};
-  while (out.size() < count) {
-    random.fill(buffer);
-    for (uint8_t byte : buffer) {
-      // 248 = 62 * 4: bytes at or above it would bias the alphabet, so they are skipped.
-      if (byte >= 248) continue;
-      out.push_back(kBase62[byte % 62]);
-      if (out.size() == count) break;
-    }
-  }
-  return out;
-}
 
 Result<PayoutWithEvents> read_payout_with_events(ReadTx& tx, int64_t merchant_id,
                                                  const PayoutRef& ref) {
@@ -196,26 +168,90 @@ Status post_transition_movement(WriteTx& tx, const Payout& payout, LedgerMovemen
   return Status::ok();
 }
 
-// Outbox rows for one accepted transition: a v3 notification when the v3 numeric status changes
-// and a notification URL is known. (v1 webhook rows join when webhook endpoints exist.)
-Status write_outbox(WriteTx& tx, const Payout& after, PayoutStatus from, int32_t event_seq,
-                    int64_t at) {
-  if (v3_status(from).code == v3_status(after.status).code) return Status::ok();
-  std::string url = after.notification_url.value_or("");
-  if (url.empty()) {
-    Result<Merchant> merchant = tx.merchant_by_id(after.merchant_id);
-    if (!merchant.is_ok()) return std::move(merchant).status();
-    url = merchant->notification_url;
+// What apply_status_change wrote into the row, mirrored in memory, so the payout handed to the
+// outbox (and to callers that skip the read-back) is the row as committed.
+void stamp_status_time(Payout& payout, PayoutStatus to, int64_t at) {
+  payout.updated_at = at;
+  switch (to) {
+    case PayoutStatus::kQueued:
+      payout.queued_at = at;
+      return;
+    case PayoutStatus::kProcessing:
+      payout.submitted_at = at;
+      return;
+    case PayoutStatus::kCompleted:
+      payout.completed_at = at;
+      return;
+    case PayoutStatus::kFailed:
+      payout.failed_at = at;
+      return;
+    case PayoutStatus::kCancelled:
+      payout.cancelled_at = at;
+      return;
+    case PayoutStatus::kExpired:
+      payout.expired_at = at;
+      return;
+    case PayoutStatus::kCreated:
+    case PayoutStatus::kOnHold:
+    case PayoutStatus::kSettling:
+    case PayoutStatus::kActionRequired:
+      return;
   }
-  if (url.empty()) return Status::ok();
-  OutboxMessage message;
-  message.cashout_id = after.cashout_id;
-  message.event_seq = event_seq;
-  message.channel = "v3";
-  message.target_url = std::move(url);
-  message.payload = v3_notification_payload(after, at);
-  message.created_at = at;
-  return tx.insert_outbox(message);
+}
+
+// Outbox rows for one committed event (notifications.md), in the event's own transaction:
+// - v3: when the v3 numeric status changes (never for the creation itself, never for internal
+//   steps such as processing -> settling), to the cashout's notification_url or the merchant's
+//   default;
+// - v1: one webhook event to each of the merchant's live endpoints subscribed to
+//   "payout.<status>", its body rendered now so it carries the payout as of this event.
+// give_up_at stays 0: the dispatcher's configured retry window counts from created_at.
+Status write_outbox(WriteTx& tx, const Payout& after, std::optional<PayoutStatus> from,
+                    const PayoutEvent& event, int64_t at) {
+  PAYOUTD_ASSERT(after.status == event.to_status);
+  const std::string event_id = event_id_for(after.public_id, event.seq);
+  if (from && v3_status(*from).code != v3_status(after.status).code) {
+    std::string url = after.notification_url.value_or("");
+    if (url.empty()) {
+      Result<Merchant> merchant = tx.merchant_by_id(after.merchant_id);
+      if (!merchant.is_ok()) return std::move(merchant).status();
+      url = merchant->notification_url;
+    }
+    if (!url.empty()) {
+      OutboxMessage message;
+      message.cashout_id = after.cashout_id;
+      message.event_seq = event.seq;
+      message.event_id = event_id;
+      message.channel = "v3";
+      message.destination = notification_destination(url);
+      message.target_url = std::move(url);
+      message.payload = v3_notification_payload(after, at);
+      message.created_at = at;
+      PAYOUTD_RETURN_IF_ERROR(tx.insert_outbox(message));
+    }
+  }
+
+  Result<std::vector<WebhookEndpoint>> endpoints = tx.webhook_endpoints(after.merchant_id);
+  if (!endpoints.is_ok()) return std::move(endpoints).status();
+  if (endpoints->empty()) return Status::ok();
+  const std::string type = api::payouts_v1::webhook_event_type(after.status);
+  std::string body;  // rendered once, only when some endpoint wants it
+  for (const WebhookEndpoint& endpoint : *endpoints) {
+    if (!endpoint.subscribes(type)) continue;
+    if (body.empty()) body = api::payouts_v1::webhook_event_body(after, event, event_id);
+    OutboxMessage message;
+    message.cashout_id = after.cashout_id;
+    message.event_seq = event.seq;
+    message.event_id = event_id;
+    message.channel = "v1";
+    message.endpoint_id = endpoint.id;
+    message.target_url = endpoint.url;
+    message.destination = notification_destination(endpoint.url);
+    message.payload = body;
+    message.created_at = at;
+    PAYOUTD_RETURN_IF_ERROR(tx.insert_outbox(message));
+  }
+  return Status::ok();
 }
 
 // Claims one transition with a conditional write and writes everything that goes with it.
@@ -282,7 +318,8 @@ Result<PayoutWithEvents> apply_transition(WriteTx& tx, const TransitionInput& in
         default_event_message(from, input.to, input.actor, payout.failure_reason));
     event.created_at = at;
     PAYOUTD_RETURN_IF_ERROR(tx.insert_event(event));
-    PAYOUTD_RETURN_IF_ERROR(write_outbox(tx, payout, from, event.seq, at));
+    stamp_status_time(payout, input.to, at);
+    PAYOUTD_RETURN_IF_ERROR(write_outbox(tx, payout, from, event, at));
 
     if (!input.read_back) return PayoutWithEvents{std::move(payout), {}};
     return read_payout_with_events(tx, input.merchant_id,
@@ -404,6 +441,7 @@ Result<PayoutWithEvents> apply_create_payout(WriteTx& tx, const CreatePayoutInpu
   created.message = "Payout created";
   created.created_at = at;
   PAYOUTD_RETURN_IF_ERROR(tx.insert_event(created));
+  PAYOUTD_RETURN_IF_ERROR(write_outbox(tx, payout, std::nullopt, created, at));
 
   if (input.on_hold) {
     TransitionInput hold;
@@ -743,18 +781,19 @@ Result<FeeSchedule> Commands::set_fees(int64_t merchant_id, const std::string& c
 }
 
 Result<Merchant> Commands::get_merchant(int64_t merchant_id) {
-  return read_value<Merchant>(store_, [merchant_id](ReadTx& tx) {
+  return internal::read_value<Merchant>(store_, [merchant_id](ReadTx& tx) {
     return tx.merchant_by_id(merchant_id);
   });
 }
 
 Result<std::vector<Merchant>> Commands::list_merchants() {
-  return read_value<std::vector<Merchant>>(store_, [](ReadTx& tx) { return tx.list_merchants(); });
+  return internal::read_value<std::vector<Merchant>>(store_,
+                                                     [](ReadTx& tx) { return tx.list_merchants(); });
 }
 
 Result<V3Principal> Commands::authenticate_v3(std::string_view login, std::string_view pass) {
   if (master_key_ == nullptr) return Status::internal("no master key loaded");
-  Result<Merchant> merchant = read_value<Merchant>(store_, [login](ReadTx& tx) {
+  Result<Merchant> merchant = internal::read_value<Merchant>(store_, [login](ReadTx& tx) {
     return tx.merchant_by_login(login);
   });
   const Status invalid = Status::error(ErrorKind::kUnauthenticated, "Invalid credentials");
@@ -772,7 +811,7 @@ Result<V3Principal> Commands::authenticate_v3(std::string_view login, std::strin
 }
 
 Result<Merchant> Commands::authenticate_v1(std::string_view username, std::string_view password) {
-  Result<Merchant> merchant = read_value<Merchant>(store_, [username](ReadTx& tx) {
+  Result<Merchant> merchant = internal::read_value<Merchant>(store_, [username](ReadTx& tx) {
     return tx.merchant_by_api_username(username);
   });
   const Status invalid = Status::error(ErrorKind::kUnauthenticated, "Invalid credentials");
@@ -812,7 +851,7 @@ Result<WalletMovementOutput> Commands::adjust_wallet(const WalletMovementInput& 
 }
 
 Result<std::vector<Wallet>> Commands::list_all_wallets(int64_t merchant_id) {
-  return read_value<std::vector<Wallet>>(store_, [merchant_id](ReadTx& tx)
+  return internal::read_value<std::vector<Wallet>>(store_, [merchant_id](ReadTx& tx)
                                                      -> Result<std::vector<Wallet>> {
     Result<Merchant> merchant = tx.merchant_by_id(merchant_id);
     if (!merchant.is_ok()) return std::move(merchant).status();
@@ -826,18 +865,18 @@ Result<std::vector<Wallet>> Commands::list_all_wallets(int64_t merchant_id) {
 }
 
 Result<WalletPage> Commands::list_wallets(const WalletQuery& query) {
-  return read_value<WalletPage>(store_, [&query](ReadTx& tx) { return tx.list_wallets(query); });
+  return internal::read_value<WalletPage>(store_, [&query](ReadTx& tx) { return tx.list_wallets(query); });
 }
 
 Result<Wallet> Commands::get_wallet(int64_t merchant_id, int64_t wallet_id) {
-  return read_value<Wallet>(store_, [merchant_id, wallet_id](ReadTx& tx) {
+  return internal::read_value<Wallet>(store_, [merchant_id, wallet_id](ReadTx& tx) {
     return tx.wallet_by_id(merchant_id, wallet_id);
   });
 }
 
 Result<WalletTransactionPage> Commands::list_wallet_transactions(
     const WalletTransactionQuery& query) {
-  return read_value<WalletTransactionPage>(
+  return internal::read_value<WalletTransactionPage>(
       store_, [&query](ReadTx& tx) { return tx.list_wallet_transactions(query); });
 }
 
@@ -1026,17 +1065,17 @@ Result<PayoutWithEvents> Commands::operator_set_status(PayoutRef ref, PayoutStat
 }
 
 Result<PayoutWithEvents> Commands::get_payout(int64_t merchant_id, const PayoutRef& ref) {
-  return read_value<PayoutWithEvents>(store_, [merchant_id, &ref](ReadTx& tx) {
+  return internal::read_value<PayoutWithEvents>(store_, [merchant_id, &ref](ReadTx& tx) {
     return read_payout_with_events(tx, merchant_id, ref);
   });
 }
 
 Result<PayoutPage> Commands::list_payouts(const PayoutQuery& query) {
-  return read_value<PayoutPage>(store_, [&query](ReadTx& tx) { return tx.list_payouts(query); });
+  return internal::read_value<PayoutPage>(store_, [&query](ReadTx& tx) { return tx.list_payouts(query); });
 }
 
 Result<LedgerReport> Commands::check_ledger() {
-  return read_value<LedgerReport>(store_, [](ReadTx& tx) { return tx.check_ledger(); });
+  return internal::read_value<LedgerReport>(store_, [](ReadTx& tx) { return tx.check_ledger(); });
 }
 
 }  // namespace payoutd::commands

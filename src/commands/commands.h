@@ -77,6 +77,8 @@ struct CommandsOptions {
   // Called on the store's writer thread after a committed status change (creation reports
   // null -> created). For metrics; must be cheap and must not call back into Commands.
   std::function<void(std::optional<PayoutStatus> from, PayoutStatus to)> on_transition_committed;
+  // A redelivered notification is retried for this long (notify_retry_window_seconds).
+  int64_t notification_retry_window_micros = 72LL * 3600 * 1'000'000;
 };
 
 struct CreatePayoutInput {
@@ -164,6 +166,12 @@ struct IdempotencyKeyInput {
 struct RenderedResponse {
   int status = 0;
   std::string body;
+};
+
+// A webhook endpoint just created, with its signing secret (shown once).
+struct CreatedWebhookEndpoint {
+  WebhookEndpoint endpoint;
+  std::string secret;
 };
 
 // Renders the response of a create inside its transaction (on the writer thread: keep it pure
@@ -273,6 +281,30 @@ class Commands {
   // revoked, a refresh token or malformed. A disabled merchant is returned as it is.
   Result<Merchant> authenticate_api_token(std::string_view access_token);
 
+  // ---- Notifications (notify_commands.cc) ----
+  // A v1 webhook endpoint: url validated (absolute http(s), <= 2048), events each one of the
+  // payout.<status> types (empty = all), at most kMaxWebhookEndpointsPerMerchant live endpoints.
+  // The secret ("whsec_" + 32 base62) is returned here only and stored sealed.
+  void create_webhook_endpoint_async(int64_t merchant_id, std::string url,
+                                     std::vector<std::string> events,
+                                     Callback<CreatedWebhookEndpoint> done);
+  Result<CreatedWebhookEndpoint> create_webhook_endpoint(int64_t merchant_id, std::string url,
+                                                        std::vector<std::string> events);
+  Result<std::vector<WebhookEndpoint>> list_webhook_endpoints(int64_t merchant_id);
+  Result<WebhookEndpoint> get_webhook_endpoint(int64_t merchant_id, std::string_view public_id);
+  void delete_webhook_endpoint_async(int64_t merchant_id, std::string public_id,
+                                     Callback<bool> done);
+  Result<DeliveryAttemptPage> list_deliveries(const DeliveryAttemptQuery& query);
+  // Requeues the notifications of one event: for a merchant (v1: its webhook rows only) or, with
+  // merchant_id 0, every destination (operator). kNotFound when the event id is malformed, names
+  // another merchant's payout, or has no notification rows. Returns the rows requeued (rows being
+  // sent right now are left to finish).
+  void redeliver_event_async(int64_t merchant_id, std::string event_id,
+                             std::optional<std::string> channel, Callback<int64_t> done);
+  Result<int64_t> redeliver_event(int64_t merchant_id, std::string event_id,
+                                  std::optional<std::string> channel);
+  Result<std::vector<OutboxMessage>> list_notifications(const OutboxQuery& query);
+
   // ---- Ledger ----
   Result<LedgerReport> check_ledger();
 
@@ -302,6 +334,13 @@ class Commands {
 // REQUIRES: runs inside a WriteOp's apply().
 Result<PayoutWithEvents> apply_transition_in(WriteTx& tx, const TransitionInput& input,
                                              int64_t at);
+
+// The additional authenticated data the master key seals secrets under. A merchant's v3
+// secret_key (the HMAC key of Payload-Signature and of the notification `control`); a webhook
+// endpoint's signing secret, bound to that endpoint so a sealed value copied to another row does
+// not open.
+inline constexpr std::string_view kMerchantSecretKeyAad = "payoutd/merchant/secret_key/v1";
+std::string webhook_secret_aad(std::string_view endpoint_public_id);
 
 // Validation shared by the dialects and the CLI (pure).
 Status validate_notification_url(std::string_view url, std::string_view field);

@@ -1,6 +1,7 @@
 // Internal to commands/: turning a lambda into a store WriteOp, and waiting for its durable outcome.
 #pragma once
 
+#include <functional>
 #include <future>
 #include <memory>
 #include <optional>
@@ -46,6 +47,21 @@ template <typename T, typename ApplyFunction>
 void submit_op(Store& store, ApplyFunction apply_function, Callback<T> done) {
   store.submit(std::make_unique<FunctionOp<T, ApplyFunction>>(std::move(apply_function),
                                                               std::move(done)));
+}
+
+// Runs `body` in a read transaction and hands back its value (or its refusal).
+template <typename T>
+Result<T> read_value(Store& store, const std::function<Result<T>(ReadTx&)>& body) {
+  std::optional<T> value;
+  Status status = store.read([&](ReadTx& tx) -> Status {
+    Result<T> result = body(tx);
+    if (!result.is_ok()) return std::move(result).status();
+    value.emplace(std::move(result).value());
+    return Status::ok();
+  });
+  if (!status.is_ok()) return status;
+  PAYOUTD_ASSERT(value.has_value());
+  return std::move(*value);
 }
 
 // Runs an asynchronous command and waits for its durable outcome (CLI, tests).

@@ -91,6 +91,16 @@ constexpr TimingKey kTimingKeys[] = {
     {"sandbox_cancel_answer_after_ms", &EngineTimings::sandbox_cancel_answer_after_ms, 0, kDayMs},
     {"sandbox_reversal_after_ms", &EngineTimings::sandbox_reversal_after_ms, 0, kDayMs},
     {"sandbox_unknown_for_ms", &EngineTimings::sandbox_unknown_for_ms, 0, kDayMs},
+    {"notify_workers", &EngineTimings::notify_workers, 1, 256},
+    {"notify_per_destination_limit", &EngineTimings::notify_per_destination_limit, 1, 256},
+    {"notify_poll_interval_ms", &EngineTimings::notify_poll_interval_ms, 1, 60'000},
+    {"notify_lease_ms", &EngineTimings::notify_lease_ms, 1'000, 3'600'000},
+    {"notify_connect_timeout_ms", &EngineTimings::notify_connect_timeout_ms, 100, 60'000},
+    {"notify_timeout_ms", &EngineTimings::notify_timeout_ms, 100, 120'000},
+    {"notify_backoff_initial_ms", &EngineTimings::notify_backoff_initial_ms, 1, kDayMs},
+    {"notify_backoff_max_ms", &EngineTimings::notify_backoff_max_ms, 1, kDayMs},
+    {"notify_retry_window_seconds", &EngineTimings::notify_retry_window_seconds, 1,
+     30LL * 86'400},
 };
 
 const TimingKey* find_timing_key(std::string_view name) {
@@ -528,6 +538,22 @@ Status validate(const Settings& settings) {
     return Status::invalid_argument(
         "engine_reconcile_max_ms",
         "engine_reconcile_max_ms must not be shorter than engine_reconcile_initial_ms");
+  }
+  if (timings.notify_backoff_max_ms < timings.notify_backoff_initial_ms) {
+    return Status::invalid_argument(
+        "notify_backoff_max_ms",
+        "notify_backoff_max_ms must not be shorter than notify_backoff_initial_ms");
+  }
+  if (timings.notify_lease_ms < timings.notify_timeout_ms + 1'000) {
+    return Status::invalid_argument(
+        "notify_lease_ms",
+        "notify_lease_ms must exceed notify_timeout_ms by at least 1000 ms (a claim must outlive "
+        "its attempt)");
+  }
+  if (timings.notify_per_destination_limit > timings.notify_workers) {
+    return Status::invalid_argument(
+        "notify_per_destination_limit",
+        "notify_per_destination_limit must not exceed notify_workers");
   }
   if (timings.sandbox_complete_after_ms < timings.sandbox_settle_after_ms) {
     return Status::invalid_argument(

@@ -49,6 +49,16 @@ struct EngineTimings {
   int64_t sandbox_cancel_answer_after_ms = 3'000;
   int64_t sandbox_reversal_after_ms = 10'000;
   int64_t sandbox_unknown_for_ms = 5'000;
+  // Notification dispatcher (notifications.md, docs/notifications.md).
+  int64_t notify_workers = 16;                 // deliveries in flight at most (global limit)
+  int64_t notify_per_destination_limit = 4;    // in flight to one scheme://host:port at most
+  int64_t notify_poll_interval_ms = 200;
+  int64_t notify_lease_ms = 60'000;            // > notify_timeout_ms: a claim outlives its attempt
+  int64_t notify_connect_timeout_ms = 5'000;
+  int64_t notify_timeout_ms = 10'000;          // whole attempt: connect, send, answer
+  int64_t notify_backoff_initial_ms = 30'000;  // then doubling, with jitter
+  int64_t notify_backoff_max_ms = 3'600'000;
+  int64_t notify_retry_window_seconds = 72LL * 3'600;
 };
 
 struct Settings {

@@ -26,21 +26,27 @@ bool is_base62(char c) {
 
 }  // namespace
 
-std::string new_public_id(std::string_view prefix, RandomSource& random) {
-  std::string id;
-  id.reserve(prefix.size() + kPublicIdRandomChars);
-  id.append(prefix);
+std::string random_base62(size_t count, RandomSource& random) {
+  std::string out;
+  out.reserve(count);
   std::array<uint8_t, kBytesPerRound> bytes{};
-  size_t produced = 0;
-  for (int round = 0; round < kMaxRounds && produced < kPublicIdRandomChars; ++round) {
+  // ~31 characters per round on average; the bound scales with the length asked for.
+  const int max_rounds = kMaxRounds * static_cast<int>(1 + count / kPublicIdRandomChars);
+  for (int round = 0; round < max_rounds && out.size() < count; ++round) {
     random.fill(bytes);
     for (uint8_t byte : bytes) {
       if (byte >= kAcceptBelow) continue;
-      id.push_back(kBase62[byte % kBase62.size()]);
-      if (++produced == kPublicIdRandomChars) break;
+      out.push_back(kBase62[byte % kBase62.size()]);
+      if (out.size() == count) break;
     }
   }
-  PAYOUTD_ASSERT(produced == kPublicIdRandomChars);  // else the RandomSource is broken
+  PAYOUTD_ASSERT(out.size() == count);  // else the RandomSource is broken
+  return out;
+}
+
+std::string new_public_id(std::string_view prefix, RandomSource& random) {
+  std::string id(prefix);
+  id += random_base62(kPublicIdRandomChars, random);
   return id;
 }
 
@@ -66,6 +72,36 @@ std::optional<int64_t> parse_cashout_id(std::string_view text) {
     value = value * 10 + digit;
   }
   return value;
+}
+
+std::string event_id_for(std::string_view payout_public_id, int32_t seq) {
+  PAYOUTD_ASSERT(is_valid_public_id(payout_public_id, kPayoutIdPrefix));
+  PAYOUTD_ASSERT(seq >= 1);
+  std::string id(kEventIdPrefix);
+  id += payout_public_id.substr(kPayoutIdPrefix.size());
+  id += '_';
+  id += std::to_string(seq);
+  return id;
+}
+
+std::optional<ParsedEventId> parse_event_id(std::string_view text) {
+  // evt_ + 16 + _ + 1..10 digits (an int32), no leading zero.
+  constexpr size_t kFixed = kEventIdPrefix.size() + kPublicIdRandomChars + 1;
+  if (text.size() <= kFixed || text.size() > kFixed + 10) return std::nullopt;
+  if (text.substr(0, kEventIdPrefix.size()) != kEventIdPrefix) return std::nullopt;
+  if (text[kFixed - 1] != '_') return std::nullopt;
+  std::string public_id(kPayoutIdPrefix);
+  public_id += text.substr(kEventIdPrefix.size(), kPublicIdRandomChars);
+  if (!is_valid_public_id(public_id, kPayoutIdPrefix)) return std::nullopt;
+  std::string_view digits = text.substr(kFixed);
+  if (digits.front() == '0') return std::nullopt;
+  int64_t seq = 0;
+  for (char c : digits) {
+    if (c < '0' || c > '9') return std::nullopt;
+    seq = seq * 10 + (c - '0');
+  }
+  if (seq > std::numeric_limits<int32_t>::max()) return std::nullopt;
+  return ParsedEventId{std::move(public_id), static_cast<int32_t>(seq)};
 }
 
 }  // namespace payoutd

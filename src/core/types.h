@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/money.h"
@@ -150,17 +151,71 @@ struct JournalPosting {
 enum class PayoutMovementKind : uint8_t { kHold = 0, kPost, kRefund };
 std::string_view payout_movement_kind_name(PayoutMovementKind kind);
 
-// A notification waiting in the transactional outbox.
+// A notification in the transactional outbox: one row per (payout event, destination), written in
+// the transaction of the status change (notifications.md). The dispatcher (notify/) claims rows
+// with a lease and records every attempt.
+enum class OutboxStatus : uint8_t { kPending = 0, kDelivered, kFailed };
+std::string_view outbox_status_name(OutboxStatus status);
+std::optional<OutboxStatus> parse_outbox_status_name(std::string_view name);
+
 struct OutboxMessage {
   int64_t id = 0;
   int64_t cashout_id = 0;
   int32_t event_seq = 0;
-  std::string channel;  // "v3" (form POST to notification_url) | "v1" (webhook endpoint)
-  std::optional<int64_t> endpoint_id;
+  std::string event_id;  // "evt_" + the payout's public id suffix + "_" + event_seq
+  std::string channel;   // "v3" (form POST to notification_url) | "v1" (webhook endpoint)
+  std::optional<int64_t> endpoint_id;  // v1 only
   std::string target_url;
-  std::string payload;  // channel-specific JSON snapshot taken at commit time
-  std::string status = "pending";
+  // notification_destination(target_url): the key of the per-destination in-flight limit.
+  std::string destination;
+  // Captured at commit time: v3 = a JSON object of the form fields (the `control` signature is
+  // computed at send time, so no secret is stored); v1 = the exact event body that is signed.
+  std::string payload;
+  OutboxStatus status = OutboxStatus::kPending;
+  int32_t attempts = 0;
+  int64_t next_attempt_at = 0;
+  int64_t give_up_at = 0;  // after this instant a failed attempt marks the row failed
+  std::optional<std::string> claimed_by;
+  std::optional<int64_t> lease_until;
+  std::optional<std::string> last_error;
+  std::optional<int64_t> delivered_at;
   int64_t created_at = 0;
+  int64_t updated_at = 0;
 };
+
+// A merchant's v1 webhook endpoint. The signing secret must be usable again, so it is sealed
+// (AES-256-GCM under the master key), never stored plain.
+struct WebhookEndpoint {
+  int64_t id = 0;
+  std::string public_id;  // "whe_" + 16 base62
+  int64_t merchant_id = 0;
+  std::string url;
+  std::vector<std::string> events;  // "payout.<status>" names; empty = every payout event
+  std::string secret_sealed;        // raw bytes
+  int64_t created_at = 0;
+  std::optional<int64_t> deleted_at;
+
+  bool subscribes(std::string_view event_type) const;
+};
+
+// One delivery attempt, as the delivery log records it.
+enum class DeliveryResult : uint8_t { kDelivered = 0, kFailed, kRefused };
+std::string_view delivery_result_name(DeliveryResult result);
+std::optional<DeliveryResult> parse_delivery_result_name(std::string_view name);
+
+struct DeliveryAttempt {
+  int64_t id = 0;
+  int64_t outbox_id = 0;
+  std::optional<int64_t> endpoint_id;
+  std::string event_id;
+  std::string channel;
+  int32_t attempt = 0;  // 1 for the first attempt of the row
+  int64_t started_at = 0;
+  std::optional<int32_t> http_status;  // absent when nothing answered
+  int64_t latency_ms = 0;
+  DeliveryResult result = DeliveryResult::kFailed;
+  std::string error;  // bounded (kMaxDeliveryErrorBytes); empty when delivered
+};
+inline constexpr size_t kMaxDeliveryErrorBytes = 300;
 
 }  // namespace payoutd

@@ -448,14 +448,21 @@ TEST(CliCommands, HelpForEverySubcommandExitsZero) {
   EXPECT_FALSE(std::filesystem::exists(sandbox.file("var")));
 }
 
-TEST(CliCommands, NotificationsAreNotAvailableYet) {
+TEST(CliCommands, NotificationsListAndRedeliverOnAnEmptyOutbox) {
   CliSandbox sandbox;
-  for (const std::string arguments :
-       {"notifications list", "notifications list --status failed", "notifications redeliver 7"}) {
-    CommandResult result = sandbox.run(arguments);
-    EXPECT_EQ(result.exit_code, 2) << arguments;
-    EXPECT_EQ(result.err, "error: not available until the notification dispatcher lands\n");
-  }
+  CommandResult listed = sandbox.run("notifications list");
+  EXPECT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_EQ(listed.out, "No notifications\n");
+  CommandResult failed = sandbox.run("--json notifications list --status failed");
+  EXPECT_EQ(failed.exit_code, 0) << failed.err;
+  EXPECT_EQ(failed.out, "[]\n");
+  // A malformed id is a usage error; a well-formed id of no payout is refused.
+  CommandResult malformed = sandbox.run("notifications redeliver 7");
+  EXPECT_EQ(malformed.exit_code, 2);
+  EXPECT_NE(malformed.err.find("is not an event id"), std::string::npos) << malformed.err;
+  CommandResult unknown = sandbox.run("notifications redeliver evt_AAAAAAAAAAAAAAAA_1");
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_EQ(unknown.err, "error: Event not found\n");
 }
 
 }  // namespace

@@ -152,5 +152,35 @@ TEST(CashoutIdTest, ParseStrict) {
   }
 }
 
+TEST(RandomBase62Test, LengthAndAlphabet) {
+  ScriptedRandom random({0, 61, 62, 247, 248, 255, 123});
+  const std::string text = random_base62(100, random);
+  ASSERT_EQ(text.size(), 100u);
+  for (char c : text) EXPECT_NE(kAlphabet.find(c), std::string_view::npos) << c;
+  // Bytes >= 248 are skipped: 0 -> '0', 61 -> 'z', 62 -> '0', 247 -> 'z', 123 -> 'z'.
+  EXPECT_EQ(text.substr(0, 5), "0z0zz");
+  EXPECT_EQ(random_base62(0, random), "");
+}
+
+TEST(EventIdTest, DerivedFromThePayoutIdAndTheSequence) {
+  EXPECT_EQ(event_id_for("pyt_8fKq2LmN0pQrStUv", 3), "evt_8fKq2LmN0pQrStUv_3");
+  EXPECT_EQ(event_id_for("pyt_0000000000000000", 123456789), "evt_0000000000000000_123456789");
+  std::optional<ParsedEventId> parsed = parse_event_id("evt_8fKq2LmN0pQrStUv_3");
+  ASSERT_TRUE(parsed.has_value());
+  EXPECT_EQ(parsed->payout_public_id, "pyt_8fKq2LmN0pQrStUv");
+  EXPECT_EQ(parsed->seq, 3);
+  parsed = parse_event_id("evt_8fKq2LmN0pQrStUv_2147483647");
+  ASSERT_TRUE(parsed.has_value());
+  EXPECT_EQ(parsed->seq, 2147483647);
+  for (const char* bad : {"", "evt_", "evt_8fKq2LmN0pQrStUv", "evt_8fKq2LmN0pQrStUv_",
+                          "evt_8fKq2LmN0pQrStUv_0", "evt_8fKq2LmN0pQrStUv_03",
+                          "evt_8fKq2LmN0pQrStUv_2147483648", "evt_8fKq2LmN0pQrStUv_1x",
+                          "evt_8fKq2LmN0pQrStUv-1", "evt_8fKq2LmN0pQrSt-v_1",
+                          "evt_8fKq2LmN0pQrStU_1", "EVT_8fKq2LmN0pQrStUv_1",
+                          "pyt_8fKq2LmN0pQrStUv_1", "evt_8fKq2LmN0pQrStUv_12345678901"}) {
+    EXPECT_FALSE(parse_event_id(bad).has_value()) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace payoutd

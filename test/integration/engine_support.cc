@@ -125,7 +125,7 @@ std::string Api::v3_create_body(const std::string& external_id, const std::strin
                   {"bank_account", json_quoted(bank_account)},
                   {"bank_branch", "\"0001\""},
                   {"account_type", "\"C\""},
-                  {"notification_url", "\"https://merchant.example.com/notify\""},
+                  {"notification_url", "\"https://merchant.example/notify\""},
                   {"type", "\"json\""}});
 }
 
@@ -261,9 +261,11 @@ std::string EngineTest::write_config(const EngineConfig& config, const std::stri
   return path;
 }
 
-ServerProcess& EngineTest::start_server(const std::string& config_path, EngineMode engine) {
-  servers_.push_back(std::make_unique<ServerProcess>(
-      sandbox_, std::vector<std::string>{"--config", config_path}, 30000, engine));
+ServerProcess& EngineTest::start_server(const std::string& config_path, EngineMode engine,
+                                        const std::vector<std::string>& extra_arguments) {
+  std::vector<std::string> arguments{"--config", config_path};
+  arguments.insert(arguments.end(), extra_arguments.begin(), extra_arguments.end());
+  servers_.push_back(std::make_unique<ServerProcess>(sandbox_, arguments, 30000, engine));
   killed_.push_back(false);
   ServerProcess& server = *servers_.back();
   EXPECT_TRUE(server.started()) << server.output() << server.log();

@@ -139,7 +139,8 @@ class EngineTest : public ::testing::Test {
   // Starts `payoutd serve --config <config_path>`, by default with the engine running; fails the
   // test when it does not start. The server is kept in servers_ (stopped in TearDown).
   ServerProcess& start_server(const std::string& config_path,
-                              EngineMode engine = EngineMode::kRunning);
+                              EngineMode engine = EngineMode::kRunning,
+                              const std::vector<std::string>& extra_arguments = {});
 
   // A merchant with v1 + v3 credentials, USD and BRL wallets funded with the given amounts ("" =
   // no wallet), fees per currency ("fixed", "percent bps"; empty = none), logged in on `port`.

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "api/payouts_v1/validation.h"
+#include "api/payouts_v1/webhooks.h"
 #include "api/payouts_v1/wire.h"
 #include "core/ids.h"
 #include "core/time_format.h"
@@ -24,23 +25,11 @@ constexpr size_t kMaxCredentialChars = 256;
 
 // ---- Responses shared by several endpoints ----
 
-http::Response log_unexpected(std::string_view what, const Status& status,
-                              const std::string& request_id) {
-  spdlog::error("payouts v1 {}: {} (request_id {})", what, status.to_string(), request_id);
-  return unexpected_failure_response(status);
-}
-
 // The /auth endpoints use the snake_case error names of the spec's authentication section.
 http::Response auth_error(int status, std::string_view name, std::string_view message) {
   http::Response response = error_response(status, name, message);
   response.headers.emplace_back("Cache-Control", "no-store");
   return response;
-}
-
-http::Response validation_or_body_error(const std::vector<FieldError>& errors,
-                                        const std::string& body_error) {
-  if (!body_error.empty()) return error_response(400, "BadRequest", body_error);
-  return validation_error_response(errors);
 }
 
 // ---- Authentication ----
@@ -782,6 +771,16 @@ void register_routes(http::Router& router, Context& context) {
              with_bearer(context, handle_wallet_transactions));
   router.add("GET", "/api/v1/transactions", "v1_transactions",
              with_bearer(context, handle_transactions));
+  router.add("POST", "/api/v1/webhooks", "v1_webhook_create",
+             with_bearer(context, handle_webhook_create));
+  router.add("GET", "/api/v1/webhooks", "v1_webhook_list",
+             with_bearer(context, handle_webhook_list));
+  router.add("DELETE", "/api/v1/webhooks/:id", "v1_webhook_delete",
+             with_bearer(context, handle_webhook_delete));
+  router.add("GET", "/api/v1/webhooks/:id/deliveries", "v1_webhook_deliveries",
+             with_bearer(context, handle_webhook_deliveries));
+  router.add("POST", "/api/v1/webhooks/events/:event_id/redeliver", "v1_webhook_redeliver",
+             with_bearer(context, handle_webhook_redeliver));
 }
 
 }  // namespace payoutd::api::payouts_v1

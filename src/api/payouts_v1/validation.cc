@@ -446,18 +446,29 @@ std::optional<int64_t> parse_positive_id(std::string_view text) {
   return value;
 }
 
+namespace {
+
+// The JSON object a request body must be; nullopt with `body_error` set otherwise.
+std::optional<json::Value> parse_object_body(std::string_view body, std::string& body_error) {
+  Result<json::Value> parsed = json::parse(body);
+  if (!parsed.is_ok()) {
+    body_error = "Invalid JSON body: " + parsed.status().message();
+    return std::nullopt;
+  }
+  if (!parsed->is_object()) {
+    body_error = "Request body must be a JSON object";
+    return std::nullopt;
+  }
+  return std::move(parsed).value();
+}
+
+}  // namespace
+
 Validated<commands::CreatePayoutInput> parse_create_request(std::string_view body,
                                                             int64_t merchant_id) {
   Validated<commands::CreatePayoutInput> out;
-  Result<json::Value> parsed = json::parse(body);
-  if (!parsed.is_ok()) {
-    out.body_error = "Invalid JSON body: " + parsed.status().message();
-    return out;
-  }
-  if (!parsed->is_object()) {
-    out.body_error = "Request body must be a JSON object";
-    return out;
-  }
+  std::optional<json::Value> parsed = parse_object_body(body, out.body_error);
+  if (!parsed) return out;
   const json::Value& object = *parsed;
   Collector errors;
   commands::CreatePayoutInput input;
@@ -617,15 +628,8 @@ std::optional<FieldError> check_idempotency_key(std::string_view key) {
 
 Validated<BulkCancelRequest> parse_bulk_cancel_request(std::string_view body) {
   Validated<BulkCancelRequest> out;
-  Result<json::Value> parsed = json::parse(body);
-  if (!parsed.is_ok()) {
-    out.body_error = "Invalid JSON body: " + parsed.status().message();
-    return out;
-  }
-  if (!parsed->is_object()) {
-    out.body_error = "Request body must be a JSON object";
-    return out;
-  }
+  std::optional<json::Value> parsed = parse_object_body(body, out.body_error);
+  if (!parsed) return out;
   Collector errors;
   BulkCancelRequest request;
   const json::Value* ids = parsed->find("ids");
@@ -789,6 +793,44 @@ Validated<WalletTransactionQuery> parse_transaction_list_query(
   }
   query.reference_id = reference_id ? reference_id : reference;
   return finish<WalletTransactionQuery>(std::move(query), errors);
+}
+
+Validated<WebhookCreateRequest> parse_webhook_create_request(std::string_view body) {
+  Validated<WebhookCreateRequest> out;
+  std::optional<json::Value> parsed = parse_object_body(body, out.body_error);
+  if (!parsed) return out;
+  Collector errors;
+  WebhookCreateRequest request;
+  const json::Value* url = parsed->find("url");
+  if (url == nullptr || !url->is_string() || url->as_string().empty()) {
+    errors.add("url", "url is required: an absolute http or https URL");
+  } else {
+    request.url = url->as_string();
+  }
+  const json::Value* events = parsed->find("events");
+  if (events != nullptr && !events->is_null()) {
+    if (!events->is_array()) {
+      errors.add("events", "events must be an array of event types");
+    } else {
+      for (size_t i = 0; i < events->items().size(); ++i) {
+        const json::Value& event = events->items()[i];
+        if (!event.is_string()) {
+          errors.add("events[" + std::to_string(i) + "]", "each event type must be a string");
+          continue;
+        }
+        request.events.push_back(event.as_string());
+      }
+    }
+  }
+  return finish<WebhookCreateRequest>(std::move(request), errors);
+}
+
+Validated<DeliveryAttemptQuery> parse_delivery_list_query(std::string_view query_string) {
+  Collector errors;
+  QueryReader reader(query_string, {"page", "limit"}, errors);
+  DeliveryAttemptQuery query;
+  reader.paging(query.page, query.limit);
+  return finish<DeliveryAttemptQuery>(std::move(query), errors);
 }
 
 }  // namespace payoutd::api::payouts_v1

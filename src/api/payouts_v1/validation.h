@@ -82,6 +82,16 @@ Validated<WalletTransactionQuery> parse_transaction_list_query(std::string_view 
 // A path id that is a positive decimal int64 without sign or leading zeros.
 std::optional<int64_t> parse_positive_id(std::string_view text);
 
+// POST /api/v1/webhooks: {"url": "...", "events": ["payout.cancelled", ...]} (events optional).
+// The url's and events' rules are the command's (create_webhook_endpoint); here only the shape.
+struct WebhookCreateRequest {
+  std::string url;
+  std::vector<std::string> events;
+};
+Validated<WebhookCreateRequest> parse_webhook_create_request(std::string_view body);
+// GET /api/v1/webhooks/:id/deliveries?page=&limit= (endpoint_id is the caller's).
+Validated<DeliveryAttemptQuery> parse_delivery_list_query(std::string_view query_string);
+
 // Unicode code points of valid UTF-8 text.
 size_t utf8_length(std::string_view text);
 

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "api/payouts_v1/objects/payout_object.h"
 #include "commands/commands.h"
 #include "core/types.h"
 #include "http/request.h"
@@ -40,13 +41,17 @@ http::Response merchant_disabled_response();
 // 503 (transient: retry) with Retry-After: 1, or 500 — for failures the client did not cause.
 http::Response unexpected_failure_response(const Status& status);
 
+// Logs a failure the client did not cause (with the request id) and answers it
+// (unexpected_failure_response).
+http::Response log_unexpected(std::string_view what, const Status& status,
+                              const std::string& request_id);
+// 400: the body error without details when there is one, else the field errors.
+http::Response validation_or_body_error(const std::vector<FieldError>& errors,
+                                        const std::string& body_error);
+
 // A 2xx JSON response.
 http::Response json_response(int status, std::string body);
 
-// The payout object; `events` is written when non-null (single-payout responses), omitted in
-// lists.
-void write_payout(json::Writer& writer, const Payout& payout,
-                  const std::vector<PayoutEvent>* events);
 std::string payout_json(const commands::PayoutWithEvents& payout);
 std::string payout_list_json(const std::vector<Payout>& payouts);
 
@@ -58,9 +63,5 @@ std::string wallet_transaction_list_json(const std::vector<WalletTransaction>& t
 // X-Page, X-Per-Page, X-Total-Count, X-Total-Pages (ceil(total / limit); 0 when empty).
 // REQUIRES: limit >= 1.
 void add_paging_headers(http::Response& response, int page, int limit, int64_t total_count);
-
-// Exact decimal text of an amount in `currency` ("100.00"); the integer when the currency is
-// unknown (which would be corrupt data: every stored currency comes from the ISO table).
-std::string amount_text(int64_t amount_minor, std::string_view currency);
 
 }  // namespace payoutd::api::payouts_v1

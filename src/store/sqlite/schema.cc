@@ -292,10 +292,69 @@ CREATE TABLE rail_records (
 CREATE INDEX rail_records_duplicates ON rail_records (connector, submissions);
 )sql";
 
-constexpr std::array<Migration, 3> kMigrations = {{
+// Migration 4: notifications. v1 webhook endpoints (secrets sealed), the outbox's event id and
+// retry window, one row per (event, destination) as a constraint, and the delivery log.
+constexpr std::string_view kMigration4 = R"sql(
+CREATE TABLE webhook_endpoints (
+  id             INTEGER PRIMARY KEY,
+  public_id      TEXT NOT NULL UNIQUE,
+  merchant_id    INTEGER NOT NULL REFERENCES merchants (id),
+  url            TEXT NOT NULL CHECK (length(url) BETWEEN 1 AND 2048),
+  events         TEXT NOT NULL,
+  secret_sealed  BLOB NOT NULL,
+  created_at     INTEGER NOT NULL,
+  deleted_at     INTEGER
+) STRICT;
+CREATE INDEX webhook_endpoints_by_merchant ON webhook_endpoints (merchant_id, id)
+  WHERE deleted_at IS NULL;
+
+ALTER TABLE outbox ADD COLUMN event_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE outbox ADD COLUMN give_up_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE outbox ADD COLUMN last_error TEXT;
+ALTER TABLE outbox ADD COLUMN delivered_at INTEGER;
+ALTER TABLE outbox ADD COLUMN destination TEXT NOT NULL DEFAULT '';
+-- Rows written before this migration: an event id from the payout's public id, 72 h to go.
+UPDATE outbox SET
+  event_id = 'evt_' || substr((SELECT public_id FROM payouts p WHERE p.cashout_id = outbox.cashout_id), 5)
+             || '_' || event_seq,
+  give_up_at = created_at + 259200000000,
+  destination = lower(target_url);
+-- At most one row per event and destination: a notification is never invented twice.
+CREATE UNIQUE INDEX outbox_one_per_destination
+  ON outbox (cashout_id, event_seq, channel, coalesce(endpoint_id, 0));
+-- The per-destination sequence of a payout (ordering check, follower push).
+CREATE INDEX outbox_sequence ON outbox (cashout_id, channel, coalesce(endpoint_id, 0), status, event_seq);
+CREATE INDEX outbox_by_endpoint ON outbox (endpoint_id, id) WHERE endpoint_id IS NOT NULL;
+CREATE INDEX outbox_by_status_id ON outbox (status, id);
+
+CREATE TABLE delivery_attempts (
+  id           INTEGER PRIMARY KEY,
+  outbox_id    INTEGER NOT NULL REFERENCES outbox (id),
+  endpoint_id  INTEGER,
+  event_id     TEXT NOT NULL,
+  channel      TEXT NOT NULL CHECK (channel IN ('v3', 'v1')),
+  attempt      INTEGER NOT NULL CHECK (attempt >= 1),
+  started_at   INTEGER NOT NULL,
+  http_status  INTEGER,
+  latency_ms   INTEGER NOT NULL CHECK (latency_ms >= 0),
+  result       TEXT NOT NULL CHECK (result IN ('delivered', 'failed', 'refused')),
+  error        TEXT NOT NULL CHECK (length(error) <= 300)
+) STRICT;
+CREATE INDEX delivery_attempts_by_endpoint ON delivery_attempts (endpoint_id, id)
+  WHERE endpoint_id IS NOT NULL;
+CREATE INDEX delivery_attempts_by_event ON delivery_attempts (event_id, id);
+CREATE INDEX delivery_attempts_by_outbox ON delivery_attempts (outbox_id, id);
+CREATE TRIGGER delivery_attempts_append_only_update BEFORE UPDATE ON delivery_attempts
+BEGIN SELECT RAISE(ABORT, 'delivery_attempts is append-only'); END;
+CREATE TRIGGER delivery_attempts_append_only_delete BEFORE DELETE ON delivery_attempts
+BEGIN SELECT RAISE(ABORT, 'delivery_attempts is append-only'); END;
+)sql";
+
+constexpr std::array<Migration, 4> kMigrations = {{
     {1, "initial schema", kMigration1},
     {2, "v1 api tokens and idempotency keys", kMigration2},
     {3, "engine bookkeeping and the sandbox rail", kMigration3},
+    {4, "webhook endpoints, outbox retry window and the delivery log", kMigration4},
 }};
 
 constexpr std::string_view kCreateMigrationsTable =

@@ -53,6 +53,19 @@ Result<RailRecord> rail_record(Connection& connection, std::string_view connecto
 Result<std::vector<RailRecord>> rail_duplicate_submissions(Connection& connection,
                                                            std::string_view connector, int limit);
 Result<int64_t> rail_record_count(Connection& connection, std::string_view connector);
+// Notifications (notify_tables.cc). outbox_due_sql: exposed for the query-plan tests.
+const std::string& outbox_due_sql();
+Result<std::vector<WebhookEndpoint>> webhook_endpoints(Connection& connection,
+                                                       int64_t merchant_id);
+Result<WebhookEndpoint> webhook_endpoint(Connection& connection, int64_t merchant_id,
+                                         std::string_view public_id);
+Result<WebhookEndpoint> webhook_endpoint_by_id(Connection& connection, int64_t endpoint_id);
+Result<std::vector<OutboxMessage>> outbox_due(Connection& connection, const OutboxDueQuery& query);
+Result<OutboxMessage> outbox_message(Connection& connection, int64_t outbox_id);
+Result<std::vector<OutboxMessage>> list_outbox(Connection& connection, const OutboxQuery& query);
+Result<OutboxCounts> outbox_counts(Connection& connection);
+Result<DeliveryAttemptPage> delivery_attempts(Connection& connection,
+                                              const DeliveryAttemptQuery& query);
 }  // namespace queries
 
 template <typename Interface>
@@ -122,6 +135,29 @@ class SqliteReader : public Interface {
   Result<int64_t> rail_record_count(std::string_view connector) override {
     return queries::rail_record_count(connection_, connector);
   }
+  Result<std::vector<WebhookEndpoint>> webhook_endpoints(int64_t merchant_id) override {
+    return queries::webhook_endpoints(connection_, merchant_id);
+  }
+  Result<WebhookEndpoint> webhook_endpoint(int64_t merchant_id,
+                                           std::string_view public_id) override {
+    return queries::webhook_endpoint(connection_, merchant_id, public_id);
+  }
+  Result<WebhookEndpoint> webhook_endpoint_by_id(int64_t endpoint_id) override {
+    return queries::webhook_endpoint_by_id(connection_, endpoint_id);
+  }
+  Result<std::vector<OutboxMessage>> outbox_due(const OutboxDueQuery& query) override {
+    return queries::outbox_due(connection_, query);
+  }
+  Result<OutboxMessage> outbox_message(int64_t outbox_id) override {
+    return queries::outbox_message(connection_, outbox_id);
+  }
+  Result<std::vector<OutboxMessage>> list_outbox(const OutboxQuery& query) override {
+    return queries::list_outbox(connection_, query);
+  }
+  Result<OutboxCounts> outbox_counts() override { return queries::outbox_counts(connection_); }
+  Result<DeliveryAttemptPage> delivery_attempts(const DeliveryAttemptQuery& query) override {
+    return queries::delivery_attempts(connection_, query);
+  }
 
   // The underlying connection (store internals and tests only).
   Connection& connection() { return connection_; }
@@ -173,6 +209,16 @@ class SqliteWriteTx final : public SqliteReader<WriteTx> {
   Status request_cancel(int64_t cashout_id, int64_t at) override;
   Status poke_engine_task(int64_t cashout_id, int64_t at) override;
   Status put_rail_record(const RailRecord& record) override;
+  // Notifications (notify_tables.cc).
+  Result<int64_t> insert_webhook_endpoint(const WebhookEndpoint& endpoint) override;
+  Status delete_webhook_endpoint(int64_t merchant_id, std::string_view public_id,
+                                 int64_t at) override;
+  Status claim_outbox_message(int64_t outbox_id, std::string_view owner, int64_t now,
+                              int64_t lease_until) override;
+  Result<bool> record_delivery(const DeliveryRecord& record) override;
+  Result<int64_t> redeliver_event(int64_t cashout_id, int32_t event_seq,
+                                  std::optional<std::string_view> channel, int64_t now,
+                                  int64_t give_up_at) override;
 };
 
 // Database vocabulary for enums the schema stores as text.

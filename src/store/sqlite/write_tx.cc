@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "store/sqlite/list_queries.h"
+#include "core/url.h"
 #include "store/sqlite/transactions.h"
 
 namespace payoutd::sqlite {
@@ -514,8 +515,8 @@ Status SqliteWriteTx::insert_event(const PayoutEvent& event) {
 Status SqliteWriteTx::insert_outbox(const OutboxMessage& message) {
   Result<StatementLease> statement = connection_.prepare(
       "INSERT INTO outbox (cashout_id, event_seq, channel, endpoint_id, target_url, payload, "
-      "status, attempts, next_attempt_at, created_at, updated_at) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8, ?8, ?8)");
+      "status, attempts, next_attempt_at, created_at, updated_at, event_id, give_up_at, "
+      "destination) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8, ?8, ?8, ?9, ?10, ?11)");
   if (!statement.is_ok()) return std::move(statement).status();
   Statement& s = **statement;
   s.bind(1, message.cashout_id);
@@ -524,11 +525,20 @@ Status SqliteWriteTx::insert_outbox(const OutboxMessage& message) {
   s.bind(4, message.endpoint_id);
   s.bind(5, message.target_url);
   s.bind(6, message.payload);
-  s.bind(7, message.status.empty() ? std::string("pending") : message.status);
+  s.bind(7, outbox_status_name(message.status));
   s.bind(8, message.created_at);
+  s.bind(9, message.event_id);
+  s.bind(10, message.give_up_at);
+  s.bind(11, message.destination.empty() ? notification_destination(message.target_url)
+                                         : message.destination);
   Status inserted = s.execute();
   if (!inserted.is_ok()) {
     if (s.last_error().is_foreign_key()) return Status::not_found("payout not found");
+    if (s.last_error().is_unique()) {
+      return Status::error(ErrorKind::kAlreadyExists,
+                           "event " + message.event_id + " already has a notification to " +
+                               message.channel + " destination");
+    }
     return unmapped(s, "insert outbox message");
   }
   return Status::ok();
