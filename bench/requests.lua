@@ -1,7 +1,9 @@
 -- wrk script of bench/run.sh: replays prepared requests, one per line of the file named by
--- $BENCH_REQUESTS, as "METHOD<TAB>PATH<TAB>SIGNATURE-or-'-'<TAB>BODY". Thread k of n sends lines
--- k, k+n, k+2n, ...; with BENCH_CYCLE=1 it starts over at the end, otherwise running out is an
--- error (every create and cancel must use a distinct id). $BENCH_TOKEN, when set, is sent as a
+-- $BENCH_REQUESTS, as "METHOD<TAB>PATH<TAB>SIGNATURE-or-'-'<TAB>BODY". Without BENCH_CYCLE, thread
+-- k of n sends lines k, k+n, k+2n, ... once each (every create and cancel must use a distinct id;
+-- running out is an error). With BENCH_CYCLE=1 every thread cycles over every line: a file shorter
+-- than the thread count (GET /status is one line) must still keep every thread busy; a thread with
+-- nothing to send would leave its connections idle until the server closes them. $BENCH_TOKEN, when set, is sent as a
 -- Bearer token. Counts non-2xx answers; `done` prints one machine-readable line:
 --   BENCH rps=... p50_us=... p99_us=... p999_us=... requests=... non2xx=... exhausted=... errors=...
 local threads = {}
@@ -24,7 +26,7 @@ function init(args)
   local requests = {}
   local index = 0
   for line in io.lines(path) do
-    if index % nthreads == id then
+    if cycle or index % nthreads == id then
       local method, target, signature, body = line:match("^([^\t]*)\t([^\t]*)\t([^\t]*)\t(.*)$")
       local headers = {}
       if body ~= "" then headers["Content-Type"] = "application/json" end

@@ -605,10 +605,11 @@ Result<PayoutWithEvents> apply_transition_in(WriteTx& tx, const TransitionInput&
   return apply_transition(tx, input, at);
 }
 
-Status validate_notification_url(std::string_view url, std::string_view field) {
+Status validate_notification_url(std::string_view url, std::string_view field, size_t max_chars) {
   const std::string name(field);
-  if (url.size() > kMaxNotificationUrlChars) {
-    return Status::invalid_argument(name, name + " must be at most 300 characters");
+  if (url.size() > max_chars) {
+    return Status::invalid_argument(
+        name, name + " must be at most " + std::to_string(max_chars) + " characters");
   }
   std::string_view rest;
   if (url.starts_with("https://")) {

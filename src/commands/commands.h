@@ -343,7 +343,10 @@ inline constexpr std::string_view kMerchantSecretKeyAad = "payoutd/merchant/secr
 std::string webhook_secret_aad(std::string_view endpoint_public_id);
 
 // Validation shared by the dialects and the CLI (pure).
-Status validate_notification_url(std::string_view url, std::string_view field);
+// An absolute http(s) URL with a host, printable ASCII, at most `max_chars` (the v3
+// notification_url's 300 by default; webhook endpoints allow 2048).
+Status validate_notification_url(std::string_view url, std::string_view field,
+                                 size_t max_chars = 300);
 Status validate_cidr(std::string_view cidr);
 // True when `address` (IPv4 or IPv6 text) is inside one of `cidrs` (empty list = allowed).
 bool ip_allowed(std::string_view address, const std::vector<std::string>& cidrs);

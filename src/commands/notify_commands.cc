@@ -49,11 +49,7 @@ std::string webhook_secret_aad(std::string_view endpoint_public_id) {
 void Commands::create_webhook_endpoint_async(int64_t merchant_id, std::string url,
                                              std::vector<std::string> events,
                                              Callback<CreatedWebhookEndpoint> done) {
-  if (url.size() > kMaxWebhookUrlChars) {
-    done(Status::invalid_argument("url", "url must be at most 2048 characters"));
-    return;
-  }
-  Status valid_url = validate_notification_url(url, "url");
+  Status valid_url = validate_notification_url(url, "url", kMaxWebhookUrlChars);
   if (!valid_url.is_ok()) {
     done(valid_url);
     return;

@@ -364,7 +364,10 @@ std::string Sandbox::snapshot() const {
   std::string query;
   std::istringstream tables(sql("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name;"));
   for (std::string table; std::getline(tables, table);) {
-    if (table.empty()) continue;
+    // The delivery log is written by the notification dispatcher on its own schedule, never by a
+    // request: a running dispatcher may append to it between two snapshots of an unchanged
+    // database (the outbox rows a request would write are counted).
+    if (table.empty() || table == "delivery_attempts") continue;
     query += "SELECT '" + table + "', count(*) FROM \"" + table + "\";";
   }
   query +=

@@ -113,7 +113,7 @@ class Sandbox {
 
   // sqlite3 <db> with a 5 s busy timeout; stdout (stderr appended).
   std::string sql(const std::string& statements) const;
-  // Row count of every table (found in sqlite_master), the sqlite_sequence rows, every account
+  // Row count of every table (found in sqlite_master) but the dispatcher's delivery log, the sqlite_sequence rows, every account
   // balance and every payout's status and event count, as text: equal before and after = the
   // database was not changed.
   std::string snapshot() const;

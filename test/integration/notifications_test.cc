@@ -615,6 +615,11 @@ TEST_F(NotificationsTest, WebhookEndpointsApiRefusesBadInputAndRedelivers) {
     EXPECT_NE(refused.body.find(reason), std::string::npos) << body << " -> " << refused.body;
   }
   EXPECT_EQ(sandbox_.snapshot(), before);
+  // Webhook URLs may be longer than a v3 notification_url (300): up to 2048.
+  const auto [long_id, long_secret] =
+      add_endpoint(api, "https://hooks.example/" + std::string(1500, 'b'));
+  EXPECT_FALSE(long_secret.empty());
+  EXPECT_EQ(api.v1("DELETE", "/api/v1/webhooks/" + long_id).status, 200);
   HttpResponse anonymous = Api(server.port(), Merchant{}).v1("GET", "/api/v1/webhooks");
   EXPECT_EQ(anonymous.status, 401);
 
