@@ -321,7 +321,9 @@ Result<PayoutWithEvents> apply_transition(WriteTx& tx, const TransitionInput& in
     stamp_status_time(payout, input.to, at);
     PAYOUTD_RETURN_IF_ERROR(write_outbox(tx, payout, from, event, at));
 
-    if (!input.read_back) return PayoutWithEvents{std::move(payout), {}};
+    // Without the read-back the caller gets the payout as this transition left it and the one
+    // event it appended (what on_transition_committed reports), not the whole history.
+    if (!input.read_back) return PayoutWithEvents{std::move(payout), {std::move(event)}};
     return read_payout_with_events(tx, input.merchant_id,
                                    PayoutRef::by_cashout_id(payout.cashout_id));
   }

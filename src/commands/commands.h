@@ -114,8 +114,9 @@ struct TransitionInput {
   // When set, the payout must be exactly in this status (the engine's claims); else any status the
   // table allows.
   std::optional<PayoutStatus> expected_from;
-  // False: the result carries the payout as updated in memory and no events (the engine, which
-  // never shows them to anyone, saves re-reading them inside the writer's transaction).
+  // False: the result carries the payout as updated in memory and only the event this transition
+  // appended (the engine and the v3 dialect, which never show the history, save re-reading the
+  // payout and all its events inside the writer's transaction).
   bool read_back = true;
 };
 

@@ -248,7 +248,7 @@ TEST(MigrationTest, SchemaIsStrictAndHasTheIndexesListingsNeed) {
         "payouts_by_merchant_email", "payouts_by_wallet_status", "accounts_platform",
         "journal_entries_by_account", "journal_entries_by_journal", "wallet_transactions_by_wallet",
         "wallet_transactions_by_reference", "wallet_transactions_by_type", "outbox_due",
-        "outbox_by_payout"}) {
+        "outbox_one_per_destination", "outbox_sequence"}) {
     SCOPED_TRACE(index);
     EXPECT_EQ(raw.integer(std::string("SELECT count(*) FROM sqlite_schema WHERE type = 'index' "
                                       "AND name = '") +

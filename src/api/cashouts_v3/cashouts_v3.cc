@@ -240,6 +240,7 @@ void handle_update_status(Context& context, const http::Request& request,
   transition.merchant_id = merchant_id;
   transition.ref = ref;
   transition.actor = Actor::kClient;
+  transition.read_back = false;  // the answer is the status alone
   if (parsed->status == RequestedStatus::kOnHold) {
     transition.to = PayoutStatus::kOnHold;
   } else {
@@ -314,8 +315,14 @@ void handle_cancel(Context& context, const http::Request& request, const http::R
     respond(respond_error(invalid_transition_error(412)));
     return;
   }
-  context.commands.cancel_payout_async(
-      merchant_id, ref, Actor::kClient,
+  commands::TransitionInput cancel;
+  cancel.merchant_id = merchant_id;
+  cancel.ref = ref;
+  cancel.to = PayoutStatus::kCancelled;
+  cancel.actor = Actor::kClient;
+  cancel.read_back = false;  // the answer is the status alone
+  context.commands.transition_async(
+      std::move(cancel),
       [respond, request_id = request.request_id](Result<PayoutWithEvents> result) {
         if (result.is_ok()) {
           respond(ok_response(cancelled_body(result->payout)));

@@ -131,6 +131,9 @@ class Connection {
   // Runs one or more statements without results (DDL, BEGIN/COMMIT, SAVEPOINT). On failure the
   // error is kept in last_error().
   Status execute_script(std::string_view sql);
+  // Runs one statement that returns no rows through the statement cache (parsed once per
+  // connection): the writer's per-op SAVEPOINT / RELEASE.
+  Status execute_cached(std::string_view sql);
   // Runs a statement returning a single value (PRAGMA reads, COUNT(*)); the first column of the
   // first row as text.
   Result<std::string> query_text(std::string_view sql);

@@ -324,6 +324,9 @@ CREATE UNIQUE INDEX outbox_one_per_destination
   ON outbox (cashout_id, event_seq, channel, coalesce(endpoint_id, 0));
 -- The per-destination sequence of a payout (ordering check, follower push).
 CREATE INDEX outbox_sequence ON outbox (cashout_id, channel, coalesce(endpoint_id, 0), status, event_seq);
+-- outbox_one_per_destination starts with (cashout_id, event_seq): the older index is redundant,
+-- and every index is paid for on every insert.
+DROP INDEX outbox_by_payout;
 CREATE INDEX outbox_by_endpoint ON outbox (endpoint_id, id) WHERE endpoint_id IS NOT NULL;
 CREATE INDEX outbox_by_status_id ON outbox (status, id);
 

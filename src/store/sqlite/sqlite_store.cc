@@ -272,7 +272,7 @@ size_t SqliteStore::run_transaction(std::vector<std::unique_ptr<WriteOp>>& ops, 
   Status aborted;  // the whole transaction is lost; ops[first, end) fail with it
   size_t end = first;
   for (; end < ops.size(); ++end) {
-    Status savepoint = connection.execute_script("SAVEPOINT op");
+    Status savepoint = connection.execute_cached("SAVEPOINT op");
     if (!savepoint.is_ok()) {
       aborted = savepoint;
       ++end;
@@ -291,14 +291,14 @@ size_t SqliteStore::run_transaction(std::vector<std::unique_ptr<WriteOp>>& ops, 
     // An op that ignored a hard database error must not commit its half-done work.
     if (result.is_ok() && !hard.is_ok()) result = hard;
     if (!result.is_ok()) {
-      Status rolled_back = connection.execute_script("ROLLBACK TO op");
+      Status rolled_back = connection.execute_cached("ROLLBACK TO op");
       if (!rolled_back.is_ok()) {
         aborted = rolled_back;
         ++end;
         break;
       }
     }
-    Status released = connection.execute_script("RELEASE op");
+    Status released = connection.execute_cached("RELEASE op");
     if (!released.is_ok()) {
       aborted = released;
       ++end;
