@@ -338,6 +338,9 @@ void Dispatcher::record(const Job& job, const OutboundResult& result, bool give_
     if (give_up) counter = &DispatcherStats::refused;
   }
 
+  // The attempt happened whatever its recording does; counted first, so a reader who sees the
+  // row delivered also sees the attempt in the metrics.
+  count(counter);
   bool kept_lease = true;
   Status written = store_.write([&](WriteTx& tx) -> Status {
     Result<bool> updated = tx.record_delivery(record);
@@ -345,7 +348,6 @@ void Dispatcher::record(const Job& job, const OutboundResult& result, bool give_
     kept_lease = *updated;
     return Status::ok();
   });
-  count(counter);
   if (!written.is_ok()) {
     // The lease expires and the row is tried again: at least once, never lost.
     count(&DispatcherStats::errors);

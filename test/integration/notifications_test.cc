@@ -509,7 +509,10 @@ TEST_F(NotificationsTest, DeadReceiverDoesNotDelayAHealthyOneBeyondItsTimeout) {
   EXPECT_LE(dead.peak_in_flight("/dead"), 2u);
 
   // SIGTERM while two attempts hang on the dead receiver: the process does not wait them out
-  // (the sender is shut down; the attempts are recorded and retried by the next instance).
+  // (the sender is shut down; the attempts are recorded and retried by the next instance). The
+  // healthy attempt is recorded first: its request arriving is not yet its answer being read.
+  ASSERT_TRUE(wait_for_sql("SELECT status FROM outbox WHERE cashout_id = " + ids.cashout_id + ";",
+                           "delivered", 5000));
   const int64_t stop_started_ms = steady_ms();
   EXPECT_EQ(servers_[0]->stop(), 0);
   EXPECT_LT(steady_ms() - stop_started_ms, kTimeoutMs);
