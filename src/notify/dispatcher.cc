@@ -171,13 +171,12 @@ Result<std::vector<Dispatcher::Job>> Dispatcher::claim(int capacity) {
     std::map<std::string, int> planned;
     for (OutboxMessage& message : due) {
       if (static_cast<int>(picked.size()) >= capacity) break;
-      std::string destination = message.destination;
-      auto running = in_flight_by_destination_.find(destination);
+      auto running = in_flight_by_destination_.find(message.destination);
       const int busy = (running == in_flight_by_destination_.end() ? 0 : running->second) +
-                       planned[destination];
+                       planned[message.destination];
       if (busy >= options_.per_destination_limit) continue;
-      planned[destination] += 1;
-      picked.push_back(Job{std::move(message), std::move(destination)});
+      planned[message.destination] += 1;
+      picked.push_back(std::move(message));
     }
   }
   if (picked.empty()) return picked;
@@ -187,7 +186,7 @@ Result<std::vector<Dispatcher::Job>> Dispatcher::claim(int capacity) {
   std::vector<bool> won(picked.size(), false);
   Status claimed = store_.write([&](WriteTx& tx) -> Status {
     for (size_t i = 0; i < picked.size(); ++i) {
-      Status status = tx.claim_outbox_message(picked[i].message.id, options_.instance_id, now,
+      Status status = tx.claim_outbox_message(picked[i].id, options_.instance_id, now,
                                               lease_until);
       if (status.kind() == ErrorKind::kConflict) continue;
       PAYOUTD_RETURN_IF_ERROR(status);
@@ -199,8 +198,8 @@ Result<std::vector<Dispatcher::Job>> Dispatcher::claim(int capacity) {
   std::vector<Job> jobs;
   for (size_t i = 0; i < picked.size(); ++i) {
     if (!won[i]) continue;
-    picked[i].message.claimed_by = options_.instance_id;
-    picked[i].message.lease_until = lease_until;
+    picked[i].claimed_by = options_.instance_id;
+    picked[i].lease_until = lease_until;
     jobs.push_back(std::move(picked[i]));
   }
   return jobs;
@@ -277,7 +276,7 @@ Dispatcher::Prepared Dispatcher::prepare(const OutboxMessage& message) {
 
 void Dispatcher::deliver(const Job& job) {
   const int64_t started_at = clock_.now_micros();
-  Prepared prepared = prepare(job.message);
+  Prepared prepared = prepare(job);
   if (!prepared.status.is_ok()) {
     OutboundResult result;
     result.outcome = prepared.give_up ? OutboundOutcome::kRefused : OutboundOutcome::kTransportError;
@@ -289,9 +288,8 @@ void Dispatcher::deliver(const Job& job) {
   record(job, result, result.outcome == OutboundOutcome::kRefused, started_at);
 }
 
-void Dispatcher::record(const Job& job, const OutboundResult& result, bool give_up,
+void Dispatcher::record(const Job& message, const OutboundResult& result, bool give_up,
                         int64_t started_at) {
-  const OutboxMessage& message = job.message;
   const int64_t now = clock_.now_micros();
   DeliveryRecord record;
   record.outbox_id = message.id;
@@ -359,7 +357,7 @@ void Dispatcher::record(const Job& job, const OutboundResult& result, bool give_
   if (kept_lease && record.next_status == OutboxStatus::kFailed) count(&DispatcherStats::given_up);
   if (!result.delivered()) {
     spdlog::info("notification {} ({} to {}) attempt {} failed: {}{}", message.event_id,
-                 message.channel, job.destination, attempt.attempt, attempt.error,
+                 message.channel, message.destination, attempt.attempt, attempt.error,
                  record.next_status == OutboxStatus::kFailed ? " (given up)" : "");
   }
 }

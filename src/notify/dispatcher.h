@@ -96,10 +96,8 @@ class Dispatcher {
   DispatcherStats stats() const;
 
  private:
-  struct Job {
-    OutboxMessage message;
-    std::string destination;  // message.destination: scheme://host:port
-  };
+  // A claimed row; its `destination` is the key of the per-destination limit.
+  using Job = OutboxMessage;
 
   void claimer_loop();
   void worker_loop();

@@ -52,10 +52,24 @@ WebhookEndpoint read_endpoint(const Statement& row) {
   return endpoint;
 }
 
-constexpr std::string_view kOutboxColumns =
-    "o.id, o.cashout_id, o.event_seq, o.event_id, o.channel, o.endpoint_id, o.target_url, "
-    "o.payload, o.status, o.attempts, o.next_attempt_at, o.give_up_at, o.claimed_by, "
-    "o.lease_until, o.last_error, o.delivered_at, o.created_at, o.updated_at, o.destination";
+// The columns read_outbox reads, in its order.
+constexpr std::string_view kOutboxColumnNames[] = {
+    "id",          "cashout_id", "event_seq",  "event_id",        "channel",
+    "endpoint_id", "target_url", "payload",    "status",          "attempts",
+    "next_attempt_at", "give_up_at", "claimed_by", "lease_until", "last_error",
+    "delivered_at", "created_at", "updated_at", "destination"};
+
+// "<alias>.id, <alias>.cashout_id, ..." for a SELECT over the outbox under `alias`.
+std::string outbox_columns(std::string_view alias) {
+  std::string columns;
+  for (std::string_view name : kOutboxColumnNames) {
+    if (!columns.empty()) columns += ", ";
+    columns += alias;
+    columns += '.';
+    columns += name;
+  }
+  return columns;
+}
 
 Result<OutboxMessage> read_outbox(const Statement& row) {
   OutboxMessage message;
@@ -142,20 +156,8 @@ const std::string& outbox_due_sql() {
   // oldest `per_destination_limit` rows of each destination. Ranking needs every due row of the
   // pass, which is the price of fairness: a dead destination's backlog costs a scan, never
   // another destination's delivery.
-  static const std::string ranked_columns = [] {
-    std::string columns(kOutboxColumns);
-    for (size_t at = columns.find("o."); at != std::string::npos; at = columns.find("o.", at)) {
-      if (at == 0 || columns[at - 1] == ' ') {
-        columns.replace(at, 2, "ranked.");
-        at += 7;
-      } else {
-        at += 2;
-      }
-    }
-    return columns;
-  }();
   static const std::string sql =
-      "SELECT " + ranked_columns +
+      "SELECT " + outbox_columns("ranked") +
       " FROM (SELECT o.*, row_number() OVER (PARTITION BY o.destination "
       "ORDER BY o.next_attempt_at, o.id) AS destination_rank "
       "FROM outbox o WHERE o.status = 'pending' AND o.next_attempt_at <= ?1 "
@@ -233,7 +235,7 @@ Result<std::vector<OutboxMessage>> outbox_due(Connection& connection, const Outb
 
 Result<OutboxMessage> outbox_message(Connection& connection, int64_t outbox_id) {
   static const std::string sql =
-      "SELECT " + std::string(kOutboxColumns) + " FROM outbox o WHERE o.id = ?1";
+      "SELECT " + outbox_columns("o") + " FROM outbox o WHERE o.id = ?1";
   Result<StatementLease> statement = connection.prepare(sql);
   if (!statement.is_ok()) return std::move(statement).status();
   (*statement)->bind(1, outbox_id);
@@ -247,7 +249,7 @@ Result<std::vector<OutboxMessage>> list_outbox(Connection& connection, const Out
   PAYOUTD_RETURN_IF_ERROR(check_row_limit(query.limit));
   // Four fixed texts (status filter or not, merchant filter or not), each prepared once. An
   // event id names one payout's rows, so it is answered through the payout's sequence index.
-  std::string sql = "SELECT " + std::string(kOutboxColumns) + " FROM outbox o";
+  std::string sql = "SELECT " + outbox_columns("o") + " FROM outbox o";
   std::string where;
   auto add = [&where](std::string_view clause) {
     where += where.empty() ? " WHERE " : " AND ";
