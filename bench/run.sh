@@ -7,16 +7,25 @@
 #      v1 cancel, v1 list — requests/s, p50/p99/p99.9 and the ratio to nginx;
 #   3. scale: v3 cancel and v3 status with ~1,000 and with SEED_PAYOUTS payouts stored;
 #   4. memory: the server's peak RSS (VmHWM) in each phase;
-# and writes the results as a section of docs/benchmarks.md (between the bench/run.sh markers).
+#   5. PostgreSQL (issue 8, bench/postgres.sh): in a throwaway cluster of the same data directory
+#      (fsync and synchronous_commit on), pgbench TPC-B (`-M prepared`, CONNECTIONS clients, THREADS
+#      threads) next to payoutd on PostgreSQL (v3 create and v3 cancel with the same wrk settings);
+#      target cancel >= 1.0 x pgbench's tps; `payoutd ledger check` on that database;
+# and writes the results as a section of docs/benchmarks.md (between the bench/run.sh markers; the
+# PostgreSQL part between its own bench/run.sh postgres markers inside it).
 #
 #   bench/run.sh [BUILD_DIR]          (default ./build; must be a Release build)
-#   DURATION=2s SEED_PAYOUTS=20000 CEILING_SECONDS=1 WRITE_DOCS=0 bench/run.sh build   (smoke, ~1 min)
+#   DURATION=2s SEED_PAYOUTS=20000 CEILING_SECONDS=1 WRITE_DOCS=0 bench/run.sh build   (smoke, ~1.5 min)
+#   PG_ONLY=1 bench/run.sh build      the PostgreSQL phase alone (~1-2 min with DURATION=10s); it
+#                                     replaces only the PostgreSQL part of the docs section
+#   PG=0 bench/run.sh build           without the PostgreSQL phase (the docs keep the last one)
 #
 # Phases: ceilings; setup (a merchant with v3 credentials and BRL/USD wallets, one payout of each
 # dialect created through the API as clone templates); main (BASE_PAYOUTS stored plus the prepared
 # cancel targets; the seven payoutd runs, one server process); scale (a second database: v3 status
 # then v3 cancel with BASE_PAYOUTS, then SEED_PAYOUTS, stored; one server process per run);
-# `payoutd ledger check` on both databases (the run fails if it does not pass).
+# `payoutd ledger check` on both databases (the run fails if it does not pass); then the PostgreSQL
+# phase (5. above; its cluster is stopped and removed on every exit path).
 #
 # Environment (defaults in brackets):
 #   DURATION [10s]  CONNECTIONS [64]  THREADS [2]   wrk settings, the same for nginx and payoutd
@@ -31,6 +40,10 @@
 #   SCALE_POOL [auto]        cancel targets per scale cancel run; auto = 2 x the main phase's
 #                            cancel rate x DURATION + 1,000 (at most POOL)
 #   SQLITE_PAYOUTS [300000]  payouts seeded for the SQLite ceiling (each mode cancels distinct ones)
+#   PG [1]  0 = skip the PostgreSQL phase      PG_ONLY [0]  1 = only the PostgreSQL phase
+#   PG_SCALE [CONNECTIONS, >= 10]  pgbench scale   PG_POOL, PG_CANCEL_POOL [auto]  see bench/postgres.sh
+#   PAYOUTD_PG_BINDIR        PostgreSQL server binaries (default: the newest /usr/lib/postgresql/*/bin)
+#   BUILD_JOBS [nproc]       parallel jobs of the build step
 # Every request is signed and distinct where it must be (creates: new external ids; cancels:
 # payouts that are cancellable); any non-2xx, socket error or running out of prepared requests
 # fails the run. Do not run it on a busy machine: wrk shares the cores with the server.
@@ -47,6 +60,11 @@ base_payouts=${BASE_PAYOUTS:-1000}
 ceiling_seconds=${CEILING_SECONDS:-3}
 docs=${DOCS:-$root/docs/benchmarks.md}
 write_docs=${WRITE_DOCS:-1}
+pg=${PG:-1}
+pg_only=${PG_ONLY:-0}
+[[ "$pg_only" != 1 ]] || pg=1
+run_sqlite=1
+[[ "$pg_only" != 1 ]] || run_sqlite=0
 payoutd="$build_dir/payoutd"
 fsync_rate="$build_dir/bench/payoutd_fsync_rate"
 sqlite_rate="$build_dir/bench/payoutd_sqlite_cancel_rate"
@@ -56,18 +74,22 @@ log() { echo "[bench] $*" >&2; }
 die() { echo "[bench] FAILED: $*" >&2; exit 1; }
 
 # ---- tools ----
-if ! command -v wrk >/dev/null || { ! command -v nginx >/dev/null && [[ ! -x /usr/sbin/nginx ]]; }; then
-  log "installing wrk and nginx (scripts/install-deps.sh --bench)"
+if ! command -v wrk >/dev/null || { ! command -v nginx >/dev/null && [[ ! -x /usr/sbin/nginx ]]; } ||
+    { [[ "$pg" == 1 ]] && ! command -v psql >/dev/null; }; then
+  log "installing wrk, nginx and PostgreSQL (scripts/install-deps.sh --bench)"
   "$root/scripts/install-deps.sh" --bench >&2
 fi
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 command -v python3 >/dev/null || die "python3 is needed"
-command -v sqlite3 >/dev/null || die "sqlite3 is needed"
+[[ "$run_sqlite" == 0 ]] || command -v sqlite3 >/dev/null || die "sqlite3 is needed"
 command -v curl >/dev/null || die "curl is needed"
+# shellcheck source=bench/postgres.sh
+source "$here/postgres.sh"
+[[ "$pg" != 1 ]] || pg_tools
 build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build_dir/CMakeCache.txt" 2>/dev/null || true)
 [[ "$build_type" == "Release" ]] || log "warning: $build_dir is a '$build_type' build, not Release"
 log "building payoutd and the ceiling tools in $build_dir"
-cmake --build "$build_dir" --target payoutd payoutd_fsync_rate payoutd_sqlite_cancel_rate >&2
+cmake --build "$build_dir" --parallel "${BUILD_JOBS:-$(nproc)}" --target payoutd payoutd_fsync_rate payoutd_sqlite_cancel_rate >&2
 duration_s=$(python3 -c "import re,sys; m=re.fullmatch(r'(\d+)([smh]?)','$duration'); sys.exit('bad DURATION') if not m else print(int(m[1])*{'':1,'s':1,'m':60,'h':3600}[m[2]])")
 
 # ---- work area ----
@@ -78,14 +100,20 @@ nginx_pid=""
 cleanup() {
   if [[ -n "$server_pid" ]]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
   if [[ -n "$nginx_pid" ]]; then kill "$nginx_pid" 2>/dev/null || true; wait "$nginx_pid" 2>/dev/null || true; fi
+  pg_stop_cluster  # the PostgreSQL phase's cluster, if it is running (bench/postgres.sh)
   rm -rf "$work"
 }
 trap cleanup EXIT
+# A signal ends the run once the command in the foreground returns; the EXIT trap then cleans up.
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
 db_file="$work/bench.db"
 db="sqlite://$db_file"
 key="$work/master.key"
 results="$work/results.tsv"   # name <tab> stored <tab> rps <tab> p50 <tab> p99 <tab> p999 <tab> requests
 : >"$results"
+memory_file="$work/memory.tsv"  # phase <tab> stored <tab> VmHWM KiB (stop_server)
 cli() { "$payoutd" "$@" --db "$db" --master-key-file "$key" --log-level warn; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
@@ -133,7 +161,7 @@ run_wrk() {
   non2xx=$(sed 's/.* non2xx=\([0-9]*\).*/\1/' <<<"$line")
   exhausted=$(sed 's/.* exhausted=\([0-9]*\).*/\1/' <<<"$line")
   errors=$(sed 's/.* errors=\([0-9]*\).*/\1/' <<<"$line")
-  [[ "$exhausted" == 0 ]] || die "$name ran out of prepared distinct requests ($exhausted extra); raise POOL"
+  [[ "$exhausted" == 0 ]] || die "$name ran out of prepared distinct requests ($exhausted extra); raise POOL (PG_POOL, PG_CANCEL_POOL for the PostgreSQL runs)"
   [[ "$non2xx" == 0 ]] || die "$name: $non2xx non-2xx answers ($(grep '^BENCH first_non2xx' <<<"$out" || true))"
   [[ "$errors" == 0 ]] || die "$name: $errors socket errors"
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$stored" "$rps" "$p50" "$p99" "$p999" "$requests" >>"$results"
@@ -161,12 +189,20 @@ start_server() {
 stop_server() {
   local hwm
   hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$server_pid/status")
-  printf '%s\t%s\t%s\n' "$1" "$2" "$hwm" >>"$work/memory.tsv"
+  printf '%s\t%s\t%s\n' "$1" "$2" "$hwm" >>"$memory_file"
   kill "$server_pid"
   wait "$server_pid" || die "server exited with $? on SIGTERM"
   server_pid=""
 }
 stored_count() { sqlite3 "$db_file" "PRAGMA busy_timeout=5000; SELECT count(*) FROM payouts;" | tail -1; }
+json_field() { python3 -c "import json,sys; v=json.load(sys.stdin); print(eval('v' + sys.argv[1]))" "$1"; }
+v3_login=bench_login
+v3_pass=bench_pass
+v3_secret=bench_secret_key_4f1d2a9c
+
+sqlite_section=""
+if [[ "$run_sqlite" == 1 ]]; then
+# ---- the SQLite phases 1-4 (not indented: unchanged by the PostgreSQL phase) ----
 
 # ---- 1. ceilings ----
 log "ceiling: fdatasync rate of $work (${ceiling_seconds}s)"
@@ -181,12 +217,8 @@ pool=${POOL:-$(( sqlite_batched * 13 / 10 * duration_s + 2000 ))}
 log "prepared requests per create/cancel run: $pool"
 
 # ---- setup: merchant, wallets, one payout of each dialect to clone ----
-v3_login=bench_login
-v3_pass=bench_pass
-v3_secret=bench_secret_key_4f1d2a9c
 merchant_json=$(cli merchant create --json --name "bench merchant" \
   --v3-login "$v3_login" --v3-pass "$v3_pass" --v3-secret-key "$v3_secret")
-json_field() { python3 -c "import json,sys; v=json.load(sys.stdin); print(eval('v' + sys.argv[1]))" "$1"; }
 merchant_id=$(json_field '["merchant_id"]' <<<"$merchant_json")
 api_user=$(json_field '["api"]["username"]' <<<"$merchant_json")
 api_pass=$(json_field '["api"]["password"]' <<<"$merchant_json")
@@ -337,8 +369,8 @@ ledger_seconds=$(( $(date +%s) - ledger_start ))
 log "  ledger check passed in $ledger_seconds s"
 elapsed=$(( $(date +%s) - started_at ))
 
-# ---- 4. the docs section ----
-section=$(python3 - "$results" "$work/memory.tsv" <<PY
+# ---- 4. the docs section (SQLite part) ----
+sqlite_section=$(python3 - "$results" "$memory_file" <<PY
 import sys
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
 mem = [l.rstrip("\n").split("\t") for l in open(sys.argv[2]) if l.strip()]
@@ -358,7 +390,7 @@ if smoke:
     out.append("")
 out.append("Written by \`bench/run.sh\` — rerun it to replace this section. "
            f"Date $run_date, commit $commit, DURATION=$duration CONNECTIONS=$connections "
-           f"THREADS=$threads SEED_PAYOUTS=$seed_payouts, whole run {$elapsed // 60} min {$elapsed % 60} s.")
+           f"THREADS=$threads SEED_PAYOUTS=$seed_payouts, SQLite phases {$elapsed // 60} min {$elapsed % 60} s.")
 out.append("")
 out.append("- Machine: $cpu_model, $cores cores, $ram RAM, $kernel, $os_name; data directory on "
            "$fs_type ($fs_device).")
@@ -437,6 +469,36 @@ out.append(f"| v3 cancel and status latency (p50, p99) at {int(r['v3 status (lar
 out.append(f"| peak RSS ≤ 200 MiB with {int(r['v3 status (large)'][1]):,} stored | {large_rss:.1f} MiB | {ok(large_rss <= 200)} |")
 out.append(f"| \`payoutd ledger check\` after the run | exit 0 | yes |")
 print("\n".join(out))
+PY
+)
+fi  # run_sqlite
+
+# ---- 5. PostgreSQL (bench/postgres.sh) ----
+postgres_section=""
+if [[ "$pg" == 1 ]]; then
+  pg_phase
+  postgres_section=$(pg_section)
+fi
+elapsed=$(( $(date +%s) - started_at ))
+
+# ---- the docs section ----
+# The whole section between the bench/run.sh markers; the PostgreSQL part between its own markers
+# inside it. A run without one of the parts (PG=0, PG_ONLY=1) keeps that part from the file.
+section=$(SQLITE_SECTION="$sqlite_section" POSTGRES_SECTION="$postgres_section" python3 - "$docs" <<'PY'
+import os, sys
+begin, end = "<!-- bench/run.sh: begin -->", "<!-- bench/run.sh: end -->"
+pg_begin, pg_end = "<!-- bench/run.sh postgres: begin -->", "<!-- bench/run.sh postgres: end -->"
+try:
+    text = open(sys.argv[1], encoding="utf-8").read()
+except FileNotFoundError:
+    text = ""
+old = text[text.index(begin) + len(begin):text.index(end)] if begin in text and end in text else ""
+old_pg = old[old.index(pg_begin) + len(pg_begin):old.index(pg_end)] if pg_begin in old and pg_end in old else ""
+old_sqlite = old[:old.index(pg_begin)] + old[old.index(pg_end) + len(pg_end):] if old_pg else old
+sqlite = os.environ["SQLITE_SECTION"].strip("\n") or old_sqlite.strip("\n")
+pg = os.environ["POSTGRES_SECTION"].strip("\n") or old_pg.strip("\n")
+parts = [p for p in [sqlite, pg_begin + "\n" + pg + "\n" + pg_end if pg else ""] if p]
+print("\n\n".join(parts))
 PY
 )
 echo "$section"

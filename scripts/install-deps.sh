@@ -10,6 +10,10 @@ packages=(
   libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev libcurl4-openssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   curl openssl python3 nodejs
+  # The PostgreSQL backend: libpq to build against; a server for the tests' throwaway clusters
+  # (scripts/pg-cluster.sh) and for pgbench (on Debian 12 pgbench ships in postgresql-15, which
+  # `postgresql` pulls in; /usr/bin/pgbench is postgresql-client-common's wrapper); psql.
+  postgresql postgresql-client libpq-dev
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(wrk nginx)
@@ -21,15 +25,31 @@ for package in "${packages[@]}"; do
     missing+=("$package")
   fi
 done
-# node and python3 may come from outside Debian's packages on some machines (the tests need only
-# a working command); a working command is enough.
-for pair in nodejs:node python3:python3; do
+# Removes the package $1 from `missing` (whole names only).
+drop_missing() {
+  local kept=() package
+  for package in "${missing[@]}"; do [[ "$package" == "$1" ]] || kept+=("$package"); done
+  missing=("${kept[@]}")
+}
+# node, python3 and psql may come from outside Debian's packages on some machines (the tests need
+# only a working command); a working command is enough.
+for pair in nodejs:node python3:python3 postgresql-client:psql; do
   package=${pair%%:*}
   command_name=${pair##*:}
   if [[ " ${missing[*]} " == *" $package "* ]] && command -v "$command_name" >/dev/null 2>&1; then
-    missing=("${missing[@]/$package}")
+    drop_missing "$package"
   fi
 done
+# The same for the server: any installed version's initdb, pg_ctl and pgbench are enough (the
+# `postgresql` package is only Debian's pointer to its supported version).
+if [[ " ${missing[*]} " == *" postgresql "* ]]; then
+  for bindir in /usr/lib/postgresql/*/bin; do
+    if [[ -x "$bindir/initdb" && -x "$bindir/pg_ctl" && -x "$bindir/pgbench" ]]; then
+      drop_missing postgresql
+      break
+    fi
+  done
+fi
 trimmed=()
 for package in "${missing[@]}"; do [[ -n "$package" ]] && trimmed+=("$package"); done
 

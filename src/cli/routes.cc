@@ -60,10 +60,28 @@ void add_connector_callback_route(http::Router& router, engine::Engine& engine) 
              });
 }
 
+// GET /ready: readiness for a load balancer. /status says the process answers; /ready says it
+// can also reach its database (several nodes on one PostgreSQL: a node cut off from the database
+// should get no traffic). No authentication; the reason is not shown (it may name hosts).
+void add_readiness_route(http::Router& router, commands::Commands& commands) {
+  router.add("GET", "/ready", "ready", [&commands](http::Request&&, http::Respond respond) {
+    const Status database = commands.check_database();
+    http::Response response;
+    if (database.is_ok()) {
+      response.body = "{\"status\":\"ready\"}";
+    } else {
+      response.status = 503;
+      response.body = "{\"status\":\"unavailable\",\"reason\":\"database\"}";
+    }
+    respond(std::move(response));
+  });
+}
+
 }  // namespace
 
 void register_routes(http::Router& router, RouteContext& context) {
   http::add_builtin_routes(router, context.metrics, context.version);
+  add_readiness_route(router, context.commands);
   if (context.engine != nullptr) add_connector_callback_route(router, *context.engine);
 
   api::cashouts_v3::CashoutsV3Options v3_options;

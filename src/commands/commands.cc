@@ -426,7 +426,12 @@ Result<PayoutWithEvents> apply_create_payout(WriteTx& tx, const CreatePayoutInpu
   debit.transaction_type = "DEBIT";
   debit.amount_minor = total;
   debit.currency = payout.currency;
-  debit.balance_after_minor = wallet->available_minor - total;
+  // Read back, not computed from the wallet read above: with several writers on one database
+  // (PostgreSQL, several nodes) another transaction may have moved the balance in between; the
+  // journal's UPDATE applied on top of it and holds the row until this commit.
+  Result<Wallet> after = tx.wallet_by_id(payout.merchant_id, wallet->id);
+  if (!after.is_ok()) return std::move(after).status();
+  debit.balance_after_minor = after->available_minor;
   debit.reference_type = "payout";
   debit.reference_id = payout.public_id;
   debit.remarks = "Payout " + payout.public_id;
@@ -1079,6 +1084,16 @@ Result<PayoutPage> Commands::list_payouts(const PayoutQuery& query) {
 
 Result<LedgerReport> Commands::check_ledger() {
   return internal::read_value<LedgerReport>(store_, [](ReadTx& tx) { return tx.check_ledger(); });
+}
+
+Status Commands::check_database() {
+  return store_.read([](ReadTx& tx) -> Status {
+    // Merchant ids start at 1: the answer is always "not found", and getting it proves the
+    // database is reachable and migrated.
+    Result<Merchant> none = tx.merchant_by_id(0);
+    if (none.is_ok() || none.status().kind() == ErrorKind::kNotFound) return Status::ok();
+    return std::move(none).status();
+  });
 }
 
 }  // namespace payoutd::commands

@@ -309,6 +309,10 @@ class Commands {
   // ---- Ledger ----
   Result<LedgerReport> check_ledger();
 
+  // Readiness (GET /ready): one indexed read on a pooled connection, in a read transaction. Ok
+  // when the database answers; the store's error otherwise (unreachable, pool exhausted, ...).
+  Status check_database();
+
   Store& store() { return store_; }
   Clock& clock() { return clock_; }
 

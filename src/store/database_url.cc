@@ -30,6 +30,7 @@ Result<DatabaseUrl> parse_database_url(std::string_view url) {
       starts_with_ignoring_case(url, "postgres://")) {
     DatabaseUrl parsed;
     parsed.backend = DatabaseBackend::kPostgresql;
+    parsed.conninfo = std::string(url);
     return parsed;
   }
 

@@ -15,6 +15,9 @@ struct DatabaseUrl {
   // kSqlite: the file path exactly as written after "sqlite://" ("/abs/x.db", "./x.db", "x.db").
   // Relative paths are relative to the current directory.
   std::string path;
+  // kPostgresql: the URL exactly as given, handed to libpq (which reads host, port, user,
+  // password, database and parameters such as sslmode from it). May carry a password: never log it.
+  std::string conninfo;
 };
 
 // Accepts sqlite:///absolute/path.db, sqlite://./relative.db, sqlite://relative.db and

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "store/database_url.h"
+#include "store/postgres/pg_store.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace payoutd {
@@ -40,7 +41,9 @@ Result<std::unique_ptr<Store>> open_store(std::string_view database_url,
   Result<DatabaseUrl> url = parse_database_url(database_url);
   if (!url.is_ok()) return std::move(url).status();
   if (url->backend == DatabaseBackend::kPostgresql) {
-    return Status::invalid_argument("database", "PostgreSQL backend not available yet");
+    Result<std::unique_ptr<postgres::PgStore>> store = postgres::PgStore::open(url->conninfo, options);
+    if (!store.is_ok()) return std::move(store).status();
+    return std::unique_ptr<Store>(std::move(store).value());
   }
 
   // Resolve a relative path once, now: every connection opened later (readers, migrations) must

@@ -1,5 +1,6 @@
-// The store interface. The SQLite backend (store/sqlite/) implements it now, a PostgreSQL backend
-// later, with the same semantics. The database is the single source of truth: nothing here caches
+// The store interface. Two backends implement it with the same semantics over one shared SQL
+// layer (store/sql/): SQLite (store/sqlite/, the embedded default) and PostgreSQL
+// (store/postgres/, several nodes on one database). The database is the single source of truth: nothing here caches
 // a balance or a status in memory.
 //
 // Reads run in a read transaction (a consistent snapshot) on a pooled read connection.
@@ -503,8 +504,8 @@ struct StoreOptions {
   int busy_timeout_ms = 5000;       // waiting for another process's write lock
 };
 
-// Opens a store from a database URL (operations.md): sqlite:///abs.db, sqlite://./rel.db.
-// postgresql:// URLs are refused until that backend exists. Exceptions are not used; a bad URL or
+// Opens a store from a database URL (operations.md): sqlite:///abs.db, sqlite://./rel.db, or
+// postgresql://user[:password]@host:port/database[?params] (libpq's URI form). Exceptions are not used; a bad URL or
 // an unopenable database is a Status.
 Result<std::unique_ptr<Store>> open_store(std::string_view database_url, const StoreOptions& options);
 

@@ -1,4 +1,4 @@
-// Cashouts API v3 end to end: the real payoutd server, real HTTP, a real SQLite file.
+// Cashouts API v3 end to end: the real payoutd server, real HTTP, a real database.
 // Success paths of every endpoint, the seed's examples replayed verbatim, the signature vectors,
 // the on-hold lifecycle, what may and may not be cancelled, tenant isolation, IP allow-list,
 // disabled merchants, the rate limit, and unavailable storage (702/703).
@@ -662,9 +662,8 @@ TEST_F(V3Test, UnavailableStorageAnswers703And702) {
   const std::string id = create_cashout("locked-1");
   ASSERT_FALSE(id.empty());
   // Another process holds the database's write lock longer than the server's busy timeout (5 s).
-  ChildProcess shell({"/usr/bin/sqlite3", sandbox_.db_path()}, "");
-  ASSERT_TRUE(shell.write_stdin(".timeout 2000\nBEGIN IMMEDIATE;\nSELECT 'locked';\n"));
-  ASSERT_TRUE(shell.wait_for_output("locked", 10000)) << shell.output();
+  DatabaseLock lock(sandbox_);
+  ASSERT_TRUE(lock.held()) << lock.output();
 
   auto create_future = std::async(std::launch::async, [&] {
     return send("POST", "/v3/cashout", create_body("locked-2").text());
@@ -674,8 +673,7 @@ TEST_F(V3Test, UnavailableStorageAnswers703And702) {
   });
   HttpResponse created = create_future.get();
   HttpResponse cancelled = cancel_future.get();
-  ASSERT_TRUE(shell.write_stdin("ROLLBACK;\n.quit\n"));
-  EXPECT_EQ(shell.wait_for_exit(10000), 0);
+  EXPECT_EQ(lock.release(), 0) << lock.output();
 
   EXPECT_TRUE(is_v3_error(created, 500, 703, "Could not make the cashout"));
   EXPECT_TRUE(is_v3_error(cancelled, 500, 702, "Could not cancel cashout"));

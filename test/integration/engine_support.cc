@@ -481,8 +481,8 @@ std::vector<std::string> EngineTest::refunds(Api& api, const std::string& public
 
 std::string EngineTest::rail_submissions(const std::string& public_id) {
   const std::string out = sandbox_.sql(
-      "SELECT coalesce((SELECT submissions FROM rail_records WHERE connector = 'sandbox' AND "
-      "payout_key = '" + public_id + "'), '<none>');");
+      "SELECT coalesce((SELECT CAST(submissions AS TEXT) FROM rail_records WHERE connector = "
+      "'sandbox' AND payout_key = '" + public_id + "'), '<none>');");
   return out.empty() || out.back() != '\n' ? out : out.substr(0, out.size() - 1);
 }
 
@@ -503,7 +503,8 @@ bool EngineTest::wait_until_engine_done(const std::string& cashout_id, int deadl
   std::string row;
   while (steady_ms() < deadline) {
     row = sandbox_.sql(
-        "SELECT coalesce(engine_next_at, 'null') || '/' || coalesce(engine_claimed_by, 'null') "
+        "SELECT coalesce(CAST(engine_next_at AS TEXT), 'null') || '/' || "
+        "coalesce(engine_claimed_by, 'null') "
         "FROM payouts WHERE cashout_id = " + cashout_id + ";");
     if (row == "null/null\n") return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));

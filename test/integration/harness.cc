@@ -11,13 +11,19 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <random>
 #include <sstream>
+
+#include <gtest/gtest.h>
 
 #include "crypto/hash.h"
 #include "json/value.h"
@@ -294,9 +300,152 @@ int ChildProcess::wait_for_exit(int timeout_ms) {
   }
 }
 
+// ---- Backends ----
+
+namespace {
+
+constexpr int kSqlTimeoutMs = 30000;
+
+// PAYOUTD_TEST_BACKEND as given ("" when unset).
+std::string backend_variable() {
+  const char* value = std::getenv("PAYOUTD_TEST_BACKEND");
+  return value == nullptr ? std::string() : std::string(value);
+}
+
+// PAYOUTD_TEST_POSTGRES_URL ("" when unset).
+std::string postgres_admin_url() {
+  const char* value = std::getenv("PAYOUTD_TEST_POSTGRES_URL");
+  return value == nullptr ? std::string() : std::string(value);
+}
+
+// psql of the newest PostgreSQL under /usr/lib/postgresql (Debian), else /usr/bin/psql (Debian's
+// wrapper, a Perl script: slower to start, and sql() runs in polling loops).
+const std::string& psql_binary() {
+  static const std::string path = [] {
+    std::string best;
+    int best_version = -1;
+    std::error_code error;
+    for (const std::filesystem::directory_entry& entry :
+         std::filesystem::directory_iterator("/usr/lib/postgresql", error)) {
+      const std::string candidate = entry.path().string() + "/bin/psql";
+      if (access(candidate.c_str(), X_OK) != 0) continue;
+      const int version = std::atoi(entry.path().filename().string().c_str());
+      if (version > best_version) {
+        best_version = version;
+        best = candidate;
+      }
+    }
+    return best.empty() ? std::string("/usr/bin/psql") : best;
+  }();
+  return path;
+}
+
+// psql in the sqlite3 shell's list mode: unaligned, tuples only, '|' between values, NULL as
+// nothing, quiet (no command tags), no ~/.psqlrc, stop at the first error.
+std::vector<std::string> psql_command(const std::string& url) {
+  return {psql_binary(), "-X", "-q", "-A", "-t", "-F", "|", "-v", "ON_ERROR_STOP=1", "-d", url};
+}
+
+// `admin_url` with its database replaced by `database`: postgresql://user@host:port/<database>.
+std::string with_database(const std::string& admin_url, const std::string& database) {
+  const size_t scheme_end = admin_url.find("://");
+  const size_t authority_start = scheme_end == std::string::npos ? 0 : scheme_end + 3;
+  const size_t path_start = admin_url.find('/', authority_start);
+  const size_t query_start = admin_url.find('?', authority_start);
+  const std::string base = admin_url.substr(0, std::min(path_start, query_start));
+  const std::string query = query_start == std::string::npos ? "" : admin_url.substr(query_start);
+  return base + "/" + database + query;
+}
+
+// A database name no other sandbox (of this or a concurrent run) picks: payoutd_it_<16 hex>.
+std::string random_database_name() {
+  std::random_device device;
+  const uint64_t value = (static_cast<uint64_t>(device()) << 32) ^ device();
+  char name[40];
+  std::snprintf(name, sizeof(name), "payoutd_it_%016llx", static_cast<unsigned long long>(value));
+  return name;
+}
+
+// Fails the run before its first test when the backend cannot be used, so a misconfigured run
+// says why once instead of failing every test on its own.
+class BackendEnvironment final : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    const std::string backend = backend_variable();
+    if (!backend.empty() && backend != "sqlite" && backend != "postgresql") {
+      GTEST_FAIL() << "PAYOUTD_TEST_BACKEND=" << backend << ": expected sqlite or postgresql";
+    }
+    if (test_backend() != Backend::kPostgresql) return;
+    const std::string url = postgres_admin_url();
+    if (url.empty()) {
+      GTEST_FAIL() << "PAYOUTD_TEST_BACKEND=postgresql needs PAYOUTD_TEST_POSTGRES_URL, the admin "
+                      "URL of a PostgreSQL cluster the tests may create databases on (scripts/"
+                      "test.sh starts one: scripts/pg-cluster.sh start <dir> prints it)";
+    }
+    std::vector<std::string> probe = psql_command(url);
+    probe.insert(probe.end(), {"-c", "SELECT 1;"});
+    const ProcessResult answer = run_process(probe, kSqlTimeoutMs);
+    if (answer.exit_code != 0 || answer.out != "1\n") {
+      GTEST_FAIL() << "PostgreSQL at PAYOUTD_TEST_POSTGRES_URL=" << url << " does not answer ("
+                   << psql_binary() << " exit " << answer.exit_code << "): " << answer.out
+                   << answer.err;
+    }
+    std::fprintf(stderr, "[ backend  ] postgresql at %s\n", url.c_str());
+  }
+};
+
+[[maybe_unused]] ::testing::Environment* const kBackendEnvironment =
+    ::testing::AddGlobalTestEnvironment(new BackendEnvironment);
+
+}  // namespace
+
+Backend test_backend() {
+  return backend_variable() == "postgresql" ? Backend::kPostgresql : Backend::kSqlite;
+}
+
+const char* backend_name(Backend backend) {
+  return backend == Backend::kPostgresql ? "postgresql" : "sqlite";
+}
+
 // ---- Sandbox ----
 
-Sandbox::Sandbox() : directory_(temp_.path().string()) {}
+Sandbox::Sandbox() : backend_(test_backend()), directory_(temp_.path().string()) {
+  if (backend_ == Backend::kSqlite) {
+    db_url_ = "sqlite://" + db_path();
+    return;
+  }
+  const std::string admin_url = postgres_admin_url();
+  const std::string name = random_database_name();
+  db_url_ = with_database(admin_url, name);
+  if (admin_url.empty()) {
+    ADD_FAILURE() << "PAYOUTD_TEST_POSTGRES_URL is not set";
+    return;
+  }
+  // template0 with the C collation: text sorts by bytes as in SQLite, whatever the cluster's
+  // default locale (the tests compare ordered output).
+  std::vector<std::string> create = psql_command(admin_url);
+  create.insert(create.end(), {"-c", "CREATE DATABASE " + name +
+                                         " TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' "
+                                         "LC_CTYPE 'C';"});
+  const ProcessResult created = run_process(create, kSqlTimeoutMs);
+  if (created.exit_code != 0) {
+    ADD_FAILURE() << "CREATE DATABASE " << name << " failed (exit " << created.exit_code
+                  << "): " << created.out << created.err;
+    return;
+  }
+  database_name_ = name;
+}
+
+Sandbox::~Sandbox() {
+  if (database_name_.empty()) return;
+  std::vector<std::string> drop = psql_command(postgres_admin_url());
+  drop.insert(drop.end(), {"-c", "DROP DATABASE IF EXISTS " + database_name_ + " WITH (FORCE);"});
+  const ProcessResult dropped = run_process(drop, kSqlTimeoutMs);
+  if (dropped.exit_code != 0) {
+    ADD_FAILURE() << "DROP DATABASE " << database_name_ << " failed (exit " << dropped.exit_code
+                  << "): " << dropped.out << dropped.err;
+  }
+}
 
 ProcessResult Sandbox::cli(std::vector<std::string> arguments) const {
   arguments.insert(arguments.begin(), payoutd_binary());
@@ -355,14 +504,52 @@ int Sandbox::ledger_check(std::string* report) const {
 }
 
 std::string Sandbox::sql(const std::string& statements) const {
-  ProcessResult result =
-      run_process({"/usr/bin/sqlite3", "-cmd", ".timeout 5000", db_path(), statements}, 30000);
+  if (backend_ == Backend::kSqlite) {
+    ProcessResult result = run_process(
+        {"/usr/bin/sqlite3", "-cmd", ".timeout 5000", db_path(), statements}, kSqlTimeoutMs);
+    return result.out + result.err;
+  }
+  // From a file, not -c: psql runs the statements of a -c string as one transaction, while the
+  // sqlite3 shell (and psql -f) runs each on its own.
+  static std::atomic<uint64_t> next_file{0};
+  const std::string path = directory_ + "/sql-" + std::to_string(next_file.fetch_add(1)) + ".sql";
+  {
+    std::ofstream file(path, std::ios::binary | std::ios::trunc);
+    file << statements << "\n";
+    if (!file.good()) return "harness: could not write " + path + "\n";
+  }
+  std::vector<std::string> command = psql_command(db_url_);
+  command.insert(command.end(), {"-f", path});
+  ProcessResult result = run_process(command, kSqlTimeoutMs);
+  std::remove(path.c_str());
   return result.out + result.err;
 }
 
+std::string Sandbox::sql_joined(const std::string& statement, const std::string& separator) const {
+  std::istringstream rows(sql(statement));
+  std::string joined;
+  bool first = true;
+  for (std::string row; std::getline(rows, row);) {
+    if (!first) joined += separator;
+    joined += row;
+    first = false;
+  }
+  return joined;
+}
+
+std::string Sandbox::hex_sql(const std::string& expression) const {
+  if (backend_ == Backend::kSqlite) return "hex(" + expression + ")";
+  return "upper(encode(" + expression + ", 'hex'))";
+}
+
 std::string Sandbox::snapshot() const {
+  const std::string table_query =
+      backend_ == Backend::kSqlite
+          ? "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name;"
+          : "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
+            "ORDER BY tablename;";
   std::string query;
-  std::istringstream tables(sql("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name;"));
+  std::istringstream tables(sql(table_query));
   for (std::string table; std::getline(tables, table);) {
     // The delivery log is written by the notification dispatcher on its own schedule, never by a
     // request: a running dispatcher may append to it between two snapshots of an unchanged
@@ -370,8 +557,14 @@ std::string Sandbox::snapshot() const {
     if (table.empty() || table == "delivery_attempts") continue;
     query += "SELECT '" + table + "', count(*) FROM \"" + table + "\";";
   }
+  // SQLite's AUTOINCREMENT sequences roll back with their transaction: a change shows a change.
+  // PostgreSQL's sequences do not (nextval is never undone), so a refused request whose
+  // transaction inserted and rolled back moves them without changing the database: left out;
+  // the row counts show every insert that stayed.
+  if (backend_ == Backend::kSqlite) {
+    query += "SELECT 'sequence', name, seq FROM sqlite_sequence ORDER BY name;";
+  }
   query +=
-      "SELECT 'sequence', name, seq FROM sqlite_sequence ORDER BY name;"
       "SELECT 'account', id, kind, balance FROM accounts ORDER BY id;"
       "SELECT 'payout', cashout_id, status, event_seq, updated_at FROM payouts ORDER BY cashout_id;"
       "SELECT 'merchant', id, status, updated_at FROM merchants ORDER BY id;";
@@ -379,6 +572,13 @@ std::string Sandbox::snapshot() const {
 }
 
 bool Sandbox::set_next_id(const std::string& table, int64_t next_id) const {
+  if (backend_ == Backend::kPostgresql) {
+    const std::string id_column = table == "payouts" ? "cashout_id" : "id";
+    // is_called = false: the next nextval() returns next_id itself.
+    const std::string next = std::to_string(next_id);
+    return sql("SELECT setval(pg_get_serial_sequence('" + table + "', '" + id_column + "'), " +
+               next + ", false);") == next + "\n";
+  }
   const std::string seq = std::to_string(next_id - 1);
   const std::string output = sql(
       "UPDATE sqlite_sequence SET seq = " + seq + " WHERE name = '" + table + "';" +
@@ -386,6 +586,45 @@ bool Sandbox::set_next_id(const std::string& table, int64_t next_id) const {
       " WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = '" + table + "');" +
       "SELECT seq FROM sqlite_sequence WHERE name = '" + table + "';");
   return output == seq + "\n";
+}
+
+// ---- DatabaseLock ----
+
+namespace {
+
+std::vector<std::string> lock_shell_command(const Sandbox& sandbox) {
+  if (sandbox.backend() == Backend::kSqlite) return {"/usr/bin/sqlite3", sandbox.db_path()};
+  return psql_command(sandbox.db_url());
+}
+
+}  // namespace
+
+DatabaseLock::DatabaseLock(const Sandbox& sandbox, int timeout_ms)
+    : backend_(sandbox.backend()), shell_(lock_shell_command(sandbox), "") {
+  // Taking the lock waits up to 2 s for a writer in progress, as `.timeout 2000` does.
+  const std::string take =
+      backend_ == Backend::kSqlite
+          ? ".timeout 2000\nBEGIN IMMEDIATE;\nSELECT 'locked';\n"
+          : "SET lock_timeout = '2s';\n"
+            "BEGIN;\n"
+            "DO $$\n"
+            "DECLARE item record;\n"
+            "BEGIN\n"
+            "  FOR item IN SELECT tablename FROM pg_tables WHERE schemaname = current_schema()\n"
+            "              ORDER BY tablename LOOP\n"
+            "    EXECUTE format('LOCK TABLE %I IN EXCLUSIVE MODE', item.tablename);\n"
+            "  END LOOP;\n"
+            "END\n"
+            "$$;\n"
+            "SELECT 'locked';\n";
+  held_ = shell_.write_stdin(take) && shell_.wait_for_output("locked", timeout_ms);
+}
+
+int DatabaseLock::release(int timeout_ms) {
+  const std::string end = backend_ == Backend::kSqlite ? "ROLLBACK;\n.quit\n" : "ROLLBACK;\n\\q\n";
+  if (!shell_.write_stdin(end)) return -1;
+  held_ = false;
+  return shell_.wait_for_exit(timeout_ms);
 }
 
 // ---- ServerProcess ----

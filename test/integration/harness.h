@@ -1,9 +1,17 @@
-// Integration-test harness: the real `payoutd` binary, a real SQLite file, real HTTP.
+// Integration-test harness: the real `payoutd` binary, a real database, real HTTP.
 //
-// - Sandbox: a temporary directory with the database and the master key; runs CLI commands on it
-//   (`merchant create --json ...`, `wallet fund ...`, `ledger check`), runs SQL on it with the
-//   sqlite3 shell, and snapshots it (row counts of every table, every account balance) so a test
-//   can prove that a request changed nothing.
+// - Backend: the store backend the suite runs against, chosen by PAYOUTD_TEST_BACKEND: `sqlite`
+//   (the default: a SQLite file in the sandbox's directory) or `postgresql` (a fresh database per
+//   sandbox on the cluster at PAYOUTD_TEST_POSTGRES_URL, an admin URL such as
+//   postgresql://postgres@127.0.0.1:<port>/postgres; scripts/test.sh starts a throwaway cluster
+//   with scripts/pg-cluster.sh). CTest registers the suite once per backend: integration_test and
+//   integration_test_postgresql (which leaves out the tests named *SqliteOnly*).
+// - Sandbox: a temporary directory with the master key and (SQLite) the database, or (PostgreSQL)
+//   a database of its own, dropped with the sandbox; runs CLI commands on it (`merchant create
+//   --json ...`, `wallet fund ...`, `ledger check`), runs SQL on it with the backend's shell
+//   (sqlite3 or psql, both printing the sqlite3 shell's list mode), and snapshots it (row counts of
+//   every table, every account balance) so a test can prove that a request changed nothing.
+// - DatabaseLock: another client holding the database's write lock, to make storage unavailable.
 // - ServerProcess: `payoutd serve --listen 127.0.0.1:0 --no-engine ...` on a sandbox as a child
 //   process; waits for "payoutd listening on 127.0.0.1:<port>"; SIGTERM then SIGKILL on
 //   destruction.
@@ -12,6 +20,9 @@
 // - sign_hex(): the Payload-Signature of a body (HMAC-SHA256, lower-case hex).
 //
 // Nothing here is specific to one dialect. Every wait is bounded; every child process is reaped.
+// SQL in the tests is written so that both SQLite and PostgreSQL accept it and print the same
+// (standard SQL: CASE rather than a boolean as a value, CAST(x AS TEXT) before mixing numbers and
+// text in coalesce, an alias on every derived table, no group_concat, rows joined in C++).
 #pragma once
 
 #include <sys/types.h>
@@ -42,7 +53,7 @@ ProcessResult run_process(const std::vector<std::string>& argv, int timeout_ms =
                           const std::string& working_directory = "");
 
 // A long-running child with pipes to its stdin and stdout (stderr goes to a file). Used for the
-// server and for an interactive `sqlite3` shell that holds a lock.
+// server and for an interactive SQL shell that holds a lock (DatabaseLock).
 class ChildProcess {
  public:
   // Starts `argv`. `stderr_path` receives the child's stderr ("" = /dev/null).
@@ -79,15 +90,34 @@ class ChildProcess {
   std::string output_;
 };
 
+// ---- Store backends ----
+
+enum class Backend : uint8_t { kSqlite = 0, kPostgresql };
+
+// The backend of this run: PAYOUTD_TEST_BACKEND ("sqlite" or unset, "postgresql"). Any other value
+// (and postgresql without PAYOUTD_TEST_POSTGRES_URL, or with a cluster that does not answer) fails
+// the whole run before its first test.
+Backend test_backend();
+const char* backend_name(Backend backend);
+
 // ---- Database sandbox and CLI ----
 
 class Sandbox {
  public:
+  // SQLite: nothing to create (payoutd creates the file). PostgreSQL: CREATE DATABASE
+  // payoutd_it_<random hex> on the cluster (a failure is a test failure).
   Sandbox();
+  // PostgreSQL: DROP DATABASE ... WITH (FORCE) (servers still connected are cut off).
+  ~Sandbox();
+  Sandbox(const Sandbox&) = delete;
+  Sandbox& operator=(const Sandbox&) = delete;
 
+  Backend backend() const { return backend_; }
   const std::string& directory() const { return directory_; }
+  // The SQLite file. REQUIRES: backend() == Backend::kSqlite.
   std::string db_path() const { return directory_ + "/p.db"; }
-  std::string db_url() const { return "sqlite://" + db_path(); }
+  // What `--db` gets: sqlite://<db_path()>, or the URL of the sandbox's PostgreSQL database.
+  const std::string& db_url() const { return db_url_; }
   std::string key_path() const { return directory_ + "/mk.key"; }
 
   // `payoutd <arguments...> --db <url> --master-key-file <key>`.
@@ -111,19 +141,54 @@ class Sandbox {
   // `ledger check`: exit code (0 = all invariants hold) and the report in *report.
   int ledger_check(std::string* report = nullptr) const;
 
-  // sqlite3 <db> with a 5 s busy timeout; stdout (stderr appended).
+  // Runs `statements` (one or more, each ending in ';') on the database: SQLite with the sqlite3
+  // shell (5 s busy timeout), PostgreSQL with psql (stops at the first error). Returns stdout with
+  // stderr appended, in the sqlite3 shell's list mode whatever the backend: one line per row,
+  // values separated by '|', NULL as nothing, no headers, the rows of every statement in order.
   std::string sql(const std::string& statements) const;
-  // Row count of every table (found in sqlite_master) but the dispatcher's delivery log, the sqlite_sequence rows, every account
-  // balance and every payout's status and event count, as text: equal before and after = the
-  // database was not changed.
+  // The rows `statement` prints, joined by `separator` (what group_concat would give, in the
+  // statement's ORDER BY order; portable).
+  std::string sql_joined(const std::string& statement, const std::string& separator = ",") const;
+  // An SQL expression for the upper-case hex text of the BLOB (SQLite) / BYTEA (PostgreSQL)
+  // `expression`: the one spelling the two backends do not share.
+  std::string hex_sql(const std::string& expression) const;
+  // Row count of every table but the dispatcher's delivery log, the id sequences (SQLite only, see
+  // harness.cc), every account balance and every payout's and merchant's status, event count and
+  // update time, as text: equal before and after = the database was not changed.
   std::string snapshot() const;
-  // Makes the next AUTOINCREMENT id of `table` be `next_id` (the sequence row is created when
-  // missing). REQUIRES: no row of `table` has an id >= next_id.
+  // Makes the next generated id of `table` (`cashout_id` for payouts, `id` elsewhere) be
+  // `next_id`: SQLite's AUTOINCREMENT sequence row (created when missing), PostgreSQL's identity
+  // sequence. REQUIRES: no row of `table` has an id >= next_id.
   bool set_next_id(const std::string& table, int64_t next_id) const;
 
  private:
+  Backend backend_;
   TempDir temp_;
   std::string directory_;
+  std::string database_name_;  // PostgreSQL: this sandbox's database; "" when it was not created
+  std::string db_url_;
+};
+
+// Another client holding the database's write lock, as an operator's shell or a second process
+// could: SQLite, the sqlite3 shell in BEGIN IMMEDIATE; PostgreSQL, a psql session holding every
+// table in EXCLUSIVE mode. Either way reads go on and every write waits (until the server's busy /
+// lock timeout gives up). The constructor waits (bounded) until the lock is held: check held().
+class DatabaseLock {
+ public:
+  explicit DatabaseLock(const Sandbox& sandbox, int timeout_ms = 10000);
+  DatabaseLock(const DatabaseLock&) = delete;
+  DatabaseLock& operator=(const DatabaseLock&) = delete;
+
+  bool held() const { return held_; }
+  // What the shell printed (for failure messages).
+  const std::string& output() const { return shell_.output(); }
+  // Rolls back, ends the session and waits (bounded): the shell's exit code, 0 when clean.
+  int release(int timeout_ms = 10000);
+
+ private:
+  Backend backend_;
+  ChildProcess shell_;
+  bool held_ = false;
 };
 
 // `payoutd serve --listen 127.0.0.1:0 --db ... --master-key-file ... --no-engine <extra...>`.

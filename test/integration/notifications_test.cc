@@ -1,5 +1,5 @@
 // Notifications end to end (notifications.md): real `payoutd serve` processes with the engine and
-// the dispatcher running, a real local HTTP receiver (integration/receiver.h), real SQLite.
+// the dispatcher running, a real local HTTP receiver (integration/receiver.h), a real database.
 //
 // 1. Both formats as a receiver verifies them: the v3 form with its `control`, the v1 event with
 //    Payoutd-Signature; the event carries the payout as of that event.
@@ -372,9 +372,9 @@ TEST_F(NotificationsTest, FailingReceiverGetsItOnTheFourthAttemptInOrderWithoutH
   (void)a_cancelled_ms;
 
   // The delivery log has every attempt: three failures with their statuses, then deliveries.
-  EXPECT_EQ(sql_text("SELECT group_concat(result || ':' || coalesce(http_status, '-'), ',') FROM "
-                     "(SELECT result, http_status FROM delivery_attempts WHERE event_id = 'evt_" +
-                     a.public_id.substr(4) + "_1' ORDER BY id);"),
+  EXPECT_EQ(sandbox_.sql_joined("SELECT result || ':' || coalesce(CAST(http_status AS TEXT), '-') "
+                                "FROM delivery_attempts WHERE event_id = 'evt_" +
+                                a.public_id.substr(4) + "_1' ORDER BY id;"),
             "failed:500,failed:503,failed:500,delivered:200");
 }
 
@@ -431,7 +431,8 @@ TEST_F(NotificationsTest, KillNineBetweenCommitAndDeliveryLosesNothingAndInvents
       {"action_required", 5}, {"completed", 1}, {"failed", 3}, {"cancelled", 2}, {"expired", 3}};
   std::istringstream rows(sandbox_.sql(
       "SELECT p.public_id, p.cashout_id, e.seq, coalesce(e.from_status, ''), e.to_status, "
-      "p.notification_url IS NOT NULL FROM payout_events e JOIN payouts p USING (cashout_id) "
+      "CASE WHEN p.notification_url IS NOT NULL THEN 1 ELSE 0 END FROM payout_events e "
+      "JOIN payouts p USING (cashout_id) "
       "ORDER BY p.cashout_id, e.seq;"));
   std::set<std::string> expected_v1;
   std::map<std::string, int> expected_v3;  // cashout id -> notifications
@@ -547,7 +548,7 @@ TEST_F(NotificationsTest, PrivateTargetsAreRefusedWithAReasonAndNothingIsSent) {
       "SELECT last_error FROM outbox WHERE cashout_id = " + private_net.cashout_id + ";");
   EXPECT_NE(loopback_error.find("loopback"), std::string::npos) << loopback_error;
   EXPECT_NE(private_error.find("private"), std::string::npos) << private_error;
-  EXPECT_EQ(sql_text("SELECT group_concat(result, ',') FROM delivery_attempts;"),
+  EXPECT_EQ(sandbox_.sql_joined("SELECT result FROM delivery_attempts ORDER BY id;"),
             "refused,refused");
   EXPECT_EQ(receiver.connections_accepted(), 0u);
 }
@@ -581,9 +582,9 @@ TEST_F(NotificationsTest, V3NotifiesOnlyWhenTheNumericStatusChanges) {
   ASSERT_EQ(v3.size(), 2u);
   EXPECT_EQ(field(parse_form(v3[0].body), "bank_reference_id"), "");
   EXPECT_EQ(field(parse_form(v3[1].body), "bank_reference_id"), "SBXBANK" + ids.cashout_id);
-  EXPECT_EQ(sql_text("SELECT group_concat(e.to_status, ',') FROM outbox o JOIN payout_events e "
-                     "ON e.cashout_id = o.cashout_id AND e.seq = o.event_seq "
-                     "WHERE o.channel = 'v3' ORDER BY o.event_seq;"),
+  EXPECT_EQ(sandbox_.sql_joined("SELECT e.to_status FROM outbox o JOIN payout_events e "
+                                "ON e.cashout_id = o.cashout_id AND e.seq = o.event_seq "
+                                "WHERE o.channel = 'v3' ORDER BY o.event_seq;"),
             "processing,completed");
 }
 

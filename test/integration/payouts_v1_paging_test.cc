@@ -181,10 +181,8 @@ TEST_F(V1PagingTest, TwentyThousandPayoutsPageDisjointlyWithRightCounts) {
   std::cerr << "[ paging ] created " << kPayouts << " payouts in "
             << duration_cast<milliseconds>(created - started).count() << " ms; whole test "
             << duration_cast<milliseconds>(done - started).count() << " ms\n";
-#if !defined(__SANITIZE_ADDRESS__)
-  // The budget of a debug build; sanitizer builds are several times slower and only report.
-  EXPECT_LT(duration_cast<milliseconds>(done - started).count(), 60'000);
-#endif
+  // Reported, not asserted: speed is measured by bench/ on a quiet machine, not by a test whose
+  // timing depends on the backend, the build type and whatever else shares the cores.
 }
 
 }  // namespace

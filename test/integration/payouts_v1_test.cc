@@ -1,4 +1,4 @@
-// Payouts REST API v1, end to end: a real payoutd process, real HTTP, a real SQLite file.
+// Payouts REST API v1, end to end: a real payoutd process, real HTTP, a real database.
 // Covers issue 4's "How it is checked": the seed's figures and cancel rules, cross-dialect
 // consistency, tenant isolation, tokens, idempotency, listings, bulk cancel, wallets and wallet
 // transactions, and the seed's own client code run with Node.
@@ -438,7 +438,8 @@ TEST_F(V1ApiTest, TokensRefreshRotationReuseDetectionAndLogout) {
   EXPECT_EQ(call(login(merchant).access, "GET", "/api/v1/wallets").status, 200);
 
   // Tokens are stored only as SHA-256 hashes.
-  const std::string stored = sandbox_.sql("SELECT hex(token_hash) FROM api_tokens;");
+  const std::string stored = sandbox_.sql("SELECT " + sandbox_.hex_sql("token_hash") +
+                                          " FROM api_tokens;");
   EXPECT_EQ(stored.find(first.access), std::string::npos);
   EXPECT_EQ(sandbox_.sql("SELECT count(*) FROM api_tokens WHERE length(token_hash) <> 32;"), "0\n");
 }

@@ -1,7 +1,7 @@
 // Migration 3 (engine bookkeeping, the sandbox rail): the due-work queries are index-driven, leases
 // are exclusive until they expire, and the rail's book counts submissions.
 #include "store/sqlite/schema.h"
-#include "store/sqlite/transactions.h"
+#include "store/sql/transactions.h"
 #include "store_fixture.h"
 
 namespace payoutd::testing {
@@ -25,7 +25,7 @@ TEST_F(EngineTablesTest, DueWorkQueriesSearchAnIndexWithoutSorting) {
     for (EngineWork work :
          {EngineWork::kScreen, EngineWork::kSubmit, EngineWork::kFollow, EngineWork::kExpire}) {
       const std::vector<std::string> plan =
-          raw.column("EXPLAIN QUERY PLAN " + sqlite::queries::engine_due_sql(work), 3);
+          raw.column("EXPLAIN QUERY PLAN " + sql::queries::engine_due_sql(work), 3);
       const std::string text = joined_plan(plan);
       SCOPED_TRACE(text);
       ASSERT_FALSE(plan.empty());

@@ -3,7 +3,7 @@
 #include <random>
 #include <set>
 
-#include "store/sqlite/list_queries.h"
+#include "store/sql/list_queries.h"
 #include "store_fixture.h"
 
 namespace payoutd::testing {
@@ -268,7 +268,7 @@ TEST_F(PayoutListTest, ListingsUseIndexes) {
     SCOPED_TRACE(analyzed ? "with ANALYZE statistics" : "without statistics");
     if (analyzed) raw.must_exec("ANALYZE");
     auto select_and_count = [&](const PayoutQuery& query) {
-      Result<sqlite::ListSql> sql = sqlite::build_payout_list(query);
+      Result<sql::ListSql> sql = sql::build_payout_list(query);
       EXPECT_TRUE(sql.is_ok());
       return std::make_pair(plan(raw, sql->select_sql), plan(raw, sql->count_sql));
     };
@@ -340,14 +340,14 @@ TEST_F(PayoutListTest, ListingsUseIndexes) {
     WalletTransactionQuery transactions;
     transactions.merchant_id = acme_;
     transactions.wallet_id = usd_.id;
-    Result<sqlite::ListSql> sql = sqlite::build_wallet_transaction_list(transactions);
+    Result<sql::ListSql> sql = sql::build_wallet_transaction_list(transactions);
     ASSERT_TRUE(sql.is_ok());
     // (the plan names the table by its alias, t)
     std::vector<std::string> lines = plan(raw, sql->select_sql);
     expect_indexed(lines, "t");
     EXPECT_NE(joined(lines).find("wallet_transactions_by_wallet"), std::string::npos) << joined(lines);
     transactions.type = "PAYOUT";
-    sql = sqlite::build_wallet_transaction_list(transactions);
+    sql = sql::build_wallet_transaction_list(transactions);
     lines = plan(raw, sql->select_sql);
     expect_indexed(lines, "t");
     EXPECT_NE(joined(lines).find("wallet_transactions_by_type"), std::string::npos) << joined(lines);

@@ -8,7 +8,7 @@
 
 #include "core/ids.h"
 #include "store/sqlite/schema.h"
-#include "store/sqlite/transactions.h"
+#include "store/sql/transactions.h"
 #include "store_fixture.h"
 
 namespace payoutd::testing {
@@ -778,7 +778,7 @@ TEST_F(NotifyTablesTest, OutboxDueQuerySearchesAnIndexForTheDueRangeOnly) {
     SCOPED_TRACE(analyzed ? "with ANALYZE statistics" : "without statistics");
     if (analyzed) raw.must_exec("ANALYZE");
     const std::vector<std::string> plan =
-        raw.column("EXPLAIN QUERY PLAN " + sqlite::queries::outbox_due_sql(), 3);
+        raw.column("EXPLAIN QUERY PLAN " + sql::queries::outbox_due_sql(), 3);
     const std::string text = joined_plan(plan);
     SCOPED_TRACE(text);
     RecordProperty(analyzed ? "plan_analyzed" : "plan", text);

@@ -1,5 +1,5 @@
 // The write primitives, their constraint mapping, and the read queries that go with them.
-#include "store/sqlite/transactions.h"
+#include "store/sql/transactions.h"
 #include "store_fixture.h"
 
 namespace payoutd::testing {

@@ -5,7 +5,7 @@
 #include <mutex>
 #include <thread>
 
-#include "store/sqlite/transactions.h"
+#include "store/sql/transactions.h"
 #include "store_fixture.h"
 
 namespace payoutd::testing {
@@ -160,7 +160,7 @@ TEST_F(StoreTest, AnOpIgnoringAHardDatabaseErrorIsRolledBack) {
   Status status = store_->write([&](WriteTx& tx) -> Status {
     PAYOUTD_RETURN_IF_ERROR(deposit_one(tx, usd));
     // Not a constraint: a broken statement. The op swallows the error and claims success.
-    auto& sqlite_tx = static_cast<sqlite::SqliteWriteTx&>(tx);
+    auto& sqlite_tx = static_cast<sql::SqlWriteTx&>(tx);
     (void)sqlite_tx.connection().execute_script("INSERT INTO no_such_table VALUES (1)");
     return Status::ok();
   });

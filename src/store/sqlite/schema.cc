@@ -372,7 +372,7 @@ std::span<const Migration> migrations() { return kMigrations; }
 
 int latest_schema_version() { return kMigrations.back().version; }
 
-Result<int> schema_version(Connection& connection) {
+Result<int> schema_version(SqliteConnection& connection) {
   Result<std::string> exists = connection.query_text(
       "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'schema_migrations'");
   if (!exists.is_ok()) return std::move(exists).status();
@@ -389,12 +389,12 @@ Result<int> schema_version(Connection& connection) {
   return parsed;
 }
 
-Status apply_migrations(Connection& connection, int64_t now_micros) {
+Status apply_migrations(SqliteConnection& connection, int64_t now_micros) {
   for (size_t i = 0; i < kMigrations.size(); ++i) {
     // Versions are contiguous from 1: a gap would make "newer than known" ambiguous.
     PAYOUTD_ASSERT(kMigrations[i].version == static_cast<int>(i) + 1);
   }
-  PAYOUTD_RETURN_IF_ERROR(connection.begin_immediate());
+  PAYOUTD_RETURN_IF_ERROR(connection.begin_write());
   auto rollback = [&connection](Status status) {
     (void)connection.execute_script("ROLLBACK");
     (void)connection.take_hard_error();

@@ -21,9 +21,9 @@ int latest_schema_version();
 // Applies every migration newer than the database's version, all inside one BEGIN IMMEDIATE
 // transaction, so concurrent processes serialize and never apply one twice. A database whose
 // version is newer than this binary knows is refused (kInternal) and left untouched.
-Status apply_migrations(Connection& connection, int64_t now_micros);
+Status apply_migrations(SqliteConnection& connection, int64_t now_micros);
 
 // The database's current schema version (0 when never migrated).
-Result<int> schema_version(Connection& connection);
+Result<int> schema_version(SqliteConnection& connection);
 
 }  // namespace payoutd::sqlite

@@ -11,7 +11,7 @@
 #include "core/status.h"
 #include "store/store.h"
 
-namespace payoutd::sqlite {
+namespace payoutd::sql {
 
 // Deepest row a page may start at: (page - 1) * limit must not exceed this. OFFSET walks the
 // skipped rows, so an unbounded offset is an unbounded scan.
@@ -41,4 +41,4 @@ Result<ListSql> build_wallet_list(const WalletQuery& query);
 // The SELECT (no WHERE) that wallet reads share: wallet joined with its two accounts.
 std::string_view wallet_select();
 
-}  // namespace payoutd::sqlite
+}  // namespace payoutd::sql

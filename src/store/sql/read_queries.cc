@@ -5,10 +5,10 @@
 #include <utility>
 #include <variant>
 
-#include "store/sqlite/list_queries.h"
-#include "store/sqlite/transactions.h"
+#include "store/sql/list_queries.h"
+#include "store/sql/transactions.h"
 
-namespace payoutd::sqlite {
+namespace payoutd::sql {
 
 namespace queries {
 namespace {
@@ -403,4 +403,4 @@ Result<WalletTransactionPage> list_wallet_transactions(Connection& connection,
 }
 
 }  // namespace queries
-}  // namespace payoutd::sqlite
+}  // namespace payoutd::sql

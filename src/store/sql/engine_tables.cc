@@ -5,9 +5,9 @@
 #include <string>
 #include <utility>
 
-#include "store/sqlite/transactions.h"
+#include "store/sql/transactions.h"
 
-namespace payoutd::sqlite {
+namespace payoutd::sql {
 namespace {
 
 constexpr std::string_view kEngineColumns =
@@ -98,7 +98,7 @@ const std::string& engine_due_sql(EngineWork work) {
       "WHERE status = 'on_hold' AND updated_at <= ?1 "
       "UNION ALL " +
       select +
-      "WHERE status = 'action_required' AND updated_at <= ?2) "
+      "WHERE status = 'action_required' AND updated_at <= ?2) AS expiring "
       "ORDER BY updated_at, cashout_id LIMIT ?3";
   switch (work) {
     case EngineWork::kScreen:
@@ -189,15 +189,23 @@ Result<int64_t> rail_record_count(Connection& connection, std::string_view conne
 
 }  // namespace queries
 
-Status SqliteWriteTx::claim_engine_lease(int64_t cashout_id, PayoutStatus expected_status,
+Status SqlWriteTx::claim_engine_lease(int64_t cashout_id, PayoutStatus expected_status,
                                          std::string_view owner, int64_t now,
                                          int64_t lease_until) {
   PAYOUTD_ASSERT(!owner.empty());
   PAYOUTD_ASSERT(lease_until > now);
-  Result<StatementLease> statement = connection_.prepare(
+  static const std::string claim =
       "UPDATE payouts SET engine_claimed_by = ?1, engine_lease_until = ?2 "
       "WHERE cashout_id = ?3 AND status = ?4 AND (engine_claimed_by IS NULL OR "
-      "engine_lease_until IS NULL OR engine_lease_until <= ?5 OR engine_claimed_by = ?1)");
+      "engine_lease_until IS NULL OR engine_lease_until <= ?5 OR engine_claimed_by = ?1)";
+  // PostgreSQL, several nodes: a row another node's transaction is changing right now is skipped
+  // (FOR UPDATE SKIP LOCKED) instead of waited for; the claim is lost at once and the engine
+  // moves on to other work. (SQLite has one writer at a time: nothing to skip.)
+  static const std::string claim_skip_locked =
+      claim + " AND cashout_id IN (SELECT cashout_id FROM payouts WHERE cashout_id = ?3 "
+              "FOR UPDATE SKIP LOCKED)";
+  Result<StatementLease> statement = connection_.prepare(
+      connection_.dialect() == Dialect::kPostgresql ? claim_skip_locked : claim);
   if (!statement.is_ok()) return std::move(statement).status();
   Statement& s = **statement;
   s.bind(1, owner);
@@ -206,7 +214,7 @@ Status SqliteWriteTx::claim_engine_lease(int64_t cashout_id, PayoutStatus expect
   s.bind(4, status_name(expected_status));
   s.bind(5, now);
   Status updated = s.execute();
-  if (!updated.is_ok()) return status_from_sqlite(s.last_error(), "claim engine lease");
+  if (!updated.is_ok()) return status_of(s.last_error(), "claim engine lease");
   if (s.changes() != 1) {
     return Status::error(ErrorKind::kConflict, "payout " + std::to_string(cashout_id) +
                                                    " is leased by another engine or moved on");
@@ -214,13 +222,13 @@ Status SqliteWriteTx::claim_engine_lease(int64_t cashout_id, PayoutStatus expect
   return Status::ok();
 }
 
-Status SqliteWriteTx::update_engine_task(const EngineTaskUpdate& update) {
+Status SqlWriteTx::update_engine_task(const EngineTaskUpdate& update) {
   PAYOUTD_ASSERT(update.release || update.lease_until.has_value());
   Result<StatementLease> statement = connection_.prepare(
       "UPDATE payouts SET connector_state = ?1, cancel_state = ?2, engine_next_at = ?3, "
       "engine_attempts = ?4, "
-      "engine_claimed_by = CASE WHEN ?5 THEN NULL ELSE engine_claimed_by END, "
-      "engine_lease_until = CASE WHEN ?5 THEN NULL ELSE ?6 END, "
+      "engine_claimed_by = CASE WHEN ?5 <> 0 THEN NULL ELSE engine_claimed_by END, "
+      "engine_lease_until = CASE WHEN ?5 <> 0 THEN NULL ELSE CAST(?6 AS BIGINT) END, "
       "connector = coalesce(?7, connector), connector_reference = coalesce(?8, connector_reference) "
       "WHERE cashout_id = ?9 AND ((?10 = '' AND (engine_claimed_by IS NULL OR engine_lease_until "
       "<= ?11)) OR engine_claimed_by = ?10)");
@@ -238,7 +246,7 @@ Status SqliteWriteTx::update_engine_task(const EngineTaskUpdate& update) {
   s.bind(10, update.owner);
   s.bind(11, update.now);
   Status updated = s.execute();
-  if (!updated.is_ok()) return status_from_sqlite(s.last_error(), "update engine task");
+  if (!updated.is_ok()) return status_of(s.last_error(), "update engine task");
   if (s.changes() != 1) {
     return Status::error(ErrorKind::kConflict, "engine lease on payout " +
                                                    std::to_string(update.cashout_id) +
@@ -247,7 +255,7 @@ Status SqliteWriteTx::update_engine_task(const EngineTaskUpdate& update) {
   return Status::ok();
 }
 
-Status SqliteWriteTx::request_cancel(int64_t cashout_id, int64_t at) {
+Status SqlWriteTx::request_cancel(int64_t cashout_id, int64_t at) {
   Result<StatementLease> statement = connection_.prepare(
       "UPDATE payouts SET cancel_requested_at = coalesce(cancel_requested_at, ?1), "
       "cancel_state = 'pending', updated_at = ?1, "
@@ -259,7 +267,7 @@ Status SqliteWriteTx::request_cancel(int64_t cashout_id, int64_t at) {
   s.bind(1, at);
   s.bind(2, cashout_id);
   Status updated = s.execute();
-  if (!updated.is_ok()) return status_from_sqlite(s.last_error(), "request cancel");
+  if (!updated.is_ok()) return status_of(s.last_error(), "request cancel");
   if (s.changes() != 1) {
     return Status::error(ErrorKind::kConflict,
                          "payout " + std::to_string(cashout_id) + " is no longer processing");
@@ -267,7 +275,7 @@ Status SqliteWriteTx::request_cancel(int64_t cashout_id, int64_t at) {
   return Status::ok();
 }
 
-Status SqliteWriteTx::poke_engine_task(int64_t cashout_id, int64_t at) {
+Status SqlWriteTx::poke_engine_task(int64_t cashout_id, int64_t at) {
   Result<StatementLease> statement = connection_.prepare(
       "UPDATE payouts SET engine_next_at = ?1 WHERE cashout_id = ?2 AND status IN "
       "('processing', 'settling', 'action_required', 'completed') "
@@ -277,14 +285,14 @@ Status SqliteWriteTx::poke_engine_task(int64_t cashout_id, int64_t at) {
   s.bind(1, at);
   s.bind(2, cashout_id);
   Status updated = s.execute();
-  if (!updated.is_ok()) return status_from_sqlite(s.last_error(), "poke engine task");
+  if (!updated.is_ok()) return status_of(s.last_error(), "poke engine task");
   if (s.changes() != 1) {
     return Status::not_found("no payout at the connector with id " + std::to_string(cashout_id));
   }
   return Status::ok();
 }
 
-Status SqliteWriteTx::put_rail_record(const RailRecord& record) {
+Status SqlWriteTx::put_rail_record(const RailRecord& record) {
   PAYOUTD_ASSERT(record.submissions >= 1);
   Result<StatementLease> statement = connection_.prepare(
       "INSERT INTO rail_records (connector, payout_key, reference, submitted_at, submissions, "
@@ -302,8 +310,8 @@ Status SqliteWriteTx::put_rail_record(const RailRecord& record) {
   s.bind(6, record.cancel_requested_at);
   s.bind(7, record.updated_at);
   Status inserted = s.execute();
-  if (!inserted.is_ok()) return status_from_sqlite(s.last_error(), "put rail record");
+  if (!inserted.is_ok()) return status_of(s.last_error(), "put rail record");
   return Status::ok();
 }
 
-}  // namespace payoutd::sqlite
+}  // namespace payoutd::sql

@@ -1,6 +1,6 @@
-// ReadTx and WriteTx over one SQLite connection. The caller (SqliteStore) owns the transaction
-// boundaries: reads run between BEGIN and COMMIT on a pooled connection, writes inside the
-// writer's batch transaction and the op's savepoint.
+// ReadTx and WriteTx over one SQL connection (either backend). The caller (BatchingStore) owns
+// the transaction boundaries: reads run inside a read transaction on a pooled connection, writes
+// inside the writer's batch transaction and the op's savepoint.
 #pragma once
 
 #include <cstdint>
@@ -8,10 +8,10 @@
 #include <string_view>
 #include <vector>
 
-#include "store/sqlite/connection.h"
+#include "store/sql/connection.h"
 #include "store/store.h"
 
-namespace payoutd::sqlite {
+namespace payoutd::sql {
 
 // kInvalidArgument unless 1 <= limit <= kMaxPageSize: every bounded read or cleanup checks it.
 inline Status check_row_limit(int limit) {
@@ -20,6 +20,15 @@ inline Status check_row_limit(int limit) {
                                     "limit must be between 1 and " + std::to_string(kMaxPageSize));
   }
   return Status::ok();
+}
+
+// Runs an INSERT ... RETURNING <id> and reads the id. On failure the statement's last_error()
+// tells what happened, as with execute().
+inline Result<int64_t> insert_returning_id(Statement& statement) {
+  Result<bool> row = statement.step();
+  if (!row.is_ok()) return std::move(row).status();
+  PAYOUTD_ASSERT(*row);  // RETURNING yields the inserted row
+  return statement.column_int64(0);
 }
 
 // The read queries as functions of a connection, shared by both transaction kinds.
@@ -54,7 +63,7 @@ Result<std::vector<RailRecord>> rail_duplicate_submissions(Connection& connectio
                                                            std::string_view connector, int limit);
 Result<int64_t> rail_record_count(Connection& connection, std::string_view connector);
 // Notifications (notify_tables.cc). outbox_due_sql: exposed for the query-plan tests.
-const std::string& outbox_due_sql();
+const std::string& outbox_due_sql(Dialect dialect = Dialect::kSqlite);
 Result<std::vector<WebhookEndpoint>> webhook_endpoints(Connection& connection,
                                                        int64_t merchant_id);
 Result<WebhookEndpoint> webhook_endpoint(Connection& connection, int64_t merchant_id,
@@ -69,9 +78,9 @@ Result<DeliveryAttemptPage> delivery_attempts(Connection& connection,
 }  // namespace queries
 
 template <typename Interface>
-class SqliteReader : public Interface {
+class SqlReader : public Interface {
  public:
-  explicit SqliteReader(Connection& connection) : connection_(connection) {}
+  explicit SqlReader(Connection& connection) : connection_(connection) {}
 
   Result<Merchant> merchant_by_id(int64_t merchant_id) override {
     return queries::merchant_by_id(connection_, merchant_id);
@@ -166,14 +175,14 @@ class SqliteReader : public Interface {
   Connection& connection_;
 };
 
-class SqliteReadTx final : public SqliteReader<ReadTx> {
+class SqlReadTx final : public SqlReader<ReadTx> {
  public:
-  using SqliteReader<ReadTx>::SqliteReader;
+  using SqlReader<ReadTx>::SqlReader;
 };
 
-class SqliteWriteTx final : public SqliteReader<WriteTx> {
+class SqlWriteTx final : public SqlReader<WriteTx> {
  public:
-  using SqliteReader<WriteTx>::SqliteReader;
+  using SqlReader<WriteTx>::SqlReader;
 
   Result<int64_t> insert_merchant(const Merchant& merchant) override;
   Status update_merchant_status(int64_t merchant_id, MerchantStatus status, int64_t at) override;
@@ -229,4 +238,4 @@ inline std::string_view movement_kind_sql(PayoutMovementKind kind) {
   return payout_movement_kind_name(kind);
 }
 
-}  // namespace payoutd::sqlite
+}  // namespace payoutd::sql

@@ -1,11 +1,11 @@
-#include "store/sqlite/list_queries.h"
+#include "store/sql/list_queries.h"
 
 #include <array>
 #include <utility>
 
 #include "core/payout_status.h"
 
-namespace payoutd::sqlite {
+namespace payoutd::sql {
 namespace {
 
 constexpr std::string_view kPayoutColumns =
@@ -22,7 +22,11 @@ constexpr std::string_view kPayoutColumns =
 // Wallet updated_at shows the latest balance change too, not only changes to the wallet row.
 constexpr std::string_view kWalletSelect =
     "SELECT w.id, w.merchant_id, w.currency, w.is_active, w.created_at, "
-    "max(w.updated_at, a.updated_at, h.updated_at), a.id, a.balance, h.id, h.balance "
+    // The greatest of the three (written as CASE: SQLite's max(a, b, c) is PostgreSQL's
+    // greatest(), and neither has the other's).
+    "CASE WHEN w.updated_at >= a.updated_at AND w.updated_at >= h.updated_at THEN w.updated_at "
+    "WHEN a.updated_at >= h.updated_at THEN a.updated_at ELSE h.updated_at END, "
+    "a.id, a.balance, h.id, h.balance "
     "FROM wallets w "
     "JOIN accounts a ON a.wallet_id = w.id AND a.kind = 'available' "
     "JOIN accounts h ON h.wallet_id = w.id AND h.kind = 'held'";
@@ -118,7 +122,7 @@ Result<ListSql> build_payout_list(const PayoutQuery& query) {
       if ((*query.statuses)[i]) selected.emplace_back(status_name(kAllPayoutStatuses[i]));
     }
     if (selected.empty()) {
-      where.add("0");  // no status selected: nothing matches
+      where.add("1 = 0");  // no status selected: nothing matches
     } else if (selected.size() < kAllPayoutStatuses.size()) {
       std::string list;
       for (std::string& name : selected) {
@@ -193,4 +197,4 @@ Result<ListSql> build_wallet_list(const WalletQuery& query) {
                 query.page, query.limit);
 }
 
-}  // namespace payoutd::sqlite
+}  // namespace payoutd::sql

@@ -5,13 +5,13 @@
 #include <utility>
 
 #include "json/writer.h"
-#include "store/sqlite/transactions.h"
+#include "store/sql/transactions.h"
 
-namespace payoutd::sqlite {
+namespace payoutd::sql {
 namespace {
 
 Status unmapped(const Statement& statement, std::string_view context) {
-  return status_from_sqlite(statement.last_error(), context);
+  return status_of(statement.last_error(), context);
 }
 
 std::vector<std::string> split_events(std::string_view text) {
@@ -151,22 +151,27 @@ constexpr std::string_view kIsHeadOfSequence =
 
 namespace queries {
 
-const std::string& outbox_due_sql() {
+const std::string& outbox_due_sql(Dialect dialect) {
   // The due range comes from outbox_due (status, next_attempt_at); the window then keeps the
   // oldest `per_destination_limit` rows of each destination. Ranking needs every due row of the
   // pass, which is the price of fairness: a dead destination's backlog costs a scan, never
   // another destination's delivery.
-  static const std::string sql =
-      "SELECT " + outbox_columns("ranked") +
-      " FROM (SELECT o.*, row_number() OVER (PARTITION BY o.destination "
-      "ORDER BY o.next_attempt_at, o.id) AS destination_rank "
-      "FROM outbox o WHERE o.status = 'pending' AND o.next_attempt_at <= ?1 "
-      "AND (o.lease_until IS NULL OR o.lease_until <= ?1) "
-      "AND o.destination NOT IN (SELECT value FROM json_each(?3)) AND " +
-      std::string(kIsHeadOfSequence) +
-      ") AS ranked WHERE ranked.destination_rank <= ?4 "
-      "ORDER BY ranked.next_attempt_at, ranked.id LIMIT ?2";
-  return sql;
+  auto build = [](std::string_view excluded_values) {
+    return "SELECT " + outbox_columns("ranked") +
+           " FROM (SELECT o.*, row_number() OVER (PARTITION BY o.destination "
+           "ORDER BY o.next_attempt_at, o.id) AS destination_rank "
+           "FROM outbox o WHERE o.status = 'pending' AND o.next_attempt_at <= ?1 "
+           "AND (o.lease_until IS NULL OR o.lease_until <= ?1) "
+           "AND o.destination NOT IN (" +
+           std::string(excluded_values) + ") AND " + std::string(kIsHeadOfSequence) +
+           ") AS ranked WHERE ranked.destination_rank <= ?4 "
+           "ORDER BY ranked.next_attempt_at, ranked.id LIMIT ?2";
+  };
+  // The excluded destinations arrive as one JSON array of strings (?3).
+  static const std::string sqlite = build("SELECT value FROM json_each(?3)");
+  static const std::string postgresql =
+      build("SELECT value FROM json_array_elements_text(CAST(?3 AS json))");
+  return dialect == Dialect::kPostgresql ? postgresql : sqlite;
 }
 
 Result<std::vector<WebhookEndpoint>> webhook_endpoints(Connection& connection,
@@ -224,7 +229,7 @@ Result<std::vector<OutboxMessage>> outbox_due(Connection& connection, const Outb
   excluded.begin_array();
   for (const std::string& destination : query.excluded_destinations) excluded.string(destination);
   excluded.end_array();
-  Result<StatementLease> statement = connection.prepare(outbox_due_sql());
+  Result<StatementLease> statement = connection.prepare(outbox_due_sql(connection.dialect()));
   if (!statement.is_ok()) return std::move(statement).status();
   (*statement)->bind(1, query.now);
   (*statement)->bind(2, static_cast<int64_t>(query.limit));
@@ -328,12 +333,12 @@ Result<DeliveryAttemptPage> delivery_attempts(Connection& connection,
 
 }  // namespace queries
 
-Result<int64_t> SqliteWriteTx::insert_webhook_endpoint(const WebhookEndpoint& endpoint) {
+Result<int64_t> SqlWriteTx::insert_webhook_endpoint(const WebhookEndpoint& endpoint) {
   PAYOUTD_ASSERT(!endpoint.public_id.empty());
   PAYOUTD_ASSERT(!endpoint.secret_sealed.empty());
   Result<StatementLease> statement = connection_.prepare(
       "INSERT INTO webhook_endpoints (public_id, merchant_id, url, events, secret_sealed, "
-      "created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+      "created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id");
   if (!statement.is_ok()) return std::move(statement).status();
   Statement& s = **statement;
   s.bind(1, endpoint.public_id);
@@ -342,7 +347,7 @@ Result<int64_t> SqliteWriteTx::insert_webhook_endpoint(const WebhookEndpoint& en
   s.bind(4, join_events(endpoint.events));
   s.bind_blob(5, endpoint.secret_sealed);
   s.bind(6, endpoint.created_at);
-  Status inserted = s.execute();
+  Result<int64_t> inserted = insert_returning_id(s);
   if (!inserted.is_ok()) {
     if (s.last_error().is_unique()) {
       return Status::error(ErrorKind::kAlreadyExists, "webhook endpoint id already exists");
@@ -350,10 +355,10 @@ Result<int64_t> SqliteWriteTx::insert_webhook_endpoint(const WebhookEndpoint& en
     if (s.last_error().is_foreign_key()) return Status::not_found("merchant not found");
     return unmapped(s, "insert webhook endpoint");
   }
-  return connection_.last_insert_rowid();
+  return *inserted;
 }
 
-Status SqliteWriteTx::delete_webhook_endpoint(int64_t merchant_id, std::string_view public_id,
+Status SqlWriteTx::delete_webhook_endpoint(int64_t merchant_id, std::string_view public_id,
                                               int64_t at) {
   Result<StatementLease> statement = connection_.prepare(
       "UPDATE webhook_endpoints SET deleted_at = ?1 "
@@ -382,7 +387,7 @@ Status SqliteWriteTx::delete_webhook_endpoint(int64_t merchant_id, std::string_v
   return Status::ok();
 }
 
-Status SqliteWriteTx::claim_outbox_message(int64_t outbox_id, std::string_view owner, int64_t now,
+Status SqlWriteTx::claim_outbox_message(int64_t outbox_id, std::string_view owner, int64_t now,
                                            int64_t lease_until) {
   PAYOUTD_ASSERT(!owner.empty());
   PAYOUTD_ASSERT(lease_until > now);
@@ -391,7 +396,12 @@ Status SqliteWriteTx::claim_outbox_message(int64_t outbox_id, std::string_view o
       "WHERE o.id = ?4 AND o.status = 'pending' AND o.next_attempt_at <= ?3 "
       "AND (o.lease_until IS NULL OR o.lease_until <= ?3) AND " +
       std::string(kIsHeadOfSequence);
-  Result<StatementLease> statement = connection_.prepare(sql);
+  // PostgreSQL, several nodes: a row another dispatcher is claiming right now is skipped, not
+  // waited for (as claim_engine_lease).
+  static const std::string sql_skip_locked =
+      sql + " AND o.id IN (SELECT id FROM outbox WHERE id = ?4 FOR UPDATE SKIP LOCKED)";
+  Result<StatementLease> statement =
+      connection_.prepare(connection_.dialect() == Dialect::kPostgresql ? sql_skip_locked : sql);
   if (!statement.is_ok()) return std::move(statement).status();
   Statement& s = **statement;
   s.bind(1, owner);
@@ -407,7 +417,7 @@ Status SqliteWriteTx::claim_outbox_message(int64_t outbox_id, std::string_view o
   return Status::ok();
 }
 
-Result<bool> SqliteWriteTx::record_delivery(const DeliveryRecord& record) {
+Result<bool> SqlWriteTx::record_delivery(const DeliveryRecord& record) {
   PAYOUTD_ASSERT(!record.owner.empty());
   PAYOUTD_ASSERT(record.attempt.attempt >= 1);
   PAYOUTD_ASSERT(record.attempt.error.size() <= kMaxDeliveryErrorBytes);
@@ -485,14 +495,14 @@ Result<bool> SqliteWriteTx::record_delivery(const DeliveryRecord& record) {
   return true;
 }
 
-Result<int64_t> SqliteWriteTx::redeliver_event(int64_t cashout_id, int32_t event_seq,
+Result<int64_t> SqlWriteTx::redeliver_event(int64_t cashout_id, int32_t event_seq,
                                                std::optional<std::string_view> channel,
                                                int64_t now, int64_t give_up_at) {
   PAYOUTD_ASSERT(give_up_at > now);
   Result<StatementLease> statement = connection_.prepare(
       "UPDATE outbox SET status = 'pending', next_attempt_at = ?1, give_up_at = ?2, "
       "attempts = 0, claimed_by = NULL, lease_until = NULL, updated_at = ?1 "
-      "WHERE cashout_id = ?3 AND event_seq = ?4 AND (?5 IS NULL OR channel = ?5) "
+      "WHERE cashout_id = ?3 AND event_seq = ?4 AND (CAST(?5 AS TEXT) IS NULL OR channel = ?5) "
       "AND (lease_until IS NULL OR lease_until <= ?1) "
       "AND (endpoint_id IS NULL OR endpoint_id IN "
       "(SELECT id FROM webhook_endpoints WHERE deleted_at IS NULL))");
@@ -512,4 +522,4 @@ Result<int64_t> SqliteWriteTx::redeliver_event(int64_t cashout_id, int32_t event
   return s.changes();
 }
 
-}  // namespace payoutd::sqlite
+}  // namespace payoutd::sql

@@ -1,21 +1,22 @@
 // Write primitives. Each maps the constraint failures it can meet to the precise domain error;
 // a primitive of several statements runs inside its own savepoint so a failure leaves nothing
 // half-written even if the caller carries on.
+#include <algorithm>
 #include <chrono>
 #include <string>
 #include <utility>
 
-#include "store/sqlite/list_queries.h"
+#include "store/sql/list_queries.h"
 #include "core/url.h"
-#include "store/sqlite/transactions.h"
+#include "store/sql/transactions.h"
 
-namespace payoutd::sqlite {
+namespace payoutd::sql {
 namespace {
 
 // Default for constraint failures nobody maps: a caller passed values the commands layer should
 // have refused, which is a bug, not a client error.
 Status unmapped(const Statement& statement, std::string_view context) {
-  return status_from_sqlite(statement.last_error(), context);
+  return status_of(statement.last_error(), context);
 }
 
 std::string join_cidrs(const std::vector<std::string>& cidrs) {
@@ -43,7 +44,8 @@ const std::string& insert_payout_sql() {
       placeholders += '?';
       placeholders += std::to_string(i);
     }
-    return "INSERT INTO payouts (" + std::string(columns) + ") VALUES (" + placeholders + ")";
+    return "INSERT INTO payouts (" + std::string(columns) + ") VALUES (" + placeholders +
+           ") RETURNING cashout_id";
   }();
   return sql;
 }
@@ -80,11 +82,12 @@ int64_t wall_clock_micros() {
 
 }  // namespace
 
-Result<int64_t> SqliteWriteTx::insert_merchant(const Merchant& merchant) {
+Result<int64_t> SqlWriteTx::insert_merchant(const Merchant& merchant) {
   Result<StatementLease> statement = connection_.prepare(
       "INSERT INTO merchants (name, status, login, pass_salt, pass_hash, secret_key_sealed, "
       "api_username, api_password_salt, api_password_hash, ip_allow, notification_url, "
-      "created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)");
+      "created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) "
+      "RETURNING id");
   if (!statement.is_ok()) return std::move(statement).status();
   Statement& s = **statement;
   s.bind(1, merchant.name);
@@ -100,9 +103,9 @@ Result<int64_t> SqliteWriteTx::insert_merchant(const Merchant& merchant) {
   s.bind(11, merchant.notification_url);
   s.bind(12, merchant.created_at);
   s.bind(13, merchant.updated_at);
-  Status inserted = s.execute();
+  Result<int64_t> inserted = insert_returning_id(s);
   if (!inserted.is_ok()) {
-    const SqliteError& error = s.last_error();
+    const DatabaseError& error = s.last_error();
     if (error.is_unique() && error.message_contains("merchants.login")) {
       return Status::error(ErrorKind::kAlreadyExists, "merchant login already taken");
     }
@@ -111,10 +114,10 @@ Result<int64_t> SqliteWriteTx::insert_merchant(const Merchant& merchant) {
     }
     return unmapped(s, "insert merchant");
   }
-  return connection_.last_insert_rowid();
+  return *inserted;
 }
 
-Status SqliteWriteTx::update_merchant_status(int64_t merchant_id, MerchantStatus status,
+Status SqlWriteTx::update_merchant_status(int64_t merchant_id, MerchantStatus status,
                                              int64_t at) {
   Result<StatementLease> statement =
       connection_.prepare("UPDATE merchants SET status = ?1, updated_at = ?2 WHERE id = ?3");
@@ -128,7 +131,7 @@ Status SqliteWriteTx::update_merchant_status(int64_t merchant_id, MerchantStatus
   return Status::ok();
 }
 
-Status SqliteWriteTx::update_merchant_credentials(const Merchant& merchant) {
+Status SqlWriteTx::update_merchant_credentials(const Merchant& merchant) {
   Result<StatementLease> statement = connection_.prepare(
       "UPDATE merchants SET login = ?1, pass_salt = ?2, pass_hash = ?3, secret_key_sealed = ?4, "
       "api_username = ?5, api_password_salt = ?6, api_password_hash = ?7, updated_at = ?8 "
@@ -155,7 +158,7 @@ Status SqliteWriteTx::update_merchant_credentials(const Merchant& merchant) {
   return Status::ok();
 }
 
-Status SqliteWriteTx::upsert_fee_schedule(int64_t merchant_id, std::string_view currency,
+Status SqlWriteTx::upsert_fee_schedule(int64_t merchant_id, std::string_view currency,
                                           const FeeSchedule& schedule, int64_t at) {
   Result<StatementLease> statement = connection_.prepare(
       "INSERT INTO merchant_fees (merchant_id, currency, fixed_minor, percent_bps, updated_at) "
@@ -180,7 +183,7 @@ Status SqliteWriteTx::upsert_fee_schedule(int64_t merchant_id, std::string_view 
   return Status::ok();
 }
 
-Result<Wallet> SqliteWriteTx::insert_wallet(int64_t merchant_id, std::string_view currency,
+Result<Wallet> SqlWriteTx::insert_wallet(int64_t merchant_id, std::string_view currency,
                                             int64_t at) {
   Savepoint savepoint(connection_, "insert_wallet");
   PAYOUTD_RETURN_IF_ERROR(savepoint.begin_status());
@@ -188,13 +191,13 @@ Result<Wallet> SqliteWriteTx::insert_wallet(int64_t merchant_id, std::string_vie
   {
     Result<StatementLease> statement = connection_.prepare(
         "INSERT INTO wallets (merchant_id, currency, is_active, created_at, updated_at) "
-        "VALUES (?1, ?2, 1, ?3, ?3)");
+        "VALUES (?1, ?2, 1, ?3, ?3) RETURNING id");
     if (!statement.is_ok()) return std::move(statement).status();
     Statement& s = **statement;
     s.bind(1, merchant_id);
     s.bind(2, currency);
     s.bind(3, at);
-    Status inserted = s.execute();
+    Result<int64_t> inserted = insert_returning_id(s);
     if (!inserted.is_ok()) {
       if (s.last_error().is_unique()) {
         return Status::error(ErrorKind::kAlreadyExists,
@@ -203,7 +206,7 @@ Result<Wallet> SqliteWriteTx::insert_wallet(int64_t merchant_id, std::string_vie
       if (s.last_error().is_foreign_key()) return Status::not_found("merchant not found");
       return unmapped(s, "insert wallet");
     }
-    wallet_id = connection_.last_insert_rowid();
+    wallet_id = *inserted;
   }
   {
     Result<StatementLease> statement = connection_.prepare(
@@ -220,34 +223,42 @@ Result<Wallet> SqliteWriteTx::insert_wallet(int64_t merchant_id, std::string_vie
   return wallet_by_id(merchant_id, wallet_id);
 }
 
-Result<int64_t> SqliteWriteTx::platform_account(std::string_view currency, AccountKind kind) {
+Result<int64_t> SqlWriteTx::platform_account(std::string_view currency, AccountKind kind) {
   if (kind != AccountKind::kFunding && kind != AccountKind::kSettlement) {
     return Status::invalid_argument("kind", "platform accounts are funding or settlement");
   }
-  {
+  // Two attempts: the row exists (read it), or create it. Another node's writer may create the
+  // same account at the same moment (PostgreSQL, several nodes): the insert then does nothing
+  // and the second read finds that node's row.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    {
+      Result<StatementLease> statement = connection_.prepare(
+          "SELECT id FROM accounts WHERE kind = ?1 AND currency = ?2 AND wallet_id IS NULL");
+      if (!statement.is_ok()) return std::move(statement).status();
+      (*statement)->bind(1, account_kind_sql(kind));
+      (*statement)->bind(2, currency);
+      Result<bool> row = (*statement)->step();
+      if (!row.is_ok()) return std::move(row).status();
+      if (*row) return (*statement)->column_int64(0);
+    }
+    if (attempt == 1) break;
     Result<StatementLease> statement = connection_.prepare(
-        "SELECT id FROM accounts WHERE kind = ?1 AND currency = ?2 AND wallet_id IS NULL");
+        "INSERT INTO accounts (kind, currency, wallet_id, balance, updated_at) "
+        "VALUES (?1, ?2, NULL, 0, ?3) "
+        "ON CONFLICT (kind, currency) WHERE wallet_id IS NULL DO NOTHING RETURNING id");
     if (!statement.is_ok()) return std::move(statement).status();
     (*statement)->bind(1, account_kind_sql(kind));
     (*statement)->bind(2, currency);
+    (*statement)->bind(3, wall_clock_micros());
     Result<bool> row = (*statement)->step();
-    if (!row.is_ok()) return std::move(row).status();
+    if (!row.is_ok()) return unmapped(**statement, "insert platform account");
     if (*row) return (*statement)->column_int64(0);
   }
-  // Only the writer creates accounts and it holds the write lock: nobody can race this insert.
-  Result<StatementLease> statement = connection_.prepare(
-      "INSERT INTO accounts (kind, currency, wallet_id, balance, updated_at) "
-      "VALUES (?1, ?2, NULL, 0, ?3)");
-  if (!statement.is_ok()) return std::move(statement).status();
-  (*statement)->bind(1, account_kind_sql(kind));
-  (*statement)->bind(2, currency);
-  (*statement)->bind(3, wall_clock_micros());
-  Status inserted = (*statement)->execute();
-  if (!inserted.is_ok()) return unmapped(**statement, "insert platform account");
-  return connection_.last_insert_rowid();
+  return Status::internal("platform account for " + std::string(currency) +
+                          " neither found nor created");
 }
 
-Result<int64_t> SqliteWriteTx::post_journal(const JournalPosting& posting) {
+Result<int64_t> SqlWriteTx::post_journal(const JournalPosting& posting) {
   // A journal that does not balance is a bug in the caller's movement table, never input.
   PAYOUTD_ASSERT(posting.legs.size() >= 2);
   int64_t sum = 0;
@@ -262,21 +273,31 @@ Result<int64_t> SqliteWriteTx::post_journal(const JournalPosting& posting) {
   {
     Result<StatementLease> statement = connection_.prepare(
         "INSERT INTO journal_transactions (kind, cashout_id, currency, created_at) "
-        "VALUES (?1, ?2, ?3, ?4)");
+        "VALUES (?1, ?2, ?3, ?4) RETURNING id");
     if (!statement.is_ok()) return std::move(statement).status();
     Statement& s = **statement;
     s.bind(1, posting.kind);
     s.bind(2, posting.cashout_id);
     s.bind(3, posting.currency);
     s.bind(4, posting.created_at);
-    Status inserted = s.execute();
+    Result<int64_t> inserted = insert_returning_id(s);
     if (!inserted.is_ok()) {
       if (s.last_error().is_foreign_key()) return Status::not_found("payout not found");
       return unmapped(s, "insert journal transaction");
     }
-    journal_id = connection_.last_insert_rowid();
+    journal_id = *inserted;
   }
-  for (const JournalLeg& leg : posting.legs) {
+  // Legs are applied in account order, whatever order the caller listed them in: two writers
+  // (PostgreSQL, several nodes) moving money between the same two accounts then lock the rows in
+  // the same order and cannot deadlock on them.
+  std::vector<const JournalLeg*> ordered;
+  ordered.reserve(posting.legs.size());
+  for (const JournalLeg& leg : posting.legs) ordered.push_back(&leg);
+  std::sort(ordered.begin(), ordered.end(), [](const JournalLeg* a, const JournalLeg* b) {
+    return a->account_id < b->account_id;
+  });
+  for (const JournalLeg* ordered_leg : ordered) {
+    const JournalLeg& leg = *ordered_leg;
     {
       Result<StatementLease> statement = connection_.prepare(
           "INSERT INTO journal_entries (journal_id, account_id, amount, currency) "
@@ -306,7 +327,7 @@ Result<int64_t> SqliteWriteTx::post_journal(const JournalPosting& posting) {
     s.bind(4, posting.currency);
     Status updated = s.execute();
     if (!updated.is_ok()) {
-      const SqliteError& error = s.last_error();
+      const DatabaseError& error = s.last_error();
       if (error.is_check() && error.message_contains("available_balance_non_negative")) {
         return Status::error(ErrorKind::kInsufficientFunds, "insufficient wallet balance");
       }
@@ -326,11 +347,11 @@ Result<int64_t> SqliteWriteTx::post_journal(const JournalPosting& posting) {
   return journal_id;
 }
 
-Result<int64_t> SqliteWriteTx::insert_wallet_transaction(const WalletTransaction& transaction) {
+Result<int64_t> SqlWriteTx::insert_wallet_transaction(const WalletTransaction& transaction) {
   Result<StatementLease> statement = connection_.prepare(
       "INSERT INTO wallet_transactions (wallet_id, journal_id, type, transaction_type, amount, "
       "currency, balance_after, reference_type, reference_id, remarks, created_at) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING id");
   if (!statement.is_ok()) return std::move(statement).status();
   Statement& s = **statement;
   s.bind(1, transaction.wallet_id);
@@ -344,15 +365,15 @@ Result<int64_t> SqliteWriteTx::insert_wallet_transaction(const WalletTransaction
   s.bind(9, transaction.reference_id);
   s.bind(10, transaction.remarks);
   s.bind(11, transaction.created_at);
-  Status inserted = s.execute();
+  Result<int64_t> inserted = insert_returning_id(s);
   if (!inserted.is_ok()) {
     if (s.last_error().is_foreign_key()) return Status::not_found("wallet or journal not found");
     return unmapped(s, "insert wallet transaction");
   }
-  return connection_.last_insert_rowid();
+  return *inserted;
 }
 
-Status SqliteWriteTx::record_payout_movement(int64_t cashout_id, PayoutMovementKind kind,
+Status SqlWriteTx::record_payout_movement(int64_t cashout_id, PayoutMovementKind kind,
                                              int64_t journal_id) {
   // The movement takes its time from its journal, which must belong to this payout.
   Result<StatementLease> statement = connection_.prepare(
@@ -365,7 +386,7 @@ Status SqliteWriteTx::record_payout_movement(int64_t cashout_id, PayoutMovementK
   s.bind(3, journal_id);
   Status inserted = s.execute();
   if (!inserted.is_ok()) {
-    const SqliteError& error = s.last_error();
+    const DatabaseError& error = s.last_error();
     if (error.is_unique() && error.message_contains("payout_movements.cashout_id")) {
       return Status::error(ErrorKind::kAlreadyExists,
                            "payout already has a " + std::string(movement_kind_sql(kind)) +
@@ -385,8 +406,11 @@ Status SqliteWriteTx::record_payout_movement(int64_t cashout_id, PayoutMovementK
   return Status::ok();
 }
 
-Result<int64_t> SqliteWriteTx::insert_payout(const Payout& payout) {
-  Result<StatementLease> statement = connection_.prepare(insert_payout_sql());
+Result<int64_t> SqlWriteTx::insert_payout(const Payout& payout) {
+  // A taken external id is an answer the create carries on from (it reads the earlier payout for
+  // a safe retry), so the insert's failure must leave the op usable.
+  Result<StatementLease> statement =
+      connection_.prepare(insert_payout_sql(), FailureScope::kStatement);
   if (!statement.is_ok()) return std::move(statement).status();
   Statement& s = **statement;
   s.bind(1, payout.public_id);
@@ -428,9 +452,9 @@ Result<int64_t> SqliteWriteTx::insert_payout(const Payout& payout) {
   s.bind(43, payout.updated_at);
   s.bind(44, static_cast<int64_t>(payout.event_seq));
   s.bind(45, payout.request_fingerprint);
-  Status inserted = s.execute();
+  Result<int64_t> inserted = insert_returning_id(s);
   if (!inserted.is_ok()) {
-    const SqliteError& error = s.last_error();
+    const DatabaseError& error = s.last_error();
     if (error.is_unique() && error.message_contains("payouts.external_id")) {
       return Status::error(ErrorKind::kAlreadyExists, "External ID already used");
     }
@@ -442,10 +466,10 @@ Result<int64_t> SqliteWriteTx::insert_payout(const Payout& payout) {
     }
     return unmapped(s, "insert payout");
   }
-  return connection_.last_insert_rowid();
+  return *inserted;
 }
 
-Status SqliteWriteTx::apply_status_change(const StatusChange& change) {
+Status SqlWriteTx::apply_status_change(const StatusChange& change) {
   // One statement text per target status (the timestamp column differs); each is cached.
   const std::string_view column = timestamp_column_for(change.to);
   std::string sql = "UPDATE payouts SET status = ?1, updated_at = ?2, ";
@@ -481,7 +505,7 @@ Status SqliteWriteTx::apply_status_change(const StatusChange& change) {
   return Status::ok();
 }
 
-Status SqliteWriteTx::insert_event(const PayoutEvent& event) {
+Status SqlWriteTx::insert_event(const PayoutEvent& event) {
   Result<StatementLease> statement = connection_.prepare(
       "INSERT INTO payout_events (cashout_id, seq, event_type, from_status, to_status, "
       "actor_type, message, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
@@ -512,7 +536,7 @@ Status SqliteWriteTx::insert_event(const PayoutEvent& event) {
   return Status::ok();
 }
 
-Status SqliteWriteTx::insert_outbox(const OutboxMessage& message) {
+Status SqlWriteTx::insert_outbox(const OutboxMessage& message) {
   Result<StatementLease> statement = connection_.prepare(
       "INSERT INTO outbox (cashout_id, event_seq, channel, endpoint_id, target_url, payload, "
       "status, attempts, next_attempt_at, created_at, updated_at, event_id, give_up_at, "
@@ -544,4 +568,4 @@ Status SqliteWriteTx::insert_outbox(const OutboxMessage& message) {
   return Status::ok();
 }
 
-}  // namespace payoutd::sqlite
+}  // namespace payoutd::sql

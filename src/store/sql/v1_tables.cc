@@ -3,9 +3,9 @@
 #include <string>
 #include <utility>
 
-#include "store/sqlite/transactions.h"
+#include "store/sql/transactions.h"
 
-namespace payoutd::sqlite {
+namespace payoutd::sql {
 namespace {
 
 constexpr size_t kTokenHashBytes = 32;
@@ -81,7 +81,7 @@ Result<IdempotencyRecord> idempotency_record(Connection& connection, int64_t mer
 
 }  // namespace queries
 
-Status SqliteWriteTx::insert_api_token(const ApiToken& token) {
+Status SqlWriteTx::insert_api_token(const ApiToken& token) {
   PAYOUTD_RETURN_IF_ERROR(check_token_hash(token.token_hash, "token_hash"));
   if (token.replaced_by_hash) {
     PAYOUTD_RETURN_IF_ERROR(check_token_hash(*token.replaced_by_hash, "replaced_by_hash"));
@@ -105,18 +105,18 @@ Status SqliteWriteTx::insert_api_token(const ApiToken& token) {
   s.bind(8, token.created_at);
   Status inserted = s.execute();
   if (!inserted.is_ok()) {
-    const SqliteError& error = s.last_error();
+    const DatabaseError& error = s.last_error();
     if (error.is_unique()) return Status::error(ErrorKind::kAlreadyExists, "token already exists");
     if (error.is_foreign_key()) return Status::not_found("merchant not found");
     if (error.is_check()) {
       return Status::invalid_argument("token", "invalid api token row: " + error.message);
     }
-    return status_from_sqlite(error, "insert api token");
+    return status_of(error, "insert api token");
   }
   return Status::ok();
 }
 
-Status SqliteWriteTx::rotate_api_token(std::string_view token_hash,
+Status SqlWriteTx::rotate_api_token(std::string_view token_hash,
                                        std::string_view replaced_by_hash, int64_t at) {
   PAYOUTD_RETURN_IF_ERROR(check_token_hash(token_hash, "token_hash"));
   PAYOUTD_RETURN_IF_ERROR(check_token_hash(replaced_by_hash, "replaced_by_hash"));
@@ -129,7 +129,7 @@ Status SqliteWriteTx::rotate_api_token(std::string_view token_hash,
   s.bind_blob(2, replaced_by_hash);
   s.bind_blob(3, token_hash);
   Status updated = s.execute();
-  if (!updated.is_ok()) return status_from_sqlite(s.last_error(), "rotate api token");
+  if (!updated.is_ok()) return status_of(s.last_error(), "rotate api token");
   if (s.changes() == 1) return Status::ok();
   // Nothing changed: tell a missing token from one that is no longer live.
   Result<ApiToken> existing = api_token_by_hash(token_hash);
@@ -137,18 +137,18 @@ Status SqliteWriteTx::rotate_api_token(std::string_view token_hash,
   return Status::error(ErrorKind::kConflict, "token is already revoked or rotated");
 }
 
-Result<int64_t> SqliteWriteTx::revoke_api_token_family(std::string_view family_id, int64_t at) {
+Result<int64_t> SqlWriteTx::revoke_api_token_family(std::string_view family_id, int64_t at) {
   Result<StatementLease> statement = connection_.prepare(
       "UPDATE api_tokens SET revoked_at = ?1 WHERE family_id = ?2 AND revoked_at IS NULL");
   if (!statement.is_ok()) return std::move(statement).status();
   (*statement)->bind(1, at);
   (*statement)->bind(2, family_id);
   Status updated = (*statement)->execute();
-  if (!updated.is_ok()) return status_from_sqlite((*statement)->last_error(), "revoke family");
+  if (!updated.is_ok()) return status_of((*statement)->last_error(), "revoke family");
   return (*statement)->changes();
 }
 
-Result<int64_t> SqliteWriteTx::revoke_merchant_api_tokens(int64_t merchant_id, int64_t at) {
+Result<int64_t> SqlWriteTx::revoke_merchant_api_tokens(int64_t merchant_id, int64_t at) {
   Result<StatementLease> statement = connection_.prepare(
       "UPDATE api_tokens SET revoked_at = ?1 WHERE merchant_id = ?2 AND revoked_at IS NULL");
   if (!statement.is_ok()) return std::move(statement).status();
@@ -156,12 +156,12 @@ Result<int64_t> SqliteWriteTx::revoke_merchant_api_tokens(int64_t merchant_id, i
   (*statement)->bind(2, merchant_id);
   Status updated = (*statement)->execute();
   if (!updated.is_ok()) {
-    return status_from_sqlite((*statement)->last_error(), "revoke merchant tokens");
+    return status_of((*statement)->last_error(), "revoke merchant tokens");
   }
   return (*statement)->changes();
 }
 
-Result<int64_t> SqliteWriteTx::delete_expired_api_tokens(int64_t merchant_id, int64_t now,
+Result<int64_t> SqlWriteTx::delete_expired_api_tokens(int64_t merchant_id, int64_t now,
                                                          int limit) {
   PAYOUTD_RETURN_IF_ERROR(check_row_limit(limit));
   Result<StatementLease> statement = connection_.prepare(
@@ -173,12 +173,12 @@ Result<int64_t> SqliteWriteTx::delete_expired_api_tokens(int64_t merchant_id, in
   (*statement)->bind(3, static_cast<int64_t>(limit));
   Status deleted = (*statement)->execute();
   if (!deleted.is_ok()) {
-    return status_from_sqlite((*statement)->last_error(), "delete expired api tokens");
+    return status_of((*statement)->last_error(), "delete expired api tokens");
   }
   return (*statement)->changes();
 }
 
-Status SqliteWriteTx::insert_idempotency_record(const IdempotencyRecord& record) {
+Status SqlWriteTx::insert_idempotency_record(const IdempotencyRecord& record) {
   Result<StatementLease> statement = connection_.prepare(
       "INSERT INTO idempotency_keys (merchant_id, \"key\", request_hash, response_status, "
       "response_body, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
@@ -193,7 +193,7 @@ Status SqliteWriteTx::insert_idempotency_record(const IdempotencyRecord& record)
   s.bind(7, record.expires_at);
   Status inserted = s.execute();
   if (!inserted.is_ok()) {
-    const SqliteError& error = s.last_error();
+    const DatabaseError& error = s.last_error();
     if (error.is_unique()) {
       return Status::error(ErrorKind::kAlreadyExists, "idempotency key already used");
     }
@@ -202,12 +202,12 @@ Status SqliteWriteTx::insert_idempotency_record(const IdempotencyRecord& record)
       return Status::invalid_argument("idempotency_key",
                                       "invalid idempotency record: " + error.message);
     }
-    return status_from_sqlite(error, "insert idempotency record");
+    return status_of(error, "insert idempotency record");
   }
   return Status::ok();
 }
 
-Status SqliteWriteTx::delete_idempotency_record(int64_t merchant_id, std::string_view key) {
+Status SqlWriteTx::delete_idempotency_record(int64_t merchant_id, std::string_view key) {
   Result<StatementLease> statement = connection_.prepare(
       "DELETE FROM idempotency_keys WHERE merchant_id = ?1 AND \"key\" = ?2");
   if (!statement.is_ok()) return std::move(statement).status();
@@ -215,12 +215,12 @@ Status SqliteWriteTx::delete_idempotency_record(int64_t merchant_id, std::string
   (*statement)->bind(2, key);
   Status deleted = (*statement)->execute();
   if (!deleted.is_ok()) {
-    return status_from_sqlite((*statement)->last_error(), "delete idempotency record");
+    return status_of((*statement)->last_error(), "delete idempotency record");
   }
   return Status::ok();
 }
 
-Result<int64_t> SqliteWriteTx::delete_expired_idempotency_records(int64_t merchant_id,
+Result<int64_t> SqlWriteTx::delete_expired_idempotency_records(int64_t merchant_id,
                                                                   int64_t now, int limit) {
   PAYOUTD_RETURN_IF_ERROR(check_row_limit(limit));
   Result<StatementLease> statement = connection_.prepare(
@@ -232,9 +232,9 @@ Result<int64_t> SqliteWriteTx::delete_expired_idempotency_records(int64_t mercha
   (*statement)->bind(3, static_cast<int64_t>(limit));
   Status deleted = (*statement)->execute();
   if (!deleted.is_ok()) {
-    return status_from_sqlite((*statement)->last_error(), "delete expired idempotency records");
+    return status_of((*statement)->last_error(), "delete expired idempotency records");
   }
   return (*statement)->changes();
 }
 
-}  // namespace payoutd::sqlite
+}  // namespace payoutd::sql

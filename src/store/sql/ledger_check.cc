@@ -8,9 +8,9 @@
 #include <utility>
 #include <vector>
 
-#include "store/sqlite/transactions.h"
+#include "store/sql/transactions.h"
 
-namespace payoutd::sqlite::queries {
+namespace payoutd::sql::queries {
 namespace {
 
 constexpr size_t kMaxSamples = 10;
@@ -33,7 +33,7 @@ const std::array<InvariantCheck, 6>& invariant_checks() {
            // Legs of one journal sum to zero per currency.
            "SELECT 'journal ' || journal_id || ' sums to ' || total || ' ' || currency "
            "FROM (SELECT journal_id, currency, sum(amount) AS total FROM journal_entries "
-           "GROUP BY journal_id, currency) WHERE total <> 0",
+           "GROUP BY journal_id, currency) AS sums WHERE total <> 0",
            // A journal has at least two legs.
            "SELECT 'journal ' || j.id || ' has ' || count(e.id) || ' entries' "
            "FROM journal_transactions j LEFT JOIN journal_entries e ON e.journal_id = j.id "
@@ -58,7 +58,7 @@ const std::array<InvariantCheck, 6>& invariant_checks() {
       {3,
        "held equals the total of non-terminal payouts",
        {
-           "SELECT 'wallet ' || w.id || ' holds ' || coalesce(h.balance, 'nothing (no held account)') "
+           "SELECT 'wallet ' || w.id || ' holds ' || coalesce(CAST(h.balance AS TEXT), 'nothing (no held account)') "
            "|| ' but its non-terminal payouts total ' || coalesce(p.total, 0) "
            "FROM wallets w "
            "LEFT JOIN accounts h ON h.wallet_id = w.id AND h.kind = 'held' "
@@ -75,9 +75,11 @@ const std::array<InvariantCheck, 6>& invariant_checks() {
            "FROM (SELECT p.cashout_id, p.status, "
            "coalesce(m.holds, 0) AS holds, coalesce(m.posts, 0) AS posts, "
            "coalesce(m.refunds, 0) AS refunds FROM payouts p LEFT JOIN "
-           "(SELECT cashout_id, sum(kind = 'hold') AS holds, sum(kind = 'post') AS posts, "
-           "sum(kind = 'refund') AS refunds FROM payout_movements GROUP BY cashout_id) m "
-           "ON m.cashout_id = p.cashout_id) "
+           "(SELECT cashout_id, sum(CASE WHEN kind = 'hold' THEN 1 ELSE 0 END) AS holds, "
+           "sum(CASE WHEN kind = 'post' THEN 1 ELSE 0 END) AS posts, "
+           "sum(CASE WHEN kind = 'refund' THEN 1 ELSE 0 END) AS refunds "
+           "FROM payout_movements GROUP BY cashout_id) m "
+           "ON m.cashout_id = p.cashout_id) AS counted "
            "WHERE NOT (holds = 1 AND refunds <= 1 AND CASE "
            "WHEN status IN ('cancelled', 'expired') THEN refunds = 1 AND posts = 0 "
            // failed before completion: refund from held; after completion (reversal): post+refund.
@@ -86,9 +88,9 @@ const std::array<InvariantCheck, 6>& invariant_checks() {
            "ELSE posts = 0 AND refunds = 0 END)",
            // A movement's journal belongs to its payout and moves exactly total_amount.
            "SELECT 'payout ' || m.cashout_id || ' ' || m.kind || ' movement uses journal ' "
-           "|| m.journal_id || ' of payout ' || coalesce(j.cashout_id, 'none') "
+           "|| m.journal_id || ' of payout ' || coalesce(CAST(j.cashout_id AS TEXT), 'none') "
            "FROM payout_movements m JOIN journal_transactions j ON j.id = m.journal_id "
-           "WHERE j.cashout_id IS NOT m.cashout_id",
+           "WHERE j.cashout_id IS DISTINCT FROM m.cashout_id",
            "SELECT 'payout ' || p.cashout_id || ' ' || m.kind || ' journal ' || m.journal_id "
            "|| ' moves ' || coalesce((SELECT sum(e.amount) FROM journal_entries e "
            "WHERE e.journal_id = m.journal_id AND e.amount > 0), 0) "
@@ -106,7 +108,7 @@ const std::array<InvariantCheck, 6>& invariant_checks() {
        "no available balance is negative",
        {
            "SELECT 'account ' || id || ' (available ' || currency || ', wallet ' "
-           "|| coalesce(wallet_id, '-') || ') has balance ' || balance "
+           "|| coalesce(CAST(wallet_id AS TEXT), '-') || ') has balance ' || balance "
            "FROM accounts WHERE kind = 'available' AND balance < 0",
        }},
       {6,
@@ -130,7 +132,7 @@ const std::array<InvariantCheck, 6>& invariant_checks() {
            "|| coalesce(e.from_status, 'null') || ' but event ' || prev.seq || ' ended in ' "
            "|| prev.to_status FROM payout_events e JOIN payout_events prev "
            "ON prev.cashout_id = e.cashout_id AND prev.seq = e.seq - 1 "
-           "WHERE e.from_status IS NOT prev.to_status",
+           "WHERE e.from_status IS DISTINCT FROM prev.to_status",
        }},
   }};
   return checks;
@@ -140,7 +142,7 @@ const std::array<InvariantCheck, 6>& invariant_checks() {
 
 Result<int64_t> count_violations(Connection& connection, std::string_view query) {
   Result<StatementLease> statement =
-      connection.prepare("SELECT count(*) FROM (" + std::string(query) + ")");
+      connection.prepare("SELECT count(*) FROM (" + std::string(query) + ") AS violations");
   if (!statement.is_ok()) return std::move(statement).status();
   Result<bool> row = (*statement)->step();
   if (!row.is_ok()) return std::move(row).status();
@@ -152,7 +154,7 @@ Status collect_samples(Connection& connection, std::string_view query,
                        std::vector<std::string>& samples) {
   if (samples.size() >= kMaxSamples) return Status::ok();
   Result<StatementLease> statement =
-      connection.prepare("SELECT * FROM (" + std::string(query) + ") LIMIT ?1");
+      connection.prepare("SELECT * FROM (" + std::string(query) + ") AS violations LIMIT ?1");
   if (!statement.is_ok()) return std::move(statement).status();
   (*statement)->bind(1, static_cast<int64_t>(kMaxSamples - samples.size()));
   while (samples.size() < kMaxSamples) {
@@ -183,4 +185,4 @@ Result<LedgerReport> check_ledger(Connection& connection) {
   return report;
 }
 
-}  // namespace payoutd::sqlite::queries
+}  // namespace payoutd::sql::queries

@@ -1,0 +1,264 @@
+// The PostgreSQL store (a BatchingStore over PgConnections) as several nodes use it: two stores
+// on one database stand for two payoutd processes. What SQLite never shows: a deadlock between two
+// writers' transactions, retried whole; a unique violation met after waiting for another node's
+// commit, leaving the transaction usable; connections killed by the server and reconnected.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "store/postgres/pg_store.h"
+#include "store/sql/transactions.h"
+#include "store_postgres/pg_test_support.h"
+
+namespace payoutd::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::unique_ptr<postgres::PgStore> open_pg_store(const std::string& url) {
+  StoreOptions options;
+  options.read_connections = 2;
+  Result<std::unique_ptr<postgres::PgStore>> store = postgres::PgStore::open(url, options);
+  EXPECT_TRUE(store.is_ok()) << (store.is_ok() ? "" : store.status().to_string());
+  if (!store.is_ok()) return nullptr;
+  return std::move(store).value();
+}
+
+// Runs one statement on the op's connection (the writer's transaction).
+Status run(WriteTx& tx, const std::string& statement) {
+  return static_cast<sql::SqlWriteTx&>(tx).connection().execute_script(statement);
+}
+
+// Waits (bounded) until `flag` is set.
+bool wait_for(const std::atomic<bool>& flag, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!flag.load()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(1ms);
+  }
+  return true;
+}
+
+class PgStoreTest : public PgTest {
+ protected:
+  void SetUp() override {
+    PgTest::SetUp();
+    exec("CREATE TABLE cells (id BIGINT PRIMARY KEY, value BIGINT NOT NULL)");
+    exec("INSERT INTO cells VALUES (1, 0), (2, 0)");
+    exec("CREATE TABLE refunds (payout BIGINT PRIMARY KEY)");
+    // Deadlocks are found after deadlock_timeout (1 s by default); a short one keeps the test fast.
+    database_.admin().must_exec("ALTER DATABASE " + database_.name() +
+                                " SET deadlock_timeout = '100ms'");
+    node_a_ = open_pg_store(database_.url());
+    node_b_ = open_pg_store(database_.url());
+    ASSERT_NE(node_a_, nullptr);
+    ASSERT_NE(node_b_, nullptr);
+  }
+  void TearDown() override {
+    if (node_a_) node_a_->close();
+    if (node_b_) node_b_->close();
+  }
+
+  std::string cell(int id) {
+    RawPg raw(database_.url());
+    return raw.value("SELECT value FROM cells WHERE id = " + std::to_string(id));
+  }
+
+  std::unique_ptr<postgres::PgStore> node_a_;
+  std::unique_ptr<postgres::PgStore> node_b_;
+};
+
+TEST_F(PgStoreTest, MigratesTheFullSchemaOnce) {
+  ASSERT_TRUE(node_a_->migrate().is_ok());
+  ASSERT_TRUE(node_b_->migrate().is_ok());
+  RawPg raw(database_.url());
+  EXPECT_EQ(raw.value("SELECT count(*) FROM schema_migrations"), "4");
+  // The store's own queries run on the migrated schema: a read and a write through WriteTx.
+  Status wrote = node_a_->write([](WriteTx& tx) -> Status {
+    Result<int64_t> account = tx.platform_account("BRL", AccountKind::kFunding);
+    return account.is_ok() ? Status::ok() : account.status();
+  });
+  ASSERT_TRUE(wrote.is_ok()) << wrote.to_string();
+  // The other node finds the same account instead of creating a second one.
+  int64_t from_a = 0;
+  int64_t from_b = 0;
+  ASSERT_TRUE(node_a_->write([&](WriteTx& tx) -> Status {
+    Result<int64_t> account = tx.platform_account("BRL", AccountKind::kFunding);
+    if (!account.is_ok()) return account.status();
+    from_a = *account;
+    return Status::ok();
+  }).is_ok());
+  ASSERT_TRUE(node_b_->write([&](WriteTx& tx) -> Status {
+    Result<int64_t> account = tx.platform_account("BRL", AccountKind::kFunding);
+    if (!account.is_ok()) return account.status();
+    from_b = *account;
+    return Status::ok();
+  }).is_ok());
+  EXPECT_EQ(from_a, from_b);
+  EXPECT_EQ(raw.value("SELECT count(*) FROM accounts WHERE kind = 'funding'"), "1");
+}
+
+// Two nodes' write transactions take turns (the writers' advisory lock): node B's op does not
+// start until node A's transaction has committed, and then sees A's change. No row lock is ever
+// waited for between writers, so they cannot deadlock, whatever order their ops touch rows in.
+TEST_F(PgStoreTest, WritersOfTwoNodesTakeTurns) {
+  std::atomic<bool> a_inside{false};
+  std::atomic<bool> release_a{false};
+  std::atomic<bool> b_inside{false};
+  std::future<Status> a = std::async(std::launch::async, [&] {
+    return node_a_->write([&](WriteTx& tx) -> Status {
+      PAYOUTD_RETURN_IF_ERROR(run(tx, "UPDATE cells SET value = value + 1 WHERE id = 2"));
+      a_inside = true;
+      if (!wait_for(release_a, 10s)) return Status::internal("never released");
+      return run(tx, "UPDATE cells SET value = value + 1 WHERE id = 1");
+    });
+  });
+  ASSERT_TRUE(wait_for(a_inside, 10s));
+  std::string b_saw;
+  std::future<Status> b = std::async(std::launch::async, [&] {
+    return node_b_->write([&](WriteTx& tx) -> Status {
+      b_inside = true;
+      Result<std::string> seen = static_cast<sql::SqlWriteTx&>(tx).connection().query_text(
+          "SELECT value FROM cells WHERE id = 1");
+      if (!seen.is_ok()) return seen.status();
+      b_saw = *seen;
+      PAYOUTD_RETURN_IF_ERROR(run(tx, "UPDATE cells SET value = value + 1 WHERE id = 1"));
+      return run(tx, "UPDATE cells SET value = value + 1 WHERE id = 2");
+    });
+  });
+  std::this_thread::sleep_for(300ms);
+  EXPECT_FALSE(b_inside.load()) << "node B's transaction began while node A's was open";
+  release_a = true;
+  ASSERT_EQ(a.wait_for(30s), std::future_status::ready);
+  ASSERT_EQ(b.wait_for(30s), std::future_status::ready);
+  EXPECT_TRUE(a.get().is_ok());
+  EXPECT_TRUE(b.get().is_ok());
+  EXPECT_EQ(b_saw, "1");  // A's committed increment
+  EXPECT_EQ(cell(1), "2");
+  EXPECT_EQ(cell(2), "2");
+  EXPECT_EQ(node_a_->conflict_retries() + node_b_->conflict_retries(), 0u);
+}
+
+// A deadlock with a session outside payoutd's writers (an operator's script, another tool): the
+// store's transaction is the victim, rolled back whole and run again once the other side has
+// committed. Its op ends ok, applied exactly once.
+TEST_F(PgStoreTest, DeadlockVictimTransactionIsRetriedWholeAndCommits) {
+  RawPg outsider(database_.url());
+  outsider.must_exec("BEGIN");
+  outsider.must_exec("UPDATE cells SET value = value + 10 WHERE id = 1");  // holds cell 1
+  std::atomic<bool> store_holds_cell_2{false};
+  std::atomic<int> applies{0};
+  std::future<Status> store = std::async(std::launch::async, [&] {
+    return node_a_->write([&](WriteTx& tx) -> Status {
+      ++applies;
+      PAYOUTD_RETURN_IF_ERROR(run(tx, "UPDATE cells SET value = value + 1 WHERE id = 2"));
+      if (!store_holds_cell_2.exchange(true)) {
+        // First attempt: let the outsider queue up for cell 2 first, so that this transaction is
+        // the one that closes the cycle (PostgreSQL aborts the session that finds the deadlock).
+        std::this_thread::sleep_for(300ms);
+      }
+      return run(tx, "UPDATE cells SET value = value + 1 WHERE id = 1");
+    });
+  });
+  ASSERT_TRUE(wait_for(store_holds_cell_2, 10s));
+  // The outsider now waits for cell 2 (held by the store) until the store is aborted.
+  const std::string outsider_error = outsider.exec("UPDATE cells SET value = value + 10 WHERE id = 2");
+  EXPECT_EQ(outsider_error, "") << "the outsider was the victim";
+  outsider.must_exec("COMMIT");
+  ASSERT_EQ(store.wait_for(30s), std::future_status::ready);
+  const Status status = store.get();
+  EXPECT_TRUE(status.is_ok()) << status.to_string();
+  EXPECT_EQ(cell(1), "11");
+  EXPECT_EQ(cell(2), "11");
+  EXPECT_EQ(node_a_->conflict_retries(), 1u);
+  EXPECT_EQ(applies.load(), 2);
+}
+
+// "Refunded at most once" across nodes: node A inserts the refund and keeps its transaction open;
+// node B's write waits for A's commit (the writers take turns), then its insert of the same refund
+// meets the unique violation. B's op sees it as a value (kAlreadyExists-like) and goes on reading
+// in the same transaction (the insert ran under a statement savepoint); B's writer stays healthy.
+TEST_F(PgStoreTest, SecondRefundFromAnotherNodeIsRefusedAndTheBatchGoesOn) {
+  std::atomic<bool> a_inserted{false};
+  std::atomic<bool> release_a{false};
+  std::future<Status> a = std::async(std::launch::async, [&] {
+    return node_a_->write([&](WriteTx& tx) -> Status {
+      PAYOUTD_RETURN_IF_ERROR(run(tx, "INSERT INTO refunds VALUES (7)"));
+      a_inserted = true;
+      if (!wait_for(release_a, 10s)) return Status::internal("never released");
+      return Status::ok();
+    });
+  });
+  ASSERT_TRUE(wait_for(a_inserted, 10s));
+
+  std::string seen_after_violation;
+  bool was_unique = false;
+  std::future<Status> b = std::async(std::launch::async, [&] {
+    return node_b_->write([&](WriteTx& tx) -> Status {
+      sql::Connection& connection = static_cast<sql::SqlWriteTx&>(tx).connection();
+      Result<sql::StatementLease> insert =
+          connection.prepare("INSERT INTO refunds VALUES (?1)", sql::FailureScope::kStatement);
+      if (!insert.is_ok()) return insert.status();
+      (*insert)->bind(1, int64_t{7});
+      Status inserted = (*insert)->execute();
+      if (inserted.is_ok()) return Status::internal("the second refund was accepted");
+      was_unique = (*insert)->last_error().is_unique() &&
+                   (*insert)->last_error().message_contains("refunds.payout");
+      // The transaction is still usable: the refund A committed is visible now.
+      Result<std::string> count = connection.query_text("SELECT count(*) FROM refunds");
+      if (!count.is_ok()) return count.status();
+      seen_after_violation = *count;
+      return Status::error(ErrorKind::kAlreadyExists, "already refunded");
+    });
+  });
+  // B waits for A's transaction; let it get there, then let A commit.
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(b.wait_for(0s), std::future_status::timeout) << "B did not wait for A's commit";
+  release_a = true;
+  ASSERT_EQ(a.wait_for(30s), std::future_status::ready);
+  EXPECT_TRUE(a.get().is_ok());
+  ASSERT_EQ(b.wait_for(30s), std::future_status::ready);
+  const Status b_status = b.get();
+  EXPECT_EQ(b_status.kind(), ErrorKind::kAlreadyExists) << b_status.to_string();
+  EXPECT_TRUE(was_unique);
+  EXPECT_EQ(seen_after_violation, "1");
+  // Node B's writer is healthy: its next op commits.
+  EXPECT_TRUE(node_b_->write([](WriteTx& tx) { return run(tx, "INSERT INTO refunds VALUES (8)"); })
+                  .is_ok());
+  RawPg raw(database_.url());
+  EXPECT_EQ(raw.value("SELECT count(*) FROM refunds"), "2");
+}
+
+// The server ends every payoutd session (a restart, a failover, an idle cut): the next write and
+// the next read reconnect by themselves and succeed.
+TEST_F(PgStoreTest, WritesAndReadsReconnectAfterTheServerDropsTheirSessions) {
+  ASSERT_TRUE(node_a_->write([](WriteTx& tx) {
+                return run(tx, "UPDATE cells SET value = value + 1 WHERE id = 1");
+              }).is_ok());
+  ASSERT_TRUE(node_a_->query_on_reader_for_testing("SELECT 1").is_ok());
+  const std::string killed = database_.admin().value(
+      "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '" +
+      database_.name() + "' AND application_name = 'payoutd'");
+  ASSERT_GE(std::stoi(killed), 6) << "two stores: 2 writers + 4 readers";
+  std::this_thread::sleep_for(100ms);
+
+  const Status wrote = node_a_->write([](WriteTx& tx) {
+    return run(tx, "UPDATE cells SET value = value + 1 WHERE id = 1");
+  });
+  EXPECT_TRUE(wrote.is_ok()) << wrote.to_string();
+  EXPECT_EQ(cell(1), "2");
+  for (int i = 0; i < 4; ++i) {  // every pooled reader, whichever the pool hands out
+    Result<std::string> read = node_b_->query_on_reader_for_testing("SELECT value FROM cells WHERE id = 1");
+    ASSERT_TRUE(read.is_ok()) << read.status().to_string();
+    EXPECT_EQ(*read, "2");
+  }
+}
+
+}  // namespace
+}  // namespace payoutd::testing

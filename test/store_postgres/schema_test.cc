@@ -1,0 +1,229 @@
+// The PostgreSQL migrations: versioned, forward-only, idempotent, safe from several processes at
+// once, with SQLite's names, constraints and refusals.
+#include <algorithm>
+#include <thread>
+
+#include "pg_test_support.h"
+#include "store/postgres/schema.h"
+
+namespace payoutd::testing {
+namespace {
+
+using postgres::apply_migrations;
+using postgres::PgConnection;
+using postgres::schema_version;
+using sql::StatementLease;
+
+using PgSchemaTest = PgTest;
+
+std::vector<std::string> sorted(std::vector<std::string> values) {
+  std::sort(values.begin(), values.end());
+  return values;
+}
+
+TEST_F(PgSchemaTest, MigratesOnceAndIsIdempotent) {
+  Result<int> before = schema_version(*connection_);
+  ASSERT_TRUE(before.is_ok()) << before.status().to_string();
+  EXPECT_EQ(*before, 0);
+  ASSERT_EQ(postgres::latest_schema_version(), 4);
+  ASSERT_EQ(postgres::migrations().size(), 4u);
+
+  Status first = apply_migrations(*connection_, 1'700'000'000'000'000);
+  ASSERT_TRUE(first.is_ok()) << first.to_string();
+  EXPECT_EQ(*schema_version(*connection_), 4);
+  EXPECT_FALSE(connection_->in_transaction());
+  Status second = apply_migrations(*connection_, 1'700'000'000'000'001);
+  ASSERT_TRUE(second.is_ok()) << second.to_string();
+  EXPECT_EQ(*schema_version(*connection_), 4);
+  RawPg raw(database_.url());
+  EXPECT_EQ(raw.column("SELECT version || ':' || applied_at FROM schema_migrations ORDER BY version"),
+            (std::vector<std::string>{"1:1700000000000000", "2:1700000000000000",
+                                      "3:1700000000000000", "4:1700000000000000"}));
+  EXPECT_TRUE(connection_->take_hard_error().is_ok());
+}
+
+TEST_F(PgSchemaTest, ConcurrentMigratorsSerialize) {
+  constexpr int kMigrators = 4;
+  std::vector<std::unique_ptr<PgConnection>> connections;
+  for (int i = 0; i < kMigrators; ++i) {
+    connections.push_back(database_.connect());
+    ASSERT_NE(connections.back(), nullptr);
+  }
+  std::vector<Status> results(kMigrators);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kMigrators; ++i) {
+    threads.emplace_back([&, i] { results[i] = apply_migrations(*connections[i], 100 + i); });
+  }
+  for (std::thread& thread : threads) thread.join();
+  for (const Status& status : results) EXPECT_TRUE(status.is_ok()) << status.to_string();
+  RawPg raw(database_.url());
+  EXPECT_EQ(raw.value("SELECT count(*) FROM schema_migrations"), "4");
+  EXPECT_EQ(raw.value("SELECT count(DISTINCT applied_at) FROM schema_migrations"), "1");
+}
+
+TEST_F(PgSchemaTest, RefusesANewerSchema) {
+  ASSERT_TRUE(apply_migrations(*connection_, 1).is_ok());
+  exec("INSERT INTO schema_migrations (version, name, applied_at) VALUES (99, 'future', 2)");
+  Status refused = apply_migrations(*connection_, 3);
+  ASSERT_FALSE(refused.is_ok());
+  EXPECT_EQ(refused.kind(), ErrorKind::kInternal);
+  EXPECT_NE(refused.message().find("newer"), std::string::npos) << refused.message();
+  EXPECT_FALSE(connection_->in_transaction());
+  EXPECT_EQ(*schema_version(*connection_), 99);
+}
+
+TEST_F(PgSchemaTest, HasSQLitesNames) {
+  ASSERT_TRUE(apply_migrations(*connection_, 1).is_ok());
+  RawPg raw(database_.url());
+  EXPECT_EQ(raw.column("SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                       "ORDER BY tablename"),
+            sorted({"accounts", "api_tokens", "delivery_attempts", "idempotency_keys",
+                    "journal_entries", "journal_transactions", "merchant_fees", "merchants",
+                    "outbox", "payout_events", "payout_movements", "payouts", "rail_records",
+                    "schema_migrations", "wallet_transactions", "wallets", "webhook_endpoints"}));
+  // Named indexes (the implicit ones of keys are named by PostgreSQL).
+  const std::vector<std::string> indexes =
+      raw.column("SELECT indexname FROM pg_indexes WHERE schemaname = 'public'");
+  for (const char* name :
+       {"accounts_platform", "journal_entries_by_account", "journal_entries_by_journal",
+        "wallet_transactions_by_wallet", "wallet_transactions_by_reference",
+        "wallet_transactions_by_type", "payouts_by_merchant_status", "payouts_by_merchant_created",
+        "payouts_by_merchant_currency", "payouts_by_merchant_email", "payouts_by_merchant_amount",
+        "payouts_by_wallet_status", "outbox_due", "api_tokens_by_family",
+        "api_tokens_by_merchant_expiry", "idempotency_keys_by_merchant_expiry",
+        "payouts_by_status_updated", "payouts_engine_due", "rail_records_duplicates",
+        "webhook_endpoints_by_merchant", "outbox_one_per_destination", "outbox_sequence",
+        "outbox_by_endpoint", "outbox_by_status_id", "delivery_attempts_by_endpoint",
+        "delivery_attempts_by_event", "delivery_attempts_by_outbox"}) {
+    EXPECT_NE(std::find(indexes.begin(), indexes.end(), name), indexes.end()) << name;
+  }
+  EXPECT_EQ(std::find(indexes.begin(), indexes.end(), "outbox_by_payout"), indexes.end());
+  EXPECT_EQ(raw.value("SELECT indexdef FROM pg_indexes WHERE indexname = 'payouts_engine_due'"),
+            "CREATE INDEX payouts_engine_due ON public.payouts USING btree (engine_next_at, "
+            "cashout_id) WHERE (engine_next_at IS NOT NULL)");
+  const std::vector<std::string> triggers = raw.column(
+      "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal ORDER BY tgname");
+  EXPECT_EQ(triggers.size(), 14u);
+  for (const char* name : {"payout_events_append_only_update", "payouts_never_deleted",
+                           "payouts_wallet_matches", "delivery_attempts_append_only_delete"}) {
+    EXPECT_NE(std::find(triggers.begin(), triggers.end(), name), triggers.end()) << name;
+  }
+  for (const char* name : {"available_balance_non_negative", "held_balance_non_negative",
+                           "platform_accounts_have_no_wallet", "total_is_amount_plus_fees"}) {
+    EXPECT_EQ(raw.value(std::string("SELECT count(*) FROM pg_constraint WHERE conname = '") + name +
+                        "'"),
+              "1")
+        << name;
+  }
+  // No boolean and no int4 columns: the shared queries compare 0/1 integers and 64-bit values.
+  EXPECT_EQ(raw.value("SELECT count(*) FROM information_schema.columns WHERE table_schema = "
+                      "'public' AND data_type NOT IN ('bigint', 'text', 'bytea')"),
+            "0");
+  EXPECT_EQ(raw.value("SELECT count(*) FROM information_schema.columns WHERE table_schema = "
+                      "'public' AND table_name = 'payouts'"),
+            "52");
+}
+
+// Migration 4's back-fill of outbox rows written before it.
+TEST_F(PgSchemaTest, Migration4BackFillsTheOutbox) {
+  ASSERT_TRUE(connection_->begin_write().is_ok());
+  exec("CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, "
+       "applied_at BIGINT NOT NULL)");
+  for (const postgres::Migration& migration : postgres::migrations()) {
+    if (migration.version > 3) break;
+    exec(std::string(migration.sql));
+    exec("INSERT INTO schema_migrations VALUES (" + std::to_string(migration.version) + ", 'm', 1)");
+  }
+  exec(R"sql(
+    INSERT INTO merchants (name, status, login, pass_salt, pass_hash, secret_key_sealed,
+                           api_username, api_password_salt, api_password_hash, created_at, updated_at)
+    VALUES ('m', 'active', 'l', '\x00', '\x00', '\x00', 'a', '\x00', '\x00', 1, 1);
+    INSERT INTO wallets (merchant_id, currency, created_at, updated_at) VALUES (1, 'EUR', 1, 1);
+    INSERT INTO payouts (public_id, merchant_id, wallet_id, external_id, amount, fees, total_amount,
+                         currency, country, status, created_at, updated_at, event_seq)
+    VALUES ('pay_0123456789ab', 1, 1, 'e', 100, 0, 100, 'EUR', 'DE', 'created', 1, 1, 2);
+    INSERT INTO outbox (cashout_id, event_seq, channel, target_url, payload, next_attempt_at,
+                        created_at, updated_at)
+    VALUES (1, 2, 'v3', 'HTTPS://Example.COM/Hook', '{}', 5, 1000, 1000);
+  )sql");
+  ASSERT_TRUE(connection_->commit().is_ok());
+  EXPECT_EQ(*schema_version(*connection_), 3);
+  ASSERT_TRUE(apply_migrations(*connection_, 7).is_ok());
+  EXPECT_EQ(*connection_->query_text("SELECT event_id || ' ' || give_up_at || ' ' || destination "
+                                     "FROM outbox"),
+            "evt_0123456789ab_2 259200001000 https://example.com/hook");
+}
+
+TEST_F(PgSchemaTest, ConstraintsBehaveLikeSQLite) {
+  ASSERT_TRUE(apply_migrations(*connection_, 1).is_ok());
+  exec(R"sql(
+    INSERT INTO merchants (name, status, login, pass_salt, pass_hash, secret_key_sealed,
+                           api_username, api_password_salt, api_password_hash, created_at, updated_at)
+    VALUES ('m', 'active', 'l', '\x00', '\x00', '\x00', 'a', '\x00', '\x00', 1, 1);
+    INSERT INTO wallets (merchant_id, currency, created_at, updated_at) VALUES (1, 'EUR', 1, 1);
+    INSERT INTO payouts (public_id, merchant_id, wallet_id, external_id, amount, fees, total_amount,
+                         currency, country, status, created_at, updated_at, event_seq)
+    VALUES ('po_1', 1, 1, 'e', 100, 0, 100, 'EUR', 'DE', 'created', 1, 1, 1);
+    INSERT INTO journal_transactions (kind, cashout_id, currency, created_at)
+    VALUES ('refund', 1, 'EUR', 1), ('refund', 1, 'EUR', 1);
+  )sql");
+  ASSERT_TRUE(connection_->begin_write().is_ok());
+  auto movement = [this](int64_t journal) {
+    Result<StatementLease> s = connection_->prepare(
+        "INSERT INTO payout_movements (cashout_id, kind, journal_id, created_at) "
+        "VALUES (?1, ?2, ?3, ?4)", sql::FailureScope::kStatement);
+    PAYOUTD_ASSERT(s.is_ok());
+    (*s)->bind(1, int64_t{1});
+    (*s)->bind(2, "refund");
+    (*s)->bind(3, journal);
+    (*s)->bind(4, int64_t{1});
+    Status status = (*s)->execute();
+    return std::make_pair(status, (*s)->last_error());
+  };
+  ASSERT_TRUE(movement(1).first.is_ok());
+  // The refund-once guarantee: the primary key (cashout_id, kind).
+  auto second_refund = movement(2);
+  EXPECT_FALSE(second_refund.first.is_ok());
+  EXPECT_TRUE(second_refund.second.message_contains("payout_movements.cashout_id"))
+      << second_refund.second.message;
+  EXPECT_TRUE(second_refund.second.message_contains("payout_movements.kind"));
+  // One notification per event and destination (an expression index: SQLite names the index).
+  auto outbox = [this]() {
+    Result<StatementLease> s = connection_->prepare(
+        "INSERT INTO outbox (cashout_id, event_seq, channel, endpoint_id, target_url, payload, "
+        "next_attempt_at, created_at, updated_at) VALUES (1, 1, 'v3', ?1, 'u', '{}', 1, 1, 1) "
+        "RETURNING id", sql::FailureScope::kStatement);
+    PAYOUTD_ASSERT(s.is_ok());
+    (*s)->bind_null(1);
+    Result<bool> row = (*s)->step();
+    return std::make_pair(row.is_ok() && *row ? (*s)->column_int64(0) : -1, (*s)->last_error());
+  };
+  EXPECT_GT(outbox().first, 0);
+  auto duplicate = outbox();
+  EXPECT_EQ(duplicate.first, -1);
+  EXPECT_TRUE(duplicate.second.is_unique());
+  EXPECT_EQ(duplicate.second.message,
+            "UNIQUE constraint failed: index 'outbox_one_per_destination'");
+  // CHECKs carried over.
+  Status bad_status = connection_->execute_script(
+      "SAVEPOINT s; UPDATE payouts SET status = 'nonsense'; ");
+  EXPECT_FALSE(bad_status.is_ok());
+  EXPECT_TRUE(connection_->execute_script("ROLLBACK TO s; RELEASE s").is_ok());
+  (void)connection_->take_hard_error();
+  ASSERT_TRUE(connection_->commit().is_ok());
+  // Identity values are never reused.
+  exec("DELETE FROM wallets WHERE id = 999");
+  exec("INSERT INTO merchants (name, status, login, pass_salt, pass_hash, secret_key_sealed, "
+       "api_username, api_password_salt, api_password_hash, created_at, updated_at) VALUES ('n', "
+       "'active', 'l2', '\\x00', '\\x00', '\\x00', 'a2', '\\x00', '\\x00', 1, 1)");
+  exec("DELETE FROM merchants WHERE id = 2");
+  EXPECT_EQ(*connection_->query_text(
+                "INSERT INTO merchants (name, status, login, pass_salt, pass_hash, "
+                "secret_key_sealed, api_username, api_password_salt, api_password_hash, "
+                "created_at, updated_at) VALUES ('n', 'active', 'l3', '\\x00', '\\x00', '\\x00', "
+                "'a3', '\\x00', '\\x00', 1, 1) RETURNING id"),
+            "3");
+}
+
+}  // namespace
+}  // namespace payoutd::testing
