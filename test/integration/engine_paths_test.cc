@@ -449,10 +449,13 @@ TEST_F(EnginePathsTest, EveryRejectionCodeThroughV3) {
 
 // A cashout created on hold (v3 5) is left alone by the engine: one released with PUT PENDING
 // (v3 0 at once) goes through the default path; the other expires after on_hold_expiry_seconds
-// (v3 3, 809 WITHDRAWAL_EXPIRED) and is refunded.
+// (v3 3, 809 WITHDRAWAL_EXPIRED) and is refunded. The expiry leaves 4 s to create both and
+// release the first: enough for the sanitizer build on PostgreSQL on a loaded 2-core machine (1 s
+// was not: the first one expired before its release).
 TEST_F(EnginePathsTest, OnHoldIsReleasedOrExpires) {
+  constexpr int kOnHoldExpirySeconds = 4;
   EngineConfig config = fast_paths_config();
-  config.set("on_hold_expiry_seconds", 1);
+  config.set("on_hold_expiry_seconds", kOnHoldExpirySeconds);
   ServerProcess& server = start_server(write_config(config));
   ASSERT_TRUE(server.started());
   Merchant merchant = add_merchant("hold", "", "1000.00", {}, {"3.00", "0"});
@@ -491,7 +494,7 @@ TEST_F(EnginePathsTest, OnHoldIsReleasedOrExpires) {
       poll_until(api, {released, expiring}, {"completed", "expired"}, 20000);
   ASSERT_TRUE(seen[0].reached && seen[1].reached)
       << seen[0].last_v1_body << "\n" << seen[1].last_v1_body;
-  EXPECT_GE(steady_ms() - created_at, 1000);
+  EXPECT_GE(steady_ms() - created_at, kOnHoldExpirySeconds * 1000);
   EXPECT_TRUE(sequence_matches(starting_with("0", seen[0].v3),
                                steps({{"0", false}, {"4", false}, {"1", false}})));
   EXPECT_EQ(seen[0].last_v3_body,
@@ -521,9 +524,15 @@ TEST_F(EnginePathsTest, OnHoldIsReleasedOrExpires) {
 // 2. Cancelling a processing payout.
 
 // Processing lasts 800 ms unless a cancel changes it; a deferred cancel is answered after 300 ms.
+// kCancelTestActionRequiredExpirySeconds: time enough to cancel two payouts that wait in
+// action_required before they expire, even in the sanitizer build on PostgreSQL.
+constexpr int kCancelTestActionRequiredExpirySeconds = 4;
+
 EngineConfig cancel_config() {
   EngineConfig config = fast_paths_config();
-  config.set("sandbox_settle_after_ms", 800).set("sandbox_complete_after_ms", 1000);
+  config.set("sandbox_settle_after_ms", 800)
+      .set("sandbox_complete_after_ms", 1000)
+      .set("action_required_expiry_seconds", kCancelTestActionRequiredExpirySeconds);
   return config;
 }
 
@@ -758,8 +767,9 @@ TEST_F(EngineCancelTest, ActionRequiredIsCancelledAtOnceInBothDialects) {
   EXPECT_EQ(member_text(*body, "status"), "cancelled");
   EXPECT_TRUE(timestamps_are(*body, {"queued_at", "submitted_at", "cancelled_at"}));
 
-  // Past the action_required expiry (1 s): still cancelled, one refund each.
-  std::this_thread::sleep_for(std::chrono::milliseconds(1300));
+  // Past the action_required expiry: still cancelled, one refund each.
+  std::this_thread::sleep_for(
+      std::chrono::milliseconds(kCancelTestActionRequiredExpirySeconds * 1000 + 300));
   for (const PayoutIds* ids : {&via_v3, &via_v1}) {
     std::optional<json::Value> shown = show(ids->cashout_id);
     ASSERT_TRUE(shown.has_value());
