@@ -225,13 +225,21 @@ pg_phase() {
   # ---- v3 cancel ----
   local create_int
   create_int=$(awk -F'\t' '$1 == "pg v3 create" {printf "%d", $3}' "$results")
-  pg_cancel_pool=${PG_CANCEL_POOL:-$(( (create_int > pgbench_int ? create_int : pgbench_int) * 3 * duration_s + 2000 ))}
+  # 3 x the faster of create and pgbench for payoutd's run, and up to 5,000/s for each of the two
+  # ceiling runs after it (bench/pg_cancel_script.py takes the targets payoutd left).
+  pg_cancel_pool=${PG_CANCEL_POOL:-$(( ((create_int > pgbench_int ? create_int : pgbench_int) * 3 + 10000) * duration_s + 2000 ))}
   log "postgresql: seeding $pg_cancel_pool cancel targets"
   python3 "$here/clone_payouts_pg.py" "$db" "$pg_template" "$pg_cancel_pool" c 0 "$work/pg_ids_c"
   cut -d'|' -f1,2 "$work/pg_ids_c" >"$work/pg_ids_c.v3"
   python3 "$here/make_requests.py" v3-cancel "$work/pg_cancel.req" "$work/pg_ids_c.v3" "$v3_login" "$v3_pass" "$v3_secret"
   pg_settle payoutd
   pg_measured_run "pg v3 cancel" "$work/pg_cancel.req"
+
+  # ---- v3 status: the read side of a cancel alone (authentication, the payout read) ----
+  python3 "$here/make_requests.py" v3-status "$work/pg_status.req" "$work/pg_ids_c.v3" "$v3_login" "$v3_pass" "$v3_secret"
+  pg_measured_run "pg v3 status" "$work/pg_status.req"
+
+  pg_ceiling_runs
 
   log "ledger check on the PostgreSQL database"
   cli ledger check >"$work/pg_ledger.txt" 2>&1 || die "ledger check failed on PostgreSQL: $(head -20 "$work/pg_ledger.txt")"
@@ -241,9 +249,93 @@ pg_phase() {
   log "postgresql phase done in $pg_elapsed s"
 }
 
+# pg_pgbench_run NAME CANCELS_PER_TRANSACTION pgbench-args...: one pgbench run on database payoutd
+# (or pgbench for TPC-B), its tps x CANCELS_PER_TRANSACTION as ops/s and the WAL deltas, appended
+# to $work/pg_ceiling.tsv as "name ops_per_s latency_ms wal_delta".
+pg_pgbench_run() {
+  local name=$1 per=$2 out wal_before wal_after tps latency txns failed
+  shift 2
+  wal_before=$(pg_wal)
+  out=$("$pgbench_bin" "$@" 2>&1) || die "pgbench ($name) failed: $(tail -5 <<<"$out")"
+  wal_after=$(pg_wal)
+  echo "$out" | grep -E '^(tps|latency|number of)' | sed 's/^/    /' >&2
+  tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' <<<"$out")
+  latency=$(sed -n 's/^latency average = \([0-9.]*\) ms$/\1/p' <<<"$out")
+  txns=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out")
+  failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' <<<"$out")
+  [[ -n "$tps" && -n "$latency" && -n "$txns" ]] || die "pgbench ($name): could not read tps and latency"
+  [[ "${failed:-0}" == 0 ]] || die "pgbench ($name): $failed failed transactions"
+  printf '%s\t%s\t%s\t%s\n' "$name" "$(awk -v t="$tps" -v p="$per" 'BEGIN { printf "%.1f", t * p }')" "$latency" \
+    "$(pg_wal_delta "$wal_before" "$wal_after" "$((txns * per))")" >>"$work/pg_ceiling.tsv"
+  log "  $name: $(tail -1 "$work/pg_ceiling.tsv" | cut -f2) ops/s"
+}
+
+# pg_ceiling_runs: what PostgreSQL itself does on this machine, with no payoutd in the way, in the
+# same run as pgbench and payoutd:
+#   - TPC-B again with synchronous_commit=off for the session: how much of pgbench's cost is waiting
+#     for commits (the part group commit can save);
+#   - the statements of one v3 cancel (bench/pg_cancel_script.py), one cancel per transaction, by
+#     CONNECTIONS clients: the ceiling of any design that runs a cancel's statements one by one;
+#   - the same statements 32 cancels per transaction with the writer's savepoints, one client: the
+#     ceiling of payoutd's single group-commit writer connection;
+#   - the same rows, 32 cancels per transaction written set-wise (each statement once per batch),
+#     one client: what a writer that executed a batch's cancels together could reach.
+pg_ceiling_runs() {
+  : >"$work/pg_ceiling.tsv"
+  log "postgresql ceilings: TPC-B with synchronous_commit=off"
+  pg_settle pgbench
+  PGOPTIONS="-c synchronous_commit=off" pg_pgbench_run "tpcb async" 1 \
+    -M prepared -c "$connections" -j "$threads" -T "$duration_s" -n "$pg_base/pgbench"
+
+  # The targets payoutd left, in id order, with what the script's statements need; the v3 outbox
+  # row and the event message are copied from a cancel payoutd wrote in the run above.
+  pg_sql payoutd "CREATE SEQUENCE ceiling_seq;
+    CREATE TABLE ceiling_targets AS
+    SELECT row_number() OVER (ORDER BY p.cashout_id) AS n, p.cashout_id, p.merchant_id, p.wallet_id,
+           p.total_amount, p.currency, p.public_id,
+           least(a.id, h.id) AS first_account,
+           CASE WHEN a.id < h.id THEN p.total_amount ELSE -p.total_amount END AS first_delta,
+           greatest(a.id, h.id) AS second_account,
+           CASE WHEN a.id < h.id THEN -p.total_amount ELSE p.total_amount END AS second_delta,
+           'evt_' || substr(p.public_id, 5) || '_2' AS event_id,
+           'Refund of payout ' || p.public_id AS remarks,
+           o.payload, o.target_url, o.destination, e.message AS event_message
+    FROM payouts p
+    JOIN accounts a ON a.wallet_id = p.wallet_id AND a.kind = 'available'
+    JOIN accounts h ON h.wallet_id = p.wallet_id AND h.kind = 'held'
+    CROSS JOIN (SELECT payload, target_url, destination FROM outbox WHERE channel = 'v3'
+                ORDER BY id DESC LIMIT 1) o
+    CROSS JOIN (SELECT message FROM payout_events WHERE to_status = 'cancelled'
+                ORDER BY cashout_id DESC LIMIT 1) e
+    WHERE p.status = 'created' AND p.public_id LIKE 'pyt_c%' AND p.event_seq = 1;
+    CREATE UNIQUE INDEX ON ceiling_targets (n)" >/dev/null
+  log "  $(pg_sql payoutd "SELECT count(*) FROM ceiling_targets") cancel targets left for the ceilings"
+  python3 "$here/pg_cancel_script.py" "$work/pg_cancel_1.sql" 1
+  python3 "$here/pg_cancel_script.py" "$work/pg_cancel_32.sql" 32
+  local now_us
+  now_us=$(date +%s%6N)
+
+  log "postgresql ceilings: a cancel's statements, one cancel per transaction, $connections clients"
+  pg_settle payoutd
+  pg_pgbench_run "cancel statements" 1 -M prepared -c "$connections" -j "$threads" -T "$duration_s" -n \
+    -D "now=$now_us" -f "$work/pg_cancel_1.sql" "$pg_base/payoutd"
+  log "postgresql ceilings: a cancel's statements, 32 per transaction with savepoints, one client"
+  pg_settle payoutd
+  pg_pgbench_run "cancel statements, one writer" 32 -M prepared -c 1 -j 1 -T "$duration_s" -n \
+    -D "now=$now_us" -f "$work/pg_cancel_32.sql" "$pg_base/payoutd"
+  # The set-wise batches take the targets after those the two runs above used.
+  pg_sql payoutd "CREATE SEQUENCE ceiling_batch_seq START $(( $(pg_sql payoutd "SELECT last_value FROM ceiling_seq") / 32 + 2 ))" >/dev/null
+  python3 "$here/pg_cancel_script.py" "$work/pg_cancel_set_32.sql" 32 set
+  log "postgresql ceilings: a cancel's rows, 32 cancels per transaction written set-wise, one client"
+  pg_settle payoutd
+  pg_pgbench_run "cancel rows set-wise, one writer" 32 -M prepared -c 1 -j 1 -T "$duration_s" -n \
+    -D "now=$now_us" -f "$work/pg_cancel_set_32.sql" "$pg_base/payoutd"
+  pg_sql payoutd "DROP TABLE ceiling_targets; DROP SEQUENCE ceiling_seq; DROP SEQUENCE ceiling_batch_seq" >/dev/null
+}
+
 # The docs sub-section (between the bench/run.sh postgres markers).
 pg_section() {
-  python3 - "$results" "$work/pg_detail.tsv" "$work/pg_memory.tsv" <<PY
+  python3 - "$results" "$work/pg_detail.tsv" "$work/pg_memory.tsv" "$work/pg_ceiling.tsv" <<PY
 import sys
 rows = {l.split("\t")[0]: l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()}
 detail = {l.split("\t")[0]: l.rstrip("\n").split("\t") for l in open(sys.argv[2]) if l.strip()}
@@ -283,7 +375,7 @@ out.append("| load | payouts stored | tps / requests/s | p50 | p99 | p99.9 | × 
 out.append("|---|---|---|---|---|---|---|")
 out.append(f"| pgbench TPC-B (\`-M prepared\`, {$connections} clients) | – | {num(tps)} | "
            f"{float('$pgbench_latency'):.2f} ms (average) | – | – | 1.000 |")
-for name in ["pg v3 create", "pg v3 cancel"]:
+for name in ["pg v3 create", "pg v3 cancel", "pg v3 status"]:
     x = rows[name]
     out.append(f"| payoutd {name[3:]} | {int(x[1]):,} | {num(x[2])} | {ms(x[3])} | {ms(x[4])} | "
                f"{ms(x[5])} | {float(x[2]) / tps:.3f} |")
@@ -301,6 +393,30 @@ for name in ["pg v3 create", "pg v3 cancel"]:
     rss = f"{int(mem[name][2]) / 1024:.1f} MiB" if name in mem else "–"
     out.append(f"| payoutd {name[3:]} | {int(wal[0]) / duration:,.0f} | {wal[1]} | {wal[2]} | "
                f"{int(wal[3]):,} | {int(writer[0]) / duration:,.0f} ({writer[1]}) | {rss} |")
+out.append("")
+ceiling = {l.split("\t")[0]: l.rstrip("\n").split("\t") for l in open(sys.argv[4]) if l.strip()}
+out.append("What PostgreSQL itself does on this machine, no payoutd in the way (same cluster, same run, "
+           "after the payoutd runs): TPC-B again with \`synchronous_commit=off\` for its sessions; then "
+           "\`bench/pg_cancel_script.py\`'s pgbench scripts (\`-M prepared\`), which run the statements "
+           "payoutd's writer executes for one v3 cancel of a created payout — the reads that decide it, "
+           "the conditional payout UPDATE, the refund journal (transaction, two entries, two balance "
+           "UPDATEs), the refund movement, the wallet transaction, the event, the endpoint lookup and the "
+           "v3 outbox row — on the cancel targets payoutd left; and the same rows written set-wise. "
+           "\`payoutd ledger check\` runs after these too.")
+out.append("")
+out.append("| load | cancels/s (tps) | latency (average, per transaction) | WAL fsyncs/s | WAL records / op | WAL bytes / op | × pgbench |")
+out.append("|---|---|---|---|---|---|---|")
+labels = {
+    "tpcb async": f"pgbench TPC-B, \`synchronous_commit=off\` ({$connections} clients)",
+    "cancel statements": f"a cancel's statements, one cancel per transaction ({$connections} clients)",
+    "cancel statements, one writer": "a cancel's statements, 32 per transaction, each in a savepoint (1 client: payoutd's writer shape)",
+    "cancel rows set-wise, one writer": "a cancel's rows, 32 per transaction, each statement once for the 32 (1 client)",
+}
+for name, label in labels.items():
+    if name not in ceiling: continue
+    x = ceiling[name]; wal = x[3].split()
+    out.append(f"| {label} | {num(x[1])} | {float(x[2]):.2f} ms | {int(wal[0]) / duration:,.0f} | {wal[1]} | "
+               f"{int(wal[3]):,} | {float(x[1]) / tps:.3f} |")
 out.append("")
 c = rows["pg v3 cancel"]
 ratio = float(c[2]) / tps

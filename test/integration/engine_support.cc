@@ -7,6 +7,7 @@
 #include <iostream>
 #include <thread>
 
+#include "integration/v1_support.h"
 #include "json/writer.h"
 
 namespace payoutd::testing::engine_it {
@@ -131,38 +132,8 @@ std::string Api::v3_create_body(const std::string& external_id, const std::strin
 
 std::string Api::v1_create_body(const std::string& reference_id, const std::string& bank_account,
                                 const std::string& amount) const {
-  json::Writer writer;
-  writer.begin_object();
-  writer.key("reference_id");
-  writer.string(reference_id);
-  writer.key("wallet_id");
-  writer.integer(merchant_.usd_wallet_id);
-  writer.key("amount");
-  writer.raw_number(amount);
-  writer.key("currency");
-  writer.string("USD");
-  writer.key("beneficiary");
-  writer.begin_object();
-  writer.key("email");
-  writer.string("john.doe@example.com");
-  writer.key("first_name");
-  writer.string("John");
-  writer.key("last_name");
-  writer.string("Doe");
-  writer.key("country");
-  writer.string("US");
-  writer.end_object();
-  writer.key("beneficiary_identifiers");
-  writer.begin_object();
-  writer.key("account_number");
-  writer.string(bank_account);
-  writer.key("bank_code");
-  writer.string("021");
-  writer.end_object();
-  writer.key("description");
-  writer.string("Engine path test");
-  writer.end_object();
-  return writer.take();
+  return v1::seed_create_body(reference_id, merchant_.usd_wallet_id, amount, bank_account,
+                              "Engine path test");
 }
 
 // ---- Sequences ----

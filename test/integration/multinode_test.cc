@@ -58,6 +58,7 @@
 #include <vector>
 
 #include "integration/engine_support.h"
+#include "integration/v1_support.h"
 #include "json/writer.h"
 
 namespace payoutd::testing::engine_it {
@@ -545,38 +546,8 @@ class MultinodeTest : public EngineTest {
                              const Plan& plan, int i) const {
     char account[32];
     std::snprintf(account, sizeof(account), "7%06d%s", i, plan.suffix.c_str());
-    json::Writer writer;
-    writer.begin_object();
-    writer.key("reference_id");
-    writer.string(reference);
-    writer.key("wallet_id");
-    writer.integer(merchant.usd_wallet_id);
-    writer.key("amount");
-    writer.raw_number(minor_text(plan.amount_minor));
-    writer.key("currency");
-    writer.string("USD");
-    writer.key("beneficiary");
-    writer.begin_object();
-    writer.key("email");
-    writer.string("john.doe@example.com");
-    writer.key("first_name");
-    writer.string("John");
-    writer.key("last_name");
-    writer.string("Doe");
-    writer.key("country");
-    writer.string("US");
-    writer.end_object();
-    writer.key("beneficiary_identifiers");
-    writer.begin_object();
-    writer.key("account_number");
-    writer.string(account);
-    writer.key("bank_code");
-    writer.string("021");
-    writer.end_object();
-    writer.key("description");
-    writer.string("Multinode test");
-    writer.end_object();
-    return writer.take();
+    return v1::seed_create_body(reference, merchant.usd_wallet_id, minor_text(plan.amount_minor),
+                                account, "Multinode test");
   }
 
   Headers v3_headers(const Merchant& merchant, const std::string& body) const {

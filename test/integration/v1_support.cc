@@ -33,7 +33,9 @@ const json::Value* path(const json::Value& root, std::string_view dotted) {
 }
 
 std::string seed_create_body(const std::string& reference_id, int64_t wallet_id,
-                             const std::string& amount) {
+                             const std::string& amount,
+                             const std::optional<std::string>& account_number,
+                             const std::string& description) {
   json::Writer writer;
   writer.begin_object();
   writer.key("reference_id");
@@ -55,8 +57,17 @@ std::string seed_create_body(const std::string& reference_id, int64_t wallet_id,
   writer.key("country");
   writer.string("US");
   writer.end_object();
+  if (account_number) {
+    writer.key("beneficiary_identifiers");
+    writer.begin_object();
+    writer.key("account_number");
+    writer.string(*account_number);
+    writer.key("bank_code");
+    writer.string("021");
+    writer.end_object();
+  }
   writer.key("description");
-  writer.string("Bonus Payment");
+  writer.string(description);
   writer.end_object();
   return writer.take();
 }

@@ -43,9 +43,14 @@ std::string member_text(const json::Value& object, std::string_view key);
 const json::Value* path(const json::Value& root, std::string_view dotted);
 
 // A create body for the seed's example payout (100.00 USD, John Doe, US, "Bonus Payment"), with
-// `reference_id` and `wallet_id`; members in this order, `amount` as raw JSON text.
+// `reference_id` and `wallet_id`; members in this order, `amount` as raw JSON text. With an
+// `account_number`, beneficiary_identifiers {account_number, bank_code "021"} follow the
+// beneficiary (the engine and multi-node tests pick the sandbox rail's script by the account);
+// `description` replaces "Bonus Payment".
 std::string seed_create_body(const std::string& reference_id, int64_t wallet_id,
-                             const std::string& amount = "100.00");
+                             const std::string& amount = "100.00",
+                             const std::optional<std::string>& account_number = std::nullopt,
+                             const std::string& description = "Bonus Payment");
 
 // The response is `status` with the v1 error body {"error": name, "message": message}
 // (message compared when given); extra members allowed only when `allow_details`.

@@ -59,6 +59,10 @@ TEST(PgRewriteSqlTest, LeavesLiteralsIdentifiersAndCommentsAlone) {
   }
 }
 
+// changes_data is what FailureScope::kStatement requires: PgConnection::prepare() asserts it (a
+// statement savepoint is for an op that carries on from a constraint failure, which only a
+// data-changing statement meets). What counts is the first keyword, or a WITH wrapping an
+// INSERT / UPDATE / DELETE; not a keyword inside a literal or an identifier, nor a later FOR UPDATE.
 TEST(PgRewriteSqlTest, DecidesWhichStatementsChangeData) {
   EXPECT_TRUE(rewrite_sql("INSERT INTO t VALUES (?1)").changes_data);
   EXPECT_TRUE(rewrite_sql("  update t SET a = 1").changes_data);
@@ -554,6 +558,25 @@ TEST_F(PgSchemaFixture, AnOpScopedFailureAbortsUntilTheOpIsRolledBack) {
   ASSERT_TRUE((*debit)->execute().is_ok());
   ASSERT_TRUE(connection_->commit().is_ok());
   EXPECT_EQ(*connection_->query_text("SELECT balance FROM accounts WHERE id = 1"), "998");
+}
+
+// FailureScope::kStatement on a text that changes no data is a programming error: prepare()
+// aborts, whether the text is new or already cached. A data-modifying CTE is data-changing.
+using PgConnectionDeathTest = PgTest;
+TEST_F(PgConnectionDeathTest, StatementScopeOnAReadAborts) {
+  EXPECT_DEATH((void)connection_->prepare("SELECT 1", sql::FailureScope::kStatement),
+               "changes_data");
+  {
+    Result<StatementLease> read = connection_->prepare("SELECT 2");
+    ASSERT_TRUE(read.is_ok());
+  }
+  EXPECT_DEATH((void)connection_->prepare("SELECT 2", sql::FailureScope::kStatement),
+               "changes_data");
+  exec("CREATE TABLE t (a BIGINT)");
+  Result<StatementLease> insert = connection_->prepare(
+      "WITH v AS (SELECT 1 AS a) INSERT INTO t SELECT a FROM v", sql::FailureScope::kStatement);
+  ASSERT_TRUE(insert.is_ok());
+  EXPECT_TRUE((*insert)->execute().is_ok());
 }
 
 // SAVEPOINT and RELEASE inside a transaction wait for the next statement and travel in its round

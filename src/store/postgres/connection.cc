@@ -645,10 +645,16 @@ Status PgConnection::fail(pg_result* result, std::string_view context,
 }
 
 Result<sql::StatementLease> PgConnection::prepare(std::string_view sql, sql::FailureScope scope) {
+  // kStatement buys a subtransaction per execution so that an op can carry on from a constraint
+  // failure; only a data-changing statement meets one. On a read it is a programming error.
+  auto check_scope = [scope](const PgStatement& statement) {
+    PAYOUTD_ASSERT(scope != sql::FailureScope::kStatement || statement.sql_.changes_data);
+  };
   auto found = statements_.find(std::string(sql));
   if (found != statements_.end()) {
     // A statement is never used re-entrantly: that would reset a caller's half-read rows.
     PAYOUTD_ASSERT(!found->second->in_use());
+    check_scope(*found->second);
     found->second->set_in_use(true);
     found->second->scope_ = scope;
     return sql::StatementLease(found->second.get());
@@ -659,6 +665,7 @@ Result<sql::StatementLease> PgConnection::prepare(std::string_view sql, sql::Fai
     }
   }
   auto statement = std::make_unique<PgStatement>(*this, rewrite_sql(sql));
+  check_scope(*statement);
   statement->scope_ = scope;
   PgStatement* pointer = statement.get();
   statements_.emplace(std::string(sql), std::move(statement));

@@ -7,14 +7,16 @@
 //   bound: int64 -> int8 (sent as decimal text), text -> text, blob -> bytea (sent in binary),
 //   null -> left to the server to infer. The server-side statements are cached per (text, types)
 //   and bounded (least recently used ones are DEALLOCATEd).
-// - SQLite's statement semantics inside transactions: a data-changing statement (INSERT, UPDATE,
-//   DELETE, WITH ... INSERT/UPDATE/DELETE, MERGE) run inside an open transaction runs under a
-//   statement savepoint, so a failure (a constraint, say) undoes only that statement and the
-//   transaction stays usable; so does any statement's first execution on the connection (a parse
-//   error would otherwise abort the transaction). The savepoint, the parse, the statement and the
-//   release travel in one libpq pipeline: one round trip. A failing read that is already prepared
-//   (division by zero, a conflict) aborts the transaction as PostgreSQL does; the caller's own
-//   savepoint (the writer's per-op SAVEPOINT) or a rollback recovers it.
+// - Statement savepoints only where they buy something: inside a transaction, a statement
+//   prepared with FailureScope::kStatement (a data-changing text: asserted) runs under a statement
+//   savepoint, so its failure (a unique violation the op answers) undoes only that statement and
+//   the transaction stays usable, as on SQLite; so does any statement not yet prepared on the
+//   server (its first execution with these parameter types on this connection), since a parse
+//   error would otherwise abort the transaction. The savepoint, the parse, the statement and the
+//   release travel in one libpq pipeline: one round trip. Any other failing statement (kOp,
+//   already prepared: a constraint, division by zero, a conflict) costs no subtransaction and
+//   aborts the transaction as PostgreSQL does: its op fails, and the writer's per-op savepoint
+//   (ROLLBACK TO op) recovers the transaction, or a rollback ends it.
 // - A NULL parameter's type is inferred by the server; where it cannot be (`?1 IS NULL OR
 //   col = ?1`), text and then bigint are tried, once per connection and statement shape.
 // - Failures map by SQLSTATE to sql::DatabaseError (unique violations rewritten to SQLite's
@@ -53,7 +55,9 @@ struct RewrittenSql {
   std::string text;                 // with `$N`
   int parameter_count = 0;          // the highest N
   std::vector<bool> referenced;     // [N-1]: whether `?N` occurs in the text
-  bool changes_data = false;        // INSERT / UPDATE / DELETE / WITH / MERGE (first keyword)
+  // INSERT / UPDATE / DELETE / MERGE as the first keyword, or WITH and one of them later (a
+  // data-modifying CTE). What FailureScope::kStatement requires (PgConnection::prepare asserts).
+  bool changes_data = false;
 };
 RewrittenSql rewrite_sql(std::string_view sql);
 
@@ -147,7 +151,8 @@ class PgConnection final : public sql::Connection {
   sql::Dialect dialect() const override { return sql::Dialect::kPostgresql; }
   // Inside a transaction a statement runs under a statement savepoint when `scope` is
   // kStatement, and on its first execution (a parse error must not abort the transaction);
-  // otherwise a failure aborts the transaction until the writer's ROLLBACK TO the op.
+  // otherwise a failure aborts the transaction until the writer's ROLLBACK TO the op. kStatement
+  // is for data-changing texts only (RewrittenSql::changes_data): asserted.
   Result<sql::StatementLease> prepare(std::string_view sql,
                                       sql::FailureScope scope = sql::FailureScope::kOp) override;
   Status execute_script(std::string_view sql) override;

@@ -10,9 +10,13 @@
 // from the pool). Prepared statements are cached per connection: prepared once, reset and unbound
 // after each use by the StatementLease that hands them out.
 //
-// Both backends keep SQLite's statement semantics: a statement that fails (a constraint, say)
-// undoes only its own effects and leaves the transaction usable, so an op can answer a refusal
-// and go on reading.
+// A failing statement fails its op. SQLite undoes only that statement; PostgreSQL, sparing a
+// statement savepoint per statement, aborts the whole transaction (every later statement fails).
+// So the op must not go on after the failure: it returns it (or the refusal it means), and the
+// writer's per-op savepoint (ROLLBACK TO op) undoes the op on both backends before the
+// transaction goes on. A data-changing statement whose failure the op carries on from (a unique
+// violation answered by reading the existing row) is prepared with FailureScope::kStatement: on
+// both backends its failure then undoes only itself and the transaction stays usable.
 #pragma once
 
 #include <cstdint>
