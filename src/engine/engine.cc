@@ -725,33 +725,90 @@ Result<ProcessingCancelResult> Engine::cancel_processing(int64_t merchant_id,
 
   // Never handed to a connector by an engine (an operator moved it to processing, as with the
   // manual connector): no rail to ask, so it is refused; the operator resolves it with set-status.
-  // Not confirmed at the rail yet (being submitted, or in doubt): the engine resolves it on its
-  // next look, which the request makes due now.
-  CancelAnswer answer = CancelAnswer::kLater;
   if (task->connector_state == ConnectorState::kNone) {
-    answer = CancelAnswer::kTooLate;
-  } else if (task->connector_state == ConnectorState::kAccepted) {
-    answer = connector_.try_cancel(connector_payout(*payout), now);
+    Result<commands::PayoutWithEvents> unchanged = commands_.get_payout(merchant_id, ref);
+    if (!unchanged.is_ok()) return std::move(unchanged).status();
+    return ProcessingCancelResult{ProcessingCancel::kRefused, std::move(unchanged).value()};
   }
 
-  ProcessingCancel outcome = ProcessingCancel::kRequested;
+  // At the rail: the request is made durable, with this instance's lease, before the connector is
+  // asked. Asking first would leave a window in which the rail has cancelled the payout but the
+  // database does not say a cancel was asked: another instance's follow-up would find the rail's
+  // "cancelled" unexplained, and if this instance died before recording, the payout would stay
+  // processing with its money held. With the request pending and leased, no other instance asks
+  // the rail meanwhile, and after a death the engine's follow-up finishes the cancel once the
+  // lease runs out (the rail answers the same again).
+  bool asked = false;
+  CancelAnswer answer = CancelAnswer::kLater;
+  if (task->connector_state == ConnectorState::kAccepted) {
+    const int64_t lease_until = now + options_.lease_ms * kMicrosPerMilli;
+    Status begun = store_.write([&](WriteTx& tx) {
+      return tx.begin_processing_cancel(cashout_id, options_.instance_id, now, lease_until);
+    });
+    if (begun.is_ok()) {
+      asked = true;
+      answer = connector_.try_cancel(connector_payout(*payout), now);
+      if (fault_injector_ && fault_injector_(FaultPoint::kAfterCancelCall, cashout_id)) {
+        return Status::unavailable("engine stopped after asking the connector to cancel");
+      }
+    } else if (begun.kind() != ErrorKind::kConflict) {
+      return begun;
+    }
+    // kConflict: another instance holds the payout right now (or it moved on); the request is
+    // recorded below and the engine resolves it on its next look.
+  }
+
   Status written = Status::ok();
   Transitions transitions;
-  if (answer == CancelAnswer::kCancelled) {
-    outcome = ProcessingCancel::kCancelled;
+  if (asked && answer == CancelAnswer::kTooLate) {
+    // Refused: nothing of the request stays (a refused cancel leaves no trace but the error).
+    written = store_.write([&](WriteTx& tx) {
+      return tx.withdraw_processing_cancel(cashout_id, options_.instance_id, task->cancel_state,
+                                           payout->cancel_requested_at);
+    });
+    if (written.kind() == ErrorKind::kConflict) {
+      // The lease ran out before the withdrawal: the request stays pending, and the engine's
+      // follow-up, asking the rail again, records the refusal.
+      spdlog::warn("engine: lease on payout {} ran out before its refused cancel was withdrawn",
+                   cashout_id);
+    } else if (!written.is_ok()) {
+      return written;
+    }
+    Result<commands::PayoutWithEvents> unchanged = commands_.get_payout(merchant_id, ref);
+    if (!unchanged.is_ok()) return std::move(unchanged).status();
+    return ProcessingCancelResult{ProcessingCancel::kRefused, std::move(unchanged).value()};
+  }
+  if (asked) {
+    // Recorded as the engine's follow-up records a connector's answer under its lease: a
+    // confirmation cancels and refunds the payout; otherwise the rail's state is recorded, the
+    // lease released, and the request, pending, is shown (cancel_requested_at: v1's 202).
+    RecordInput record{cashout_id, {}, answer, now, std::nullopt};
+    if (answer == CancelAnswer::kCancelled) {
+      record.rail.state = RailState::kCancelled;
+    } else {
+      const ConnectorPayout asked_payout = connector_payout(*payout);
+      record.rail = connector_.query(std::span<const ConnectorPayout>(&asked_payout, 1), now)[0];
+    }
     written = store_.write([&](WriteTx& tx) {
       transitions.clear();
-      commands::TransitionInput input = engine_transition(
-          cashout_id, PayoutStatus::kProcessing, PayoutStatus::kCancelled, Actor::kClient);
-      input.merchant_id = merchant_id;
-      input.context.connector_confirmed_cancel = true;
-      input.message =
-          "Payout cancelled by client (confirmed by " + std::string(connector_.name()) + ")";
-      return transition_in(tx, input, now, transitions);
+      PAYOUTD_RETURN_IF_ERROR(
+          record_rail_status(tx, record, options_, connector_.name(), transitions));
+      if (answer == CancelAnswer::kCancelled) return Status::ok();
+      Status requested = tx.request_cancel(cashout_id, now);
+      // No longer processing: the rail's state, just recorded, decided it.
+      return requested.kind() == ErrorKind::kConflict ? Status::ok() : requested;
     });
-  } else if (answer == CancelAnswer::kTooLate) {
-    outcome = ProcessingCancel::kRefused;
+    if (written.kind() == ErrorKind::kConflict) {
+      // The lease ran out before the answer was recorded: the request is pending, and the
+      // engine's follow-up finishes it (the answer below says so: requested, not cancelled).
+      spdlog::warn("engine: lease on payout {} ran out before its cancel was recorded: {}",
+                   cashout_id, written.message());
+      written = Status::ok();
+      transitions.clear();
+    }
   } else {
+    // Not confirmed at the rail yet (being submitted, or in doubt), or held by another instance:
+    // the engine resolves it on its next look, which the request makes due now.
     written = store_.write([&](WriteTx& tx) { return tx.request_cancel(cashout_id, now); });
     if (written.kind() == ErrorKind::kConflict) {
       written = Status::error(ErrorKind::kInvalidTransition, "payout is no longer processing")
@@ -764,6 +821,13 @@ Result<ProcessingCancelResult> Engine::cancel_processing(int64_t merchant_id,
   }
   Result<commands::PayoutWithEvents> after = commands_.get_payout(merchant_id, ref);
   if (!after.is_ok()) return std::move(after).status();
+  // Cancelled only by this request's own write: a payout another request cancelled meanwhile
+  // answers "requested" here, so that one cancel, not two, is told it cancelled the payout.
+  const bool cancelled_here =
+      std::any_of(transitions.begin(), transitions.end(),
+                  [](const auto& step) { return step.second == PayoutStatus::kCancelled; });
+  const ProcessingCancel outcome =
+      cancelled_here ? ProcessingCancel::kCancelled : ProcessingCancel::kRequested;
   return ProcessingCancelResult{outcome, std::move(after).value()};
 }
 

@@ -61,6 +61,7 @@ enum class FaultPoint : uint8_t {
   kAfterSubmitCall,       // connector called, its answer not recorded
   kAfterFollowClaim,      // lease taken, connector not asked
   kAfterFollowCall,       // connector asked, answer not recorded
+  kAfterCancelCall,       // a merchant's processing cancel: connector asked, answer not recorded
 };
 using FaultInjector = std::function<bool(FaultPoint point, int64_t cashout_id)>;
 

@@ -412,6 +412,25 @@ class WriteTx : public ReadTx {
   // when already set), cancel_state pending, and makes the payout due for the engine at `at`.
   // kConflict when the payout is no longer processing.
   virtual Status request_cancel(int64_t cashout_id, int64_t at) = 0;
+  // The first write of a merchant's synchronous cancel of a processing payout the connector has
+  // accepted, before the connector is asked: takes the engine lease for `owner` (free or expired)
+  // and sets cancel_state pending, without touching what the dialects show (cancel_requested_at,
+  // updated_at: set only when the answer is "later"), and makes the payout due for the engine by
+  // `lease_until`. So an
+  // instance that dies after the connector's answer leaves a pending request that the engine
+  // finishes once the lease runs out, and no other instance asks the rail meanwhile. kConflict
+  // when the payout is not processing and accepted, or its lease is held (by another instance, or
+  // by this instance's own engine pass: the two must not both ask the rail).
+  virtual Status begin_processing_cancel(int64_t cashout_id, std::string_view owner, int64_t now,
+                                         int64_t lease_until) = 0;
+  // Undoes begin_processing_cancel when the connector answered "too late" (a refused cancel
+  // leaves no trace, domain.md): cancel_state back to `previous_state`, the lease released. When
+  // another request recorded itself meanwhile (cancel_requested_at no longer
+  // `previous_requested_at`), the rail's answer is its answer too: cancel_state refused. kConflict
+  // when `owner` no longer holds the lease.
+  virtual Status withdraw_processing_cancel(int64_t cashout_id, std::string_view owner,
+                                            CancelRequestState previous_state,
+                                            std::optional<int64_t> previous_requested_at) = 0;
   // Makes a payout due for the engine at `at` (a connector's callback said it changed), when it
   // is processing, settling, action_required or completed; kNotFound otherwise.
   virtual Status poke_engine_task(int64_t cashout_id, int64_t at) = 0;

@@ -398,6 +398,55 @@ TEST_F(EngineTest, CancelAnsweredLaterIsAppliedWhenTheAnswerArrives) {
   expect_ledger_holds();
 }
 
+// The instance that asked the rail dies before recording the answer: the request was made durable
+// (pending, leased) before the rail was asked, so once the lease runs out another engine asks
+// again, learns the payout is cancelled and refunds it, once. Until then no other instance asks
+// the rail, and a follow-up does not find the rail's "cancelled" unexplained.
+TEST_F(EngineTest, ProcessingCancelSurvivesTheAskingInstanceDying) {
+  const int64_t start = available();
+  Payout payout = create("cancel-dies", "000901");
+  engine_->run_once();
+  ASSERT_EQ(status_of(payout.cashout_id), S::kProcessing);
+  auto dying = make_engine("engine-dying", [](FaultPoint point, int64_t) {
+    return point == FaultPoint::kAfterCancelCall;
+  });
+  auto result = dying->cancel_processing(merchant_, PayoutRef::by_public_id(payout.public_id));
+  EXPECT_EQ(result.status().kind(), ErrorKind::kUnavailable);
+  dying.reset();
+  // The rail has cancelled it; the database says a cancel is pending, leased by the dead instance
+  // (nothing the dialects show has changed yet).
+  Payout pending = get(payout.cashout_id).payout;
+  EXPECT_EQ(pending.status, S::kProcessing);
+  EXPECT_FALSE(pending.cancel_requested_at.has_value());
+  EngineTask task;
+  ASSERT_TRUE(store_
+                  ->read([&](ReadTx& tx) -> Status {
+                    Result<EngineTask> found = tx.engine_task(payout.cashout_id);
+                    if (!found.is_ok()) return std::move(found).status();
+                    task = std::move(found).value();
+                    return Status::ok();
+                  })
+                  .is_ok());
+  EXPECT_EQ(task.cancel_state, CancelRequestState::kPending);
+  EXPECT_EQ(task.claimed_by.value_or(""), "engine-dying");
+  // While the dead instance's lease lasts, the other engine leaves the payout alone.
+  clock_.advance_micros(kSecond);
+  engine_->run_once();
+  EXPECT_EQ(status_of(payout.cashout_id), S::kProcessing);
+  clock_.advance_micros(31 * kSecond);
+  run_until(payout.cashout_id, S::kCancelled);
+  const commands::PayoutWithEvents after = get(payout.cashout_id);
+  EXPECT_EQ(after.events.back().actor, Actor::kClient);
+  int refunds = 0;
+  for (const PayoutEvent& event : after.events) {
+    if (event.to_status == S::kCancelled) ++refunds;
+  }
+  EXPECT_EQ(refunds, 1);
+  EXPECT_EQ(submissions(payout), 1);
+  EXPECT_EQ(available(), start);
+  expect_ledger_holds();
+}
+
 TEST_F(EngineTest, CancelOfAPayoutNotYetAtTheRailIsResolvedByTheEngine) {
   const int64_t start = available();
   auto dying = make_engine("engine-dying", [](FaultPoint point, int64_t) {

@@ -290,7 +290,12 @@ class Simulation {
           Engine* engine = engines_[0] ? engines_[0].get() : engines_[1].get();
           if (engine == nullptr) continue;
           auto answer = engine->cancel_processing(payout.merchant_id, ref);
-          if (!answer.is_ok()) continue;
+          if (!answer.is_ok()) {
+            // The asking instance "died" after asking the rail (FaultPoint::kAfterCancelCall):
+            // the request was durable before the rail was asked, so the engine may finish it.
+            if (answer.status().kind() == ErrorKind::kUnavailable) payout.cancel_requested = true;
+            continue;
+          }
           if (answer->outcome == ProcessingCancel::kCancelled) {
             payout.merchant_cancelled = true;
             ++cancels_accepted_;

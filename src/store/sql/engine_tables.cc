@@ -275,6 +275,58 @@ Status SqlWriteTx::request_cancel(int64_t cashout_id, int64_t at) {
   return Status::ok();
 }
 
+Status SqlWriteTx::begin_processing_cancel(int64_t cashout_id, std::string_view owner,
+                                           int64_t now, int64_t lease_until) {
+  PAYOUTD_ASSERT(!owner.empty());
+  PAYOUTD_ASSERT(lease_until > now);
+  Result<StatementLease> statement = connection_.prepare(
+      "UPDATE payouts SET cancel_state = 'pending', engine_claimed_by = ?2, "
+      "engine_lease_until = ?3, "
+      "engine_next_at = CASE WHEN engine_next_at IS NULL OR engine_next_at > ?3 THEN ?3 "
+      "ELSE engine_next_at END "
+      "WHERE cashout_id = ?4 AND status = 'processing' AND connector_state = 'accepted' AND "
+      "(engine_claimed_by IS NULL OR engine_lease_until IS NULL OR engine_lease_until <= ?1)");
+  if (!statement.is_ok()) return std::move(statement).status();
+  Statement& s = **statement;
+  s.bind(1, now);
+  s.bind(2, owner);
+  s.bind(3, lease_until);
+  s.bind(4, cashout_id);
+  Status updated = s.execute();
+  if (!updated.is_ok()) return status_of(s.last_error(), "begin processing cancel");
+  if (s.changes() != 1) {
+    return Status::error(ErrorKind::kConflict,
+                         "payout " + std::to_string(cashout_id) +
+                             " is no longer processing at the rail, or another engine holds it");
+  }
+  return Status::ok();
+}
+
+Status SqlWriteTx::withdraw_processing_cancel(int64_t cashout_id, std::string_view owner,
+                                              CancelRequestState previous_state,
+                                              std::optional<int64_t> previous_requested_at) {
+  PAYOUTD_ASSERT(!owner.empty());
+  Result<StatementLease> statement = connection_.prepare(
+      "UPDATE payouts SET cancel_state = CASE WHEN cancel_requested_at IS NOT NULL AND "
+      "cancel_requested_at IS DISTINCT FROM CAST(?2 AS BIGINT) THEN 'refused' ELSE ?1 END, "
+      "engine_claimed_by = NULL, engine_lease_until = NULL "
+      "WHERE cashout_id = ?3 AND engine_claimed_by = ?4");
+  if (!statement.is_ok()) return std::move(statement).status();
+  Statement& s = **statement;
+  s.bind(1, cancel_request_state_name(previous_state));
+  s.bind(2, previous_requested_at);
+  s.bind(3, cashout_id);
+  s.bind(4, owner);
+  Status updated = s.execute();
+  if (!updated.is_ok()) return status_of(s.last_error(), "withdraw processing cancel");
+  if (s.changes() != 1) {
+    return Status::error(ErrorKind::kConflict, "engine lease on payout " +
+                                                   std::to_string(cashout_id) +
+                                                   " is no longer held by " + std::string(owner));
+  }
+  return Status::ok();
+}
+
 Status SqlWriteTx::poke_engine_task(int64_t cashout_id, int64_t at) {
   Result<StatementLease> statement = connection_.prepare(
       "UPDATE payouts SET engine_next_at = ?1 WHERE cashout_id = ?2 AND status IN "

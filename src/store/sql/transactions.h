@@ -216,6 +216,11 @@ class SqlWriteTx final : public SqlReader<WriteTx> {
                             std::string_view owner, int64_t now, int64_t lease_until) override;
   Status update_engine_task(const EngineTaskUpdate& update) override;
   Status request_cancel(int64_t cashout_id, int64_t at) override;
+  Status begin_processing_cancel(int64_t cashout_id, std::string_view owner, int64_t now,
+                                 int64_t lease_until) override;
+  Status withdraw_processing_cancel(int64_t cashout_id, std::string_view owner,
+                                    CancelRequestState previous_state,
+                                    std::optional<int64_t> previous_requested_at) override;
   Status poke_engine_task(int64_t cashout_id, int64_t at) override;
   Status put_rail_record(const RailRecord& record) override;
   // Notifications (notify_tables.cc).
