@@ -106,7 +106,7 @@ pg_stored_count() { pg_sql payoutd "SELECT count(*) FROM payouts"; }
 pg_metrics() {
   curl -sf "http://127.0.0.1:$server_port/metrics" >"$1" || die "GET /metrics failed"
 }
-pg_metrics_delta() {  # pg_metrics_delta BEFORE AFTER: "commits ops_per_commit histogram"
+pg_metrics_delta() {  # pg_metrics_delta BEFORE AFTER: "commits ops_per_commit histogram write_groups fallen_back"
   python3 - "$1" "$2" <<'PY'
 import re, sys
 def read(path):
@@ -125,7 +125,10 @@ for le in ab:
     cumulative = ab[le] - bb.get(le, 0)
     if cumulative > previous: hist.append(f"le{le}:{cumulative - previous}")
     previous = cumulative
-print(commits, f"{ops / max(1, commits):.1f}", ",".join(hist) or "-")
+groups = av.get("payoutd_commit_write_groups_total", 0) - bv.get("payoutd_commit_write_groups_total", 0)
+fallen = (av.get("payoutd_commit_write_groups_fallen_back_total", 0)
+          - bv.get("payoutd_commit_write_groups_fallen_back_total", 0))
+print(commits, f"{ops / max(1, commits):.1f}", ",".join(hist) or "-", groups, fallen)
 PY
 }
 
@@ -145,7 +148,7 @@ pg_measured_run() {
   writer=$(pg_metrics_delta "$work/metrics.before" "$work/metrics.after")
   printf '%s\t%s\t%s\n' "$name" "$(pg_wal_delta "$wal_before" "$wal_after" "$requests")" "$writer" >>"$work/pg_detail.tsv"
   [[ "$pg_statements" != 1 ]] || pg_statements_report "$name" "$requests"
-  log "  writer: commits ops/commit batch sizes = $writer; WAL fsyncs rec/op fpi/op bytes/op = $(pg_wal_delta "$wal_before" "$wal_after" "$requests")"
+  log "  writer: commits ops/commit batch-sizes write-groups fallen-back = $writer; WAL fsyncs rec/op fpi/op bytes/op = $(pg_wal_delta "$wal_before" "$wal_after" "$requests")"
   stop_server "$name" "$(pg_stored_count)"
 }
 

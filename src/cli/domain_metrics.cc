@@ -45,6 +45,14 @@ DomainMetrics::DomainMetrics(http::Metrics& metrics, Store& store) {
         .set(static_cast<int64_t>(stats.ops_refused));
     registry.gauge("payoutd_commit_batches_failed_total", "Batches whose BEGIN or COMMIT failed")
         .set(static_cast<int64_t>(stats.batches_failed));
+    registry
+        .gauge("payoutd_commit_write_groups_total",
+               "PostgreSQL: groups of cancels written together, one statement per table")
+        .set(static_cast<int64_t>(stats.write_groups));
+    registry
+        .gauge("payoutd_commit_write_groups_fallen_back_total",
+               "PostgreSQL: write groups rolled back and applied op by op instead")
+        .set(static_cast<int64_t>(stats.write_groups_fallen_back));
     // Cumulative, as a Prometheus histogram's buckets are.
     uint64_t cumulative = 0;
     for (size_t i = 0; i < stats.batch_size_buckets.size(); ++i) {

@@ -1009,10 +1009,13 @@ Result<IdempotentCreateOutput> Commands::create_payout_idempotent(
 
 void Commands::transition_async(TransitionInput input, Callback<PayoutWithEvents> done) {
   const int64_t at = clock_.now_micros();
+  // A cancel that does not read its history back may be written together with other such ops
+  // (PostgreSQL's set-wise write groups); apply_transition keeps no state between runs.
+  const bool defers_writes = input.to == PayoutStatus::kCancelled && !input.read_back;
   submit_op<PayoutWithEvents>(
       store_,
       [input = std::move(input), at](WriteTx& tx) { return apply_transition(tx, input, at); },
-      observed(std::move(done), 1));
+      observed(std::move(done), 1), defers_writes);
 }
 
 Result<PayoutWithEvents> Commands::transition(TransitionInput input) {

@@ -17,8 +17,12 @@ namespace payoutd::commands::internal {
 template <typename T, typename ApplyFunction>
 class FunctionOp final : public WriteOp {
  public:
-  FunctionOp(ApplyFunction apply_function, Callback<T> done)
-      : apply_function_(std::move(apply_function)), done_(std::move(done)) {}
+  FunctionOp(ApplyFunction apply_function, Callback<T> done, bool defers_writes = false)
+      : apply_function_(std::move(apply_function)),
+        done_(std::move(done)),
+        defers_writes_(defers_writes) {}
+
+  bool defers_writes() const override { return defers_writes_; }
 
   Status apply(WriteTx& tx) override {
     value_.reset();
@@ -40,13 +44,15 @@ class FunctionOp final : public WriteOp {
  private:
   ApplyFunction apply_function_;
   Callback<T> done_;
+  const bool defers_writes_;
   std::optional<T> value_;
 };
 
 template <typename T, typename ApplyFunction>
-void submit_op(Store& store, ApplyFunction apply_function, Callback<T> done) {
-  store.submit(std::make_unique<FunctionOp<T, ApplyFunction>>(std::move(apply_function),
-                                                              std::move(done)));
+void submit_op(Store& store, ApplyFunction apply_function, Callback<T> done,
+               bool defers_writes = false) {
+  store.submit(std::make_unique<FunctionOp<T, ApplyFunction>>(
+      std::move(apply_function), std::move(done), defers_writes));
 }
 
 // Runs `body` in a read transaction and hands back its value (or its refusal).

@@ -472,6 +472,11 @@ class WriteOp {
   // Called exactly once, after the batch's commit is durable (with the status apply returned) or
   // after the batch failed (with that failure).
   virtual void complete(Status status) = 0;
+  // True when apply() may run with its writes buffered and written together with other such
+  // ops' (PostgreSQL: store/sql/deferred_tx.h): it must not read back what it wrote (its payout's
+  // events, say). apply() may then run twice (the group fell back): it must not depend on having
+  // run before.
+  virtual bool defers_writes() const { return false; }
 };
 
 // Counters of a store's batching writer, for /metrics (commit batch sizes) and tests.
@@ -483,6 +488,10 @@ struct WriterStats {
   uint64_t ops_refused = 0;    // of those, ops whose apply returned non-ok (savepoint rolled back)
   uint64_t batches_failed = 0; // batches whose BEGIN or COMMIT failed
   uint64_t ops_failed = 0;     // ops completed with a batch failure, a full queue or a closed store
+  // PostgreSQL write groups (StoreOptions::group_deferred_writes): written set-wise, and rolled
+  // back to be applied op by op.
+  uint64_t write_groups = 0;
+  uint64_t write_groups_fallen_back = 0;
   // batch_size_buckets[i]: committed batches with size <= kBatchSizeBucketBounds[i] and above the
   // previous bound; the last entry counts batches above every bound (a Prometheus histogram's
   // buckets, not yet cumulative).
@@ -521,6 +530,9 @@ struct StoreOptions {
   int max_batch_ops = 256;          // ops merged into one transaction at most
   int max_queued_ops = 16384;       // submit() beyond this fails fast with kUnavailable
   int busy_timeout_ms = 5000;       // waiting for another process's write lock
+  // PostgreSQL: consecutive ops of a batch that defer their writes (WriteOp::defers_writes) are
+  // written together, one statement per table (store/sql/deferred_tx.h). Off: one op at a time.
+  bool group_deferred_writes = true;
 };
 
 // Opens a store from a database URL (operations.md): sqlite:///abs.db, sqlite://./rel.db, or

@@ -9,6 +9,7 @@
 #include <random>
 #include <utility>
 
+#include "store/sql/deferred_tx.h"
 #include "store/sql/transactions.h"
 
 namespace payoutd::sql {
@@ -266,6 +267,117 @@ void BatchingStore::complete_failed(std::vector<std::unique_ptr<WriteOp>>& ops, 
   for (size_t i = first; i < end; ++i) complete_guarded(*ops[i], status);
 }
 
+bool BatchingStore::apply_one(Connection& connection, SqlWriteTx& tx, WriteOp& op,
+                              TransactionRun& run) {
+  Status savepoint = connection.execute_cached("SAVEPOINT op");
+  if (!savepoint.is_ok()) {
+    run.aborted = savepoint;
+    return false;
+  }
+  (void)connection.take_hard_error();
+  Status result = apply_guarded(op, tx);
+  Status hard = connection.take_hard_error();
+  if (connection.take_conflict()) {
+    // A serialization failure or deadlock: the database may keep locks of earlier ops of this
+    // transaction that the other side waits for, so only a whole new transaction helps.
+    run.conflict = true;
+    run.aborted = Status::unavailable("the database reported a conflict with another writer: " +
+                                      (hard.is_ok() ? result.message() : hard.message()));
+    return false;
+  }
+  if (!connection.in_transaction()) {
+    // The database rolled the whole transaction back (I/O error, disk full, ...): every op
+    // applied so far in it is gone too.
+    run.aborted = hard.is_ok() ? Status::internal("the database rolled the transaction back") : hard;
+    return false;
+  }
+  // An op that ignored a hard database error must not commit its half-done work.
+  if (result.is_ok() && !hard.is_ok()) result = hard;
+  if (!result.is_ok()) {
+    Status rolled_back = connection.execute_cached("ROLLBACK TO op");
+    if (!rolled_back.is_ok()) {
+      run.aborted = rolled_back;
+      return false;
+    }
+  }
+  Status released = connection.execute_cached("RELEASE op");
+  if (!released.is_ok()) {
+    run.aborted = released;
+    return false;
+  }
+  run.results.push_back(std::move(result));
+  return true;
+}
+
+BatchingStore::GroupOutcome BatchingStore::try_group(Connection& connection,
+                                                     std::vector<std::unique_ptr<WriteOp>>& ops,
+                                                     size_t begin, size_t end,
+                                                     TransactionRun& run) {
+  PAYOUTD_ASSERT(end > begin + 1);
+  Status savepoint = connection.execute_cached("SAVEPOINT op_group");
+  if (!savepoint.is_ok()) {
+    run.aborted = savepoint;
+    return GroupOutcome::kAborted;
+  }
+  (void)connection.take_hard_error();
+  DeferredWriteTx deferred(connection, end - begin);
+  std::vector<Status> results;
+  results.reserve(end - begin);
+  bool usable = true;
+  bool conflict = false;
+  for (size_t i = begin; i < end && usable; ++i) {
+    deferred.begin_op();
+    Status result = apply_guarded(*ops[i], deferred);
+    Status hard = connection.take_hard_error();
+    if (connection.take_conflict()) conflict = true;
+    if (conflict || deferred.refused() || !hard.is_ok() || !connection.in_transaction()) {
+      usable = false;
+      break;
+    }
+    if (!result.is_ok()) deferred.discard_op();  // as its savepoint's rollback would
+    results.push_back(std::move(result));
+  }
+  if (usable) {
+    Status flushed = deferred.flush();
+    (void)connection.take_hard_error();
+    if (connection.take_conflict()) conflict = true;
+    if (!flushed.is_ok()) {
+      usable = false;
+      spdlog::debug("store: write group of {} ops falls back: {}", end - begin,
+                    flushed.to_string());
+    }
+  }
+  if (conflict) {
+    run.conflict = true;
+    run.aborted = Status::unavailable("the database reported a conflict with another writer");
+    return GroupOutcome::kAborted;
+  }
+  if (!connection.in_transaction()) {
+    run.aborted = Status::internal("the database rolled the transaction back");
+    return GroupOutcome::kAborted;
+  }
+  if (usable) {
+    Status released = connection.execute_cached("RELEASE op_group");
+    if (!released.is_ok()) {
+      run.aborted = released;
+      return GroupOutcome::kAborted;
+    }
+    for (Status& result : results) run.results.push_back(std::move(result));
+    deferred_groups_written_.fetch_add(1);
+    return GroupOutcome::kWritten;
+  }
+  Status rolled_back = connection.execute_cached("ROLLBACK TO op_group");
+  if (rolled_back.is_ok()) rolled_back = connection.execute_cached("RELEASE op_group");
+  (void)connection.take_hard_error();
+  (void)connection.take_conflict();
+  if (!rolled_back.is_ok()) {
+    run.aborted = rolled_back;
+    return GroupOutcome::kAborted;
+  }
+  deferred_groups_fallen_back_.fetch_add(1);
+  return GroupOutcome::kFellBack;
+}
+
 void BatchingStore::try_transaction(std::vector<std::unique_ptr<WriteOp>>& ops, size_t first,
                                     TransactionRun& run) {
   Connection& connection = *writer_connection_;
@@ -287,51 +399,37 @@ void BatchingStore::try_transaction(std::vector<std::unique_ptr<WriteOp>>& ops, 
   (void)connection.take_conflict();
 
   SqlWriteTx tx(connection);
+  const bool grouping = options_.group_deferred_writes &&
+                        connection.dialect() == Dialect::kPostgresql;
   size_t end = first;
-  for (; end < ops.size(); ++end) {
-    Status savepoint = connection.execute_cached("SAVEPOINT op");
-    if (!savepoint.is_ok()) {
-      run.aborted = savepoint;
-      ++end;
-      break;
-    }
-    (void)connection.take_hard_error();
-    Status result = apply_guarded(*ops[end], tx);
-    Status hard = connection.take_hard_error();
-    if (connection.take_conflict()) {
-      // A serialization failure or deadlock: the database may keep locks of earlier ops of this
-      // transaction that the other side waits for, so only a whole new transaction helps.
-      run.conflict = true;
-      run.aborted = Status::unavailable("the database reported a conflict with another writer: " +
-                                        (hard.is_ok() ? result.message() : hard.message()));
-      ++end;
-      break;
-    }
-    if (!connection.in_transaction()) {
-      // The database rolled the whole transaction back (I/O error, disk full, ...): every op
-      // applied so far in it is gone too.
-      run.aborted =
-          hard.is_ok() ? Status::internal("the database rolled the transaction back") : hard;
-      ++end;
-      break;
-    }
-    // An op that ignored a hard database error must not commit its half-done work.
-    if (result.is_ok() && !hard.is_ok()) result = hard;
-    if (!result.is_ok()) {
-      Status rolled_back = connection.execute_cached("ROLLBACK TO op");
-      if (!rolled_back.is_ok()) {
-        run.aborted = rolled_back;
-        ++end;
-        break;
+  bool aborted = false;
+  while (end < ops.size() && !aborted) {
+    if (grouping && ops[end]->defers_writes()) {
+      size_t group_end = end + 1;
+      while (group_end < ops.size() && ops[group_end]->defers_writes()) ++group_end;
+      if (group_end - end >= 2) {
+        const GroupOutcome grouped = try_group(connection, ops, end, group_end, run);
+        if (grouped == GroupOutcome::kWritten) {
+          end = group_end;
+          continue;
+        }
+        if (grouped == GroupOutcome::kAborted) {
+          end = group_end;
+          break;
+        }
+        // Fell back: the same ops one by one, each in its own savepoint, as any other op.
+        for (; end < group_end; ++end) {
+          if (!apply_one(connection, tx, *ops[end], run)) {
+            ++end;
+            aborted = true;
+            break;
+          }
+        }
+        continue;
       }
     }
-    Status released = connection.execute_cached("RELEASE op");
-    if (!released.is_ok()) {
-      run.aborted = released;
-      ++end;
-      break;
-    }
-    run.results.push_back(std::move(result));
+    if (!apply_one(connection, tx, *ops[end], run)) aborted = true;
+    ++end;
   }
   run.end = end;
 
@@ -391,6 +489,8 @@ WriterStats BatchingStore::writer_stats() const {
   stats.batches_committed = batches_committed_.load();
   stats.ops_committed = ops_committed_.load();
   stats.ops_refused = ops_refused_.load();
+  stats.write_groups = deferred_groups_written_.load();
+  stats.write_groups_fallen_back = deferred_groups_fallen_back_.load();
   stats.batches_failed = batches_failed_.load();
   stats.ops_failed = ops_failed_.load();
   for (size_t i = 0; i < stats.batch_size_buckets.size(); ++i) {

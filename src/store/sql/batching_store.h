@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "store/sql/connection.h"
+#include "store/sql/transactions.h"
 #include "store/store.h"
 
 namespace payoutd::sql {
@@ -69,6 +70,10 @@ class BatchingStore : public Store {
   uint64_t ops_committed() const { return ops_committed_.load(); }
   // Whole transactions rolled back and run again after a conflict.
   uint64_t conflict_retries() const { return conflict_retries_.load(); }
+  // PostgreSQL write groups (StoreOptions::group_deferred_writes): written set-wise, and rolled
+  // back to run op by op.
+  uint64_t deferred_groups_written() const { return deferred_groups_written_.load(); }
+  uint64_t deferred_groups_fallen_back() const { return deferred_groups_fallen_back_.load(); }
 
   // Test hooks: the first column of the first row of `sql`, run on the writer's connection (inside
   // a write op) or on a pooled read connection (inside a read transaction).
@@ -94,6 +99,16 @@ class BatchingStore : public Store {
   size_t run_transaction(std::vector<std::unique_ptr<WriteOp>>& ops, size_t first);
   void try_transaction(std::vector<std::unique_ptr<WriteOp>>& ops, size_t first,
                        TransactionRun& run);
+  // Applies one op in its own savepoint and appends its outcome to run.results. False when the
+  // transaction can go no further (run.aborted set; run.conflict when worth running again).
+  bool apply_one(Connection& connection, SqlWriteTx& tx, WriteOp& op, TransactionRun& run);
+  // Runs ops[begin, end) (all defer their writes, at least two) as one write group inside a
+  // savepoint (store/sql/deferred_tx.h). kWritten: their outcomes are appended to run.results;
+  // kFellBack: nothing of the group is left, the caller applies the ops one by one; kAborted: as
+  // apply_one's false.
+  enum class GroupOutcome { kWritten, kFellBack, kAborted };
+  GroupOutcome try_group(Connection& connection, std::vector<std::unique_ptr<WriteOp>>& ops,
+                         size_t begin, size_t end, TransactionRun& run);
   void complete_failed(std::vector<std::unique_ptr<WriteOp>>& ops, size_t first, size_t end,
                        const Status& status);
   void record_committed_batch(size_t ops, size_t refused);
@@ -128,6 +143,8 @@ class BatchingStore : public Store {
   std::atomic<uint64_t> batches_failed_{0};
   std::atomic<uint64_t> ops_failed_{0};
   std::atomic<uint64_t> conflict_retries_{0};
+  std::atomic<uint64_t> deferred_groups_written_{0};
+  std::atomic<uint64_t> deferred_groups_fallen_back_{0};
   std::array<std::atomic<uint64_t>, kBatchSizeBucketBounds.size() + 1> batch_size_buckets_{};
 };
 

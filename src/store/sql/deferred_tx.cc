@@ -1,0 +1,590 @@
+#include "store/sql/deferred_tx.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "core/payout_status.h"
+#include "core/url.h"
+#include "json/writer.h"
+
+namespace payoutd::sql {
+namespace {
+
+// The rows of one flush statement as one JSON array of objects (read back by json_to_recordset).
+class Rows {
+ public:
+  explicit Rows(size_t expected) {
+    writer_.reserve(expected * 160);
+    writer_.begin_array();
+  }
+  json::Writer& row() {
+    if (open_) writer_.end_object();
+    writer_.begin_object();
+    open_ = true;
+    ++count_;
+    return writer_;
+  }
+  size_t count() const { return count_; }
+  std::string take() {
+    if (open_) writer_.end_object();
+    writer_.end_array();
+    return writer_.take();
+  }
+
+ private:
+  json::Writer writer_;
+  bool open_ = false;
+  size_t count_ = 0;
+};
+
+void optional_integer(json::Writer& writer, const std::optional<int64_t>& value) {
+  if (value) {
+    writer.integer(*value);
+  } else {
+    writer.null();
+  }
+}
+
+// What SqlWriteTx::apply_status_change writes for a client cancel (to = cancelled, no failure
+// code, reason, bank reference or cancel request): the timestamp column, the engine bookkeeping
+// cleared (a terminal status), the event sequence advanced, claimed on (status, event_seq).
+const std::string kCancelChanges =
+    "UPDATE payouts AS p SET status = 'cancelled', updated_at = r.at, cancelled_at = r.at, "
+    "engine_next_at = NULL, engine_claimed_by = NULL, engine_lease_until = NULL, "
+    "event_seq = p.event_seq + 1 "
+    "FROM json_to_recordset(CAST(?1 AS json)) AS r(cashout_id bigint, from_status text, "
+    "expected_seq bigint, at bigint) "
+    "WHERE p.cashout_id = r.cashout_id AND p.status = r.from_status AND "
+    "p.event_seq = r.expected_seq";
+const std::string kJournals =
+    "INSERT INTO journal_transactions (id, kind, cashout_id, currency, created_at) "
+    "SELECT id, kind, cashout_id, currency, created_at FROM json_to_recordset(CAST(?1 AS json)) "
+    "AS r(id bigint, kind text, cashout_id bigint, currency text, created_at bigint)";
+const std::string kEntries =
+    "INSERT INTO journal_entries (journal_id, account_id, amount, currency) "
+    "SELECT journal_id, account_id, amount, currency FROM json_to_recordset(CAST(?1 AS json)) "
+    "AS r(journal_id bigint, account_id bigint, amount bigint, currency text)";
+// One row per account: the group's legs summed (what the per-op UPDATEs add up to).
+const std::string kBalances =
+    "UPDATE accounts AS a SET balance = a.balance + r.delta, updated_at = r.at "
+    "FROM json_to_recordset(CAST(?1 AS json)) AS r(id bigint, delta bigint, currency text, "
+    "at bigint) WHERE a.id = r.id AND a.currency = r.currency";
+const std::string kMovements =
+    "INSERT INTO payout_movements (cashout_id, kind, journal_id, created_at) "
+    "SELECT cashout_id, kind, journal_id, created_at FROM json_to_recordset(CAST(?1 AS json)) "
+    "AS r(cashout_id bigint, kind text, journal_id bigint, created_at bigint)";
+const std::string kWalletTransactions =
+    "INSERT INTO wallet_transactions (id, wallet_id, journal_id, type, transaction_type, amount, "
+    "currency, balance_after, reference_type, reference_id, remarks, created_at) "
+    "SELECT id, wallet_id, journal_id, type, transaction_type, amount, currency, balance_after, "
+    "reference_type, reference_id, remarks, created_at FROM json_to_recordset(CAST(?1 AS json)) "
+    "AS r(id bigint, wallet_id bigint, journal_id bigint, type text, transaction_type text, "
+    "amount bigint, currency text, balance_after bigint, reference_type text, reference_id text, "
+    "remarks text, created_at bigint)";
+const std::string kEvents =
+    "INSERT INTO payout_events (cashout_id, seq, event_type, from_status, to_status, actor_type, "
+    "message, created_at) "
+    "SELECT cashout_id, seq, event_type, from_status, to_status, actor_type, message, created_at "
+    "FROM json_to_recordset(CAST(?1 AS json)) AS r(cashout_id bigint, seq bigint, "
+    "event_type text, from_status text, to_status text, actor_type text, message text, "
+    "created_at bigint)";
+const std::string kOutbox =
+    "INSERT INTO outbox (cashout_id, event_seq, channel, endpoint_id, target_url, payload, status, "
+    "attempts, next_attempt_at, created_at, updated_at, event_id, give_up_at, destination) "
+    "SELECT cashout_id, event_seq, channel, endpoint_id, target_url, payload, status, 0, "
+    "created_at, created_at, created_at, event_id, give_up_at, destination "
+    "FROM json_to_recordset(CAST(?1 AS json)) AS r(cashout_id bigint, event_seq bigint, "
+    "channel text, endpoint_id bigint, target_url text, payload text, status text, "
+    "created_at bigint, event_id text, give_up_at bigint, destination text)";
+
+}  // namespace
+
+DeferredWriteTx::DeferredWriteTx(Connection& connection, size_t group_ops)
+    : SqlReader<WriteTx>(connection), group_ops_(std::max<size_t>(group_ops, 1)) {
+  PAYOUTD_ASSERT(connection.dialect() == Dialect::kPostgresql);
+}
+
+void DeferredWriteTx::begin_op() {
+  mark_ = Mark{changes_.size(),  journals_.size(),            entries_.size(), movements_.size(),
+               wallet_transactions_.size(), events_.size(), outbox_.size()};
+}
+
+void DeferredWriteTx::discard_op() {
+  changes_.resize(mark_.changes);
+  journals_.resize(mark_.journals);
+  entries_.resize(mark_.entries);
+  movements_.resize(mark_.movements);
+  wallet_transactions_.resize(mark_.wallet_transactions);
+  events_.resize(mark_.events);
+  outbox_.resize(mark_.outbox);
+}
+
+Status DeferredWriteTx::refuse(std::string_view what) {
+  refused_ = true;
+  return Status::unavailable("not deferrable in a write group: " + std::string(what));
+}
+
+Result<int64_t> DeferredWriteTx::next_id(std::string_view table, std::deque<int64_t>& taken) {
+  if (taken.empty()) {
+    // Sequences are not transactional: ids of a group that falls back are skipped, never reused.
+    const std::string sql = "SELECT nextval(pg_get_serial_sequence('" + std::string(table) +
+                            "', 'id')) FROM generate_series(1, ?1)";
+    Result<StatementLease> statement = connection_.prepare(sql);
+    if (!statement.is_ok()) return std::move(statement).status();
+    (*statement)->bind(1, static_cast<int64_t>(group_ops_));
+    for (;;) {
+      Result<bool> row = (*statement)->step();
+      if (!row.is_ok()) return std::move(row).status();
+      if (!*row) break;
+      taken.push_back((*statement)->column_int64(0));
+    }
+    PAYOUTD_ASSERT(taken.size() == group_ops_);
+  }
+  const int64_t id = taken.front();
+  taken.pop_front();
+  return id;
+}
+
+std::pair<int64_t, int64_t> DeferredWriteTx::pending(int64_t account_id) const {
+  int64_t sum = 0;
+  int64_t latest = 0;
+  for (const Entry& entry : entries_) {
+    if (entry.account_id != account_id) continue;
+    PAYOUTD_ASSERT(!__builtin_add_overflow(sum, entry.amount_minor, &sum));
+    latest = std::max(latest, entry.at);
+  }
+  return {sum, latest};
+}
+
+Wallet DeferredWriteTx::with_pending(Wallet wallet) const {
+  const auto [available, available_at] = pending(wallet.available_account_id);
+  const auto [held, held_at] = pending(wallet.held_account_id);
+  wallet.available_minor += available;
+  wallet.held_minor += held;
+  wallet.updated_at = std::max({wallet.updated_at, available_at, held_at});
+  return wallet;
+}
+
+const Wallet* DeferredWriteTx::wallet_of_account(int64_t account_id) const {
+  for (const Wallet& wallet : wallets_) {
+    if (wallet.available_account_id == account_id || wallet.held_account_id == account_id) {
+      return &wallet;
+    }
+  }
+  return nullptr;
+}
+
+bool DeferredWriteTx::changes_payout(int64_t cashout_id) const {
+  return std::any_of(changes_.begin(), changes_.end(),
+                     [cashout_id](const Change& change) { return change.cashout_id == cashout_id; });
+}
+
+// ---- reads ----
+
+Result<Merchant> DeferredWriteTx::merchant_by_id(int64_t merchant_id) {
+  for (const Merchant& merchant : merchants_) {
+    if (merchant.id == merchant_id) return merchant;
+  }
+  Result<Merchant> read = queries::merchant_by_id(connection_, merchant_id);
+  if (read.is_ok()) merchants_.push_back(*read);
+  return read;
+}
+
+Result<Wallet> DeferredWriteTx::wallet_by_id(int64_t merchant_id, int64_t wallet_id) {
+  for (const Wallet& wallet : wallets_) {
+    if (wallet.id == wallet_id && wallet.merchant_id == merchant_id) return with_pending(wallet);
+  }
+  Result<Wallet> read = queries::wallet_by_id(connection_, merchant_id, wallet_id);
+  if (!read.is_ok()) return read;
+  wallets_.push_back(*read);
+  return with_pending(*read);
+}
+
+Result<Wallet> DeferredWriteTx::wallet_by_currency(int64_t merchant_id,
+                                                   std::string_view currency) {
+  for (const Wallet& wallet : wallets_) {
+    if (wallet.merchant_id == merchant_id && wallet.currency == currency) {
+      return with_pending(wallet);
+    }
+  }
+  Result<Wallet> read = queries::wallet_by_currency(connection_, merchant_id, currency);
+  if (!read.is_ok()) return read;
+  wallets_.push_back(*read);
+  return with_pending(*read);
+}
+
+Result<Payout> DeferredWriteTx::find_payout(int64_t merchant_id, const PayoutRef& ref) {
+  Result<Payout> read = queries::find_payout(connection_, merchant_id, ref);
+  // The database's row would not show this group's change of it.
+  if (read.is_ok() && changes_payout(read->cashout_id)) return refuse("a payout changed twice");
+  return read;
+}
+
+Result<std::vector<WebhookEndpoint>> DeferredWriteTx::webhook_endpoints(int64_t merchant_id) {
+  for (const auto& [merchant, endpoints] : endpoints_) {
+    if (merchant == merchant_id) return endpoints;
+  }
+  Result<std::vector<WebhookEndpoint>> read = queries::webhook_endpoints(connection_, merchant_id);
+  if (read.is_ok()) endpoints_.emplace_back(merchant_id, *read);
+  return read;
+}
+
+Result<WalletPage> DeferredWriteTx::list_wallets(const WalletQuery&) {
+  return refuse("list_wallets");
+}
+Result<std::vector<PayoutEvent>> DeferredWriteTx::payout_events(int64_t) {
+  return refuse("payout_events");
+}
+Result<PayoutPage> DeferredWriteTx::list_payouts(const PayoutQuery&) {
+  return refuse("list_payouts");
+}
+Result<WalletTransactionPage> DeferredWriteTx::list_wallet_transactions(
+    const WalletTransactionQuery&) {
+  return refuse("list_wallet_transactions");
+}
+Result<LedgerReport> DeferredWriteTx::check_ledger() { return refuse("check_ledger"); }
+Result<EngineTask> DeferredWriteTx::engine_task(int64_t) { return refuse("engine_task"); }
+Result<std::vector<EngineTask>> DeferredWriteTx::engine_due(const EngineDueQuery&) {
+  return refuse("engine_due");
+}
+Result<std::vector<OutboxMessage>> DeferredWriteTx::outbox_due(const OutboxDueQuery&) {
+  return refuse("outbox_due");
+}
+Result<OutboxMessage> DeferredWriteTx::outbox_message(int64_t) {
+  return refuse("outbox_message");
+}
+Result<std::vector<OutboxMessage>> DeferredWriteTx::list_outbox(const OutboxQuery&) {
+  return refuse("list_outbox");
+}
+Result<OutboxCounts> DeferredWriteTx::outbox_counts() { return refuse("outbox_counts"); }
+Result<DeliveryAttemptPage> DeferredWriteTx::delivery_attempts(const DeliveryAttemptQuery&) {
+  return refuse("delivery_attempts");
+}
+
+// ---- buffered writes ----
+
+Status DeferredWriteTx::apply_status_change(const StatusChange& change) {
+  if (change.to != PayoutStatus::kCancelled || change.failure_code || change.failure_reason ||
+      change.bank_reference_id || change.cancel_requested_at) {
+    return refuse("a status change other than a plain cancel");
+  }
+  if (changes_payout(change.cashout_id)) return refuse("a payout changed twice");
+  changes_.push_back(Change{change.cashout_id, change.from, change.expected_event_seq, change.at});
+  return Status::ok();
+}
+
+Result<int64_t> DeferredWriteTx::post_journal(const JournalPosting& posting) {
+  // A journal that does not balance is a bug in the caller's movement table, never input.
+  PAYOUTD_ASSERT(posting.legs.size() >= 2);
+  int64_t sum = 0;
+  for (const JournalLeg& leg : posting.legs) {
+    PAYOUTD_ASSERT(!__builtin_add_overflow(sum, leg.amount_minor, &sum));
+  }
+  PAYOUTD_ASSERT(sum == 0);
+  if (!posting.cashout_id) return refuse("a journal of no payout");
+  // Every leg on an account of a wallet this group read, so that the per-op path's CHECKs (no
+  // balance below zero after any one UPDATE) can be decided here; otherwise fall back.
+  for (const JournalLeg& leg : posting.legs) {
+    const Wallet* wallet = wallet_of_account(leg.account_id);
+    if (wallet == nullptr || wallet->currency != posting.currency) {
+      return refuse("a journal leg on an account this group has not read");
+    }
+    const int64_t before = leg.account_id == wallet->available_account_id ? wallet->available_minor
+                                                                          : wallet->held_minor;
+    int64_t after = before + pending(leg.account_id).first;
+    if (__builtin_add_overflow(after, leg.amount_minor, &after) || after < 0) {
+      return refuse("a balance that would go below zero");
+    }
+  }
+  Result<int64_t> id = next_id("journal_transactions", journal_ids_);
+  if (!id.is_ok()) return id;
+  journals_.push_back(
+      Journal{*id, posting.kind, *posting.cashout_id, posting.currency, posting.created_at});
+  std::vector<JournalLeg> ordered = posting.legs;  // in account order, as the per-op path
+  std::sort(ordered.begin(), ordered.end(), [](const JournalLeg& a, const JournalLeg& b) {
+    return a.account_id < b.account_id;
+  });
+  for (const JournalLeg& leg : ordered) {
+    entries_.push_back(
+        Entry{*id, leg.account_id, leg.amount_minor, posting.currency, posting.created_at});
+  }
+  return *id;
+}
+
+Status DeferredWriteTx::record_payout_movement(int64_t cashout_id, PayoutMovementKind kind,
+                                               int64_t journal_id) {
+  auto journal = std::find_if(journals_.begin(), journals_.end(),
+                              [journal_id](const Journal& j) { return j.id == journal_id; });
+  if (journal == journals_.end() || journal->cashout_id != cashout_id) {
+    return refuse("a movement of a journal not written in this group");
+  }
+  for (const Movement& movement : movements_) {
+    if (movement.cashout_id == cashout_id && movement.kind == kind) {
+      return refuse("a second movement of one kind");
+    }
+  }
+  movements_.push_back(Movement{cashout_id, kind, journal_id, journal->created_at});
+  return Status::ok();
+}
+
+Result<int64_t> DeferredWriteTx::insert_wallet_transaction(const WalletTransaction& transaction) {
+  Result<int64_t> id = next_id("wallet_transactions", wallet_transaction_ids_);
+  if (!id.is_ok()) return id;
+  WalletTransaction row = transaction;
+  row.id = *id;
+  wallet_transactions_.push_back(std::move(row));
+  return *id;
+}
+
+Status DeferredWriteTx::insert_event(const PayoutEvent& event) {
+  events_.push_back(event);
+  return Status::ok();
+}
+
+Status DeferredWriteTx::insert_outbox(const OutboxMessage& message) {
+  outbox_.push_back(message);
+  if (outbox_.back().destination.empty()) {
+    outbox_.back().destination = notification_destination(message.target_url);
+  }
+  return Status::ok();
+}
+
+// ---- flush ----
+
+Status DeferredWriteTx::run(const std::string& sql, std::string json, size_t rows,
+                            std::string_view what) {
+  if (rows == 0) return Status::ok();
+  Result<StatementLease> statement = connection_.prepare(sql);
+  if (!statement.is_ok()) return std::move(statement).status();
+  Statement& s = **statement;
+  s.bind(1, json);
+  Status executed = s.execute();
+  if (!executed.is_ok()) return status_of(s.last_error(), what);
+  if (s.changes() != static_cast<int64_t>(rows)) {
+    return Status::error(ErrorKind::kConflict, std::string(what) + ": " +
+                                                   std::to_string(s.changes()) + " rows of " +
+                                                   std::to_string(rows));
+  }
+  return Status::ok();
+}
+
+Status DeferredWriteTx::flush() {
+  PAYOUTD_ASSERT(!refused_);
+  {
+    Rows rows(changes_.size());
+    for (const Change& change : changes_) {
+      json::Writer& w = rows.row();
+      w.key("cashout_id"), w.integer(change.cashout_id);
+      w.key("from_status"), w.string(status_name(change.from));
+      w.key("expected_seq"), w.integer(change.expected_event_seq);
+      w.key("at"), w.integer(change.at);
+    }
+    const size_t count = rows.count();
+    PAYOUTD_RETURN_IF_ERROR(run(kCancelChanges, rows.take(), count, "claim the group's payouts"));
+  }
+  {
+    Rows rows(journals_.size());
+    for (const Journal& journal : journals_) {
+      json::Writer& w = rows.row();
+      w.key("id"), w.integer(journal.id);
+      w.key("kind"), w.string(journal.kind);
+      w.key("cashout_id"), w.integer(journal.cashout_id);
+      w.key("currency"), w.string(journal.currency);
+      w.key("created_at"), w.integer(journal.created_at);
+    }
+    const size_t count = rows.count();
+    PAYOUTD_RETURN_IF_ERROR(run(kJournals, rows.take(), count, "insert journal transactions"));
+  }
+  {
+    Rows rows(entries_.size());
+    // Per account: the sum of its legs and the time of the last one (what the per-op UPDATEs,
+    // applied in op order, leave in the row), in account order.
+    std::vector<Entry> per_account;
+    for (const Entry& entry : entries_) {
+      json::Writer& w = rows.row();
+      w.key("journal_id"), w.integer(entry.journal_id);
+      w.key("account_id"), w.integer(entry.account_id);
+      w.key("amount"), w.integer(entry.amount_minor);
+      w.key("currency"), w.string(entry.currency);
+      auto found = std::find_if(per_account.begin(), per_account.end(), [&](const Entry& a) {
+        return a.account_id == entry.account_id;
+      });
+      if (found == per_account.end()) {
+        per_account.push_back(entry);
+      } else {
+        PAYOUTD_ASSERT(!__builtin_add_overflow(found->amount_minor, entry.amount_minor,
+                                               &found->amount_minor));
+        found->at = entry.at;
+      }
+    }
+    const size_t count = rows.count();
+    PAYOUTD_RETURN_IF_ERROR(run(kEntries, rows.take(), count, "insert journal entries"));
+    std::sort(per_account.begin(), per_account.end(),
+              [](const Entry& a, const Entry& b) { return a.account_id < b.account_id; });
+    Rows balances(per_account.size());
+    for (const Entry& account : per_account) {
+      json::Writer& w = balances.row();
+      w.key("id"), w.integer(account.account_id);
+      w.key("delta"), w.integer(account.amount_minor);
+      w.key("currency"), w.string(account.currency);
+      w.key("at"), w.integer(account.at);
+    }
+    const size_t accounts = balances.count();
+    PAYOUTD_RETURN_IF_ERROR(run(kBalances, balances.take(), accounts, "update balances"));
+  }
+  {
+    Rows rows(movements_.size());
+    for (const Movement& movement : movements_) {
+      json::Writer& w = rows.row();
+      w.key("cashout_id"), w.integer(movement.cashout_id);
+      w.key("kind"), w.string(movement_kind_sql(movement.kind));
+      w.key("journal_id"), w.integer(movement.journal_id);
+      w.key("created_at"), w.integer(movement.created_at);
+    }
+    const size_t count = rows.count();
+    PAYOUTD_RETURN_IF_ERROR(run(kMovements, rows.take(), count, "insert payout movements"));
+  }
+  {
+    Rows rows(wallet_transactions_.size());
+    for (const WalletTransaction& t : wallet_transactions_) {
+      json::Writer& w = rows.row();
+      w.key("id"), w.integer(t.id);
+      w.key("wallet_id"), w.integer(t.wallet_id);
+      w.key("journal_id"), w.integer(t.journal_id);
+      w.key("type"), w.string(t.type);
+      w.key("transaction_type"), w.string(t.transaction_type);
+      w.key("amount"), w.integer(t.amount_minor);
+      w.key("currency"), w.string(t.currency);
+      w.key("balance_after"), w.integer(t.balance_after_minor);
+      w.key("reference_type"), w.string(t.reference_type);
+      w.key("reference_id"), w.string_or_null(t.reference_id);
+      w.key("remarks"), w.string_or_null(t.remarks);
+      w.key("created_at"), w.integer(t.created_at);
+    }
+    const size_t count = rows.count();
+    PAYOUTD_RETURN_IF_ERROR(
+        run(kWalletTransactions, rows.take(), count, "insert wallet transactions"));
+  }
+  {
+    Rows rows(events_.size());
+    for (const PayoutEvent& event : events_) {
+      json::Writer& w = rows.row();
+      w.key("cashout_id"), w.integer(event.cashout_id);
+      w.key("seq"), w.integer(event.seq);
+      w.key("event_type"), w.string(event.event_type);
+      w.key("from_status");
+      if (event.from_status) {
+        w.string(status_name(*event.from_status));
+      } else {
+        w.null();
+      }
+      w.key("to_status"), w.string(status_name(event.to_status));
+      w.key("actor_type"), w.string(actor_name(event.actor));
+      w.key("message"), w.string(event.message);
+      w.key("created_at"), w.integer(event.created_at);
+    }
+    const size_t count = rows.count();
+    PAYOUTD_RETURN_IF_ERROR(run(kEvents, rows.take(), count, "insert payout events"));
+  }
+  {
+    Rows rows(outbox_.size());
+    for (const OutboxMessage& message : outbox_) {
+      json::Writer& w = rows.row();
+      w.key("cashout_id"), w.integer(message.cashout_id);
+      w.key("event_seq"), w.integer(message.event_seq);
+      w.key("channel"), w.string(message.channel);
+      w.key("endpoint_id"), optional_integer(w, message.endpoint_id);
+      w.key("target_url"), w.string(message.target_url);
+      w.key("payload"), w.string(message.payload);
+      w.key("status"), w.string(outbox_status_name(message.status));
+      w.key("created_at"), w.integer(message.created_at);
+      w.key("event_id"), w.string(message.event_id);
+      w.key("give_up_at"), w.integer(message.give_up_at);
+      w.key("destination"), w.string(message.destination);
+    }
+    const size_t count = rows.count();
+    PAYOUTD_RETURN_IF_ERROR(run(kOutbox, rows.take(), count, "insert outbox messages"));
+  }
+  return Status::ok();
+}
+
+// ---- every other write: refused ----
+
+Result<int64_t> DeferredWriteTx::insert_merchant(const Merchant&) {
+  return refuse("insert_merchant");
+}
+Status DeferredWriteTx::update_merchant_status(int64_t, MerchantStatus, int64_t) {
+  return refuse("update_merchant_status");
+}
+Status DeferredWriteTx::update_merchant_credentials(const Merchant&) {
+  return refuse("update_merchant_credentials");
+}
+Status DeferredWriteTx::upsert_fee_schedule(int64_t, std::string_view, const FeeSchedule&,
+                                            int64_t) {
+  return refuse("upsert_fee_schedule");
+}
+Result<Wallet> DeferredWriteTx::insert_wallet(int64_t, std::string_view, int64_t) {
+  return refuse("insert_wallet");
+}
+Result<int64_t> DeferredWriteTx::platform_account(std::string_view, AccountKind) {
+  return refuse("platform_account");
+}
+Result<int64_t> DeferredWriteTx::insert_payout(const Payout&) { return refuse("insert_payout"); }
+Status DeferredWriteTx::insert_api_token(const ApiToken&) { return refuse("insert_api_token"); }
+Status DeferredWriteTx::rotate_api_token(std::string_view, std::string_view, int64_t) {
+  return refuse("rotate_api_token");
+}
+Result<int64_t> DeferredWriteTx::revoke_api_token_family(std::string_view, int64_t) {
+  return refuse("revoke_api_token_family");
+}
+Result<int64_t> DeferredWriteTx::revoke_merchant_api_tokens(int64_t, int64_t) {
+  return refuse("revoke_merchant_api_tokens");
+}
+Result<int64_t> DeferredWriteTx::delete_expired_api_tokens(int64_t, int64_t, int) {
+  return refuse("delete_expired_api_tokens");
+}
+Status DeferredWriteTx::insert_idempotency_record(const IdempotencyRecord&) {
+  return refuse("insert_idempotency_record");
+}
+Status DeferredWriteTx::delete_idempotency_record(int64_t, std::string_view) {
+  return refuse("delete_idempotency_record");
+}
+Result<int64_t> DeferredWriteTx::delete_expired_idempotency_records(int64_t, int64_t, int) {
+  return refuse("delete_expired_idempotency_records");
+}
+Status DeferredWriteTx::claim_engine_lease(int64_t, PayoutStatus, std::string_view, int64_t,
+                                           int64_t) {
+  return refuse("claim_engine_lease");
+}
+Status DeferredWriteTx::update_engine_task(const EngineTaskUpdate&) {
+  return refuse("update_engine_task");
+}
+Status DeferredWriteTx::request_cancel(int64_t, int64_t) { return refuse("request_cancel"); }
+Status DeferredWriteTx::begin_processing_cancel(int64_t, std::string_view, int64_t, int64_t) {
+  return refuse("begin_processing_cancel");
+}
+Status DeferredWriteTx::withdraw_processing_cancel(int64_t, std::string_view, CancelRequestState,
+                                                   std::optional<int64_t>) {
+  return refuse("withdraw_processing_cancel");
+}
+Status DeferredWriteTx::poke_engine_task(int64_t, int64_t) { return refuse("poke_engine_task"); }
+Status DeferredWriteTx::put_rail_record(const RailRecord&) { return refuse("put_rail_record"); }
+Result<int64_t> DeferredWriteTx::insert_webhook_endpoint(const WebhookEndpoint&) {
+  return refuse("insert_webhook_endpoint");
+}
+Status DeferredWriteTx::delete_webhook_endpoint(int64_t, std::string_view, int64_t) {
+  return refuse("delete_webhook_endpoint");
+}
+Status DeferredWriteTx::claim_outbox_message(int64_t, std::string_view, int64_t, int64_t) {
+  return refuse("claim_outbox_message");
+}
+Result<bool> DeferredWriteTx::record_delivery(const DeliveryRecord&) {
+  return refuse("record_delivery");
+}
+Result<int64_t> DeferredWriteTx::redeliver_event(int64_t, int32_t,
+                                                 std::optional<std::string_view>, int64_t,
+                                                 int64_t) {
+  return refuse("redeliver_event");
+}
+
+}  // namespace payoutd::sql
