@@ -262,6 +262,9 @@ Result<PayoutWithEvents> apply_transition(WriteTx& tx, const TransitionInput& in
     Payout payout = std::move(current).value();
     const PayoutStatus from = payout.status;
 
+    if (input.expected_external_id && *input.expected_external_id != payout.external_id) {
+      return Status::not_found("payout not found");
+    }
     if (input.expected_from && *input.expected_from != from) {
       return Status::error(ErrorKind::kInvalidTransition,
                            "payout is no longer in status " +

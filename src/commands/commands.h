@@ -114,6 +114,9 @@ struct TransitionInput {
   // When set, the payout must be exactly in this status (the engine's claims); else any status the
   // table allows.
   std::optional<PayoutStatus> expected_from;
+  // When set, the payout must also carry this external id, else it is not found (the v3 cancel
+  // names a cashout by both ids; a mismatch writes nothing and tells nothing).
+  std::optional<std::string> expected_external_id;
   // False: the result carries the payout as updated in memory and only the event this transition
   // appended (the engine and the v3 dialect, which never show the history, save re-reading the
   // payout and all its events inside the writer's transaction).

@@ -294,33 +294,16 @@ void handle_cancel(Context& context, const http::Request& request, const http::R
   }
   const int64_t merchant_id = authenticated.principal.merchant.id;
   const PayoutRef ref = PayoutRef::by_cashout_id(parsed->cashout_id);
-  Result<PayoutWithEvents> current = context.commands.get_payout(merchant_id, ref);
-  if (!current.is_ok()) {
-    if (current.status().kind() == ErrorKind::kNotFound) {
-      respond(respond_error(not_found_error()));
-    } else {
-      respond(unexpected(Endpoint::kCancel, current.status(), request.request_id));
-    }
-    return;
-  }
-  // Both ids must name the same cashout of this merchant; a mismatch writes nothing.
-  if (current->payout.external_id != parsed->external_id) {
-    respond(respond_error(not_found_error()));
-    return;
-  }
-  // Only v3 Pending (0) and On hold (5) may be cancelled here. The command checks again inside
-  // its transaction (the transition table refuses a client cancel of processing and of anything
-  // final), so a payout that moves in between is refused there, never cancelled twice.
-  if (!v3_cancellable(current->payout.status)) {
-    respond(respond_error(invalid_transition_error(412)));
-    return;
-  }
+  // One write op decides it all, without a read before it: the payout of this merchant with both
+  // ids (else not found, nothing written), then the transition table, which allows a client
+  // cancel exactly where v3 shows Pending (0) or On hold (5) and refuses the rest (412).
   commands::TransitionInput cancel;
   cancel.merchant_id = merchant_id;
   cancel.ref = ref;
   cancel.to = PayoutStatus::kCancelled;
   cancel.actor = Actor::kClient;
   cancel.read_back = false;  // the answer is the status alone
+  cancel.expected_external_id = parsed->external_id;
   context.commands.transition_async(
       std::move(cancel),
       [respond, request_id = request.request_id](Result<PayoutWithEvents> result) {
