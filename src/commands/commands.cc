@@ -1015,10 +1015,11 @@ void Commands::transition_async(TransitionInput input, Callback<PayoutWithEvents
   // A cancel that does not read its history back may be written together with other such ops
   // (PostgreSQL's set-wise write groups); apply_transition keeps no state between runs.
   const bool defers_writes = input.to == PayoutStatus::kCancelled && !input.read_back;
+  const std::optional<int64_t> payout = input.ref.cashout_id;
   submit_op<PayoutWithEvents>(
       store_,
       [input = std::move(input), at](WriteTx& tx) { return apply_transition(tx, input, at); },
-      observed(std::move(done), 1), defers_writes);
+      observed(std::move(done), 1), defers_writes, payout);
 }
 
 Result<PayoutWithEvents> Commands::transition(TransitionInput input) {

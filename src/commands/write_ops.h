@@ -17,12 +17,15 @@ namespace payoutd::commands::internal {
 template <typename T, typename ApplyFunction>
 class FunctionOp final : public WriteOp {
  public:
-  FunctionOp(ApplyFunction apply_function, Callback<T> done, bool defers_writes = false)
+  FunctionOp(ApplyFunction apply_function, Callback<T> done, bool defers_writes = false,
+             std::optional<int64_t> deferred_payout = std::nullopt)
       : apply_function_(std::move(apply_function)),
         done_(std::move(done)),
-        defers_writes_(defers_writes) {}
+        defers_writes_(defers_writes),
+        deferred_payout_(deferred_payout) {}
 
   bool defers_writes() const override { return defers_writes_; }
+  std::optional<int64_t> deferred_payout() const override { return deferred_payout_; }
 
   Status apply(WriteTx& tx) override {
     value_.reset();
@@ -45,14 +48,15 @@ class FunctionOp final : public WriteOp {
   ApplyFunction apply_function_;
   Callback<T> done_;
   const bool defers_writes_;
+  const std::optional<int64_t> deferred_payout_;
   std::optional<T> value_;
 };
 
 template <typename T, typename ApplyFunction>
 void submit_op(Store& store, ApplyFunction apply_function, Callback<T> done,
-               bool defers_writes = false) {
+               bool defers_writes = false, std::optional<int64_t> deferred_payout = std::nullopt) {
   store.submit(std::make_unique<FunctionOp<T, ApplyFunction>>(
-      std::move(apply_function), std::move(done), defers_writes));
+      std::move(apply_function), std::move(done), defers_writes, deferred_payout));
 }
 
 // Runs `body` in a read transaction and hands back its value (or its refusal).

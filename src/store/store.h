@@ -477,6 +477,9 @@ class WriteOp {
   // events, say). apply() may then run twice (the group fell back): it must not depend on having
   // run before.
   virtual bool defers_writes() const { return false; }
+  // For an op that defers its writes: the payout (cashout id) it is about, when known ahead, so
+  // that a write group reads all its payouts with one statement.
+  virtual std::optional<int64_t> deferred_payout() const { return std::nullopt; }
 };
 
 // Counters of a store's batching writer, for /metrics (commit batch sizes) and tests.

@@ -325,6 +325,11 @@ BatchingStore::GroupOutcome BatchingStore::try_group(Connection& connection,
   results.reserve(end - begin);
   bool usable = true;
   bool conflict = false;
+  std::vector<int64_t> payouts;
+  for (size_t i = begin; i < end; ++i) {
+    if (std::optional<int64_t> payout = ops[i]->deferred_payout()) payouts.push_back(*payout);
+  }
+  if (!deferred.prefetch_payouts(std::move(payouts)).is_ok()) usable = false;
   for (size_t i = begin; i < end && usable; ++i) {
     deferred.begin_op();
     Status result = apply_guarded(*ops[i], deferred);

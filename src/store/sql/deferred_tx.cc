@@ -213,7 +213,34 @@ Result<Wallet> DeferredWriteTx::wallet_by_currency(int64_t merchant_id,
   return with_pending(*read);
 }
 
+Status DeferredWriteTx::prefetch_payouts(std::vector<int64_t> cashout_ids) {
+  PAYOUTD_ASSERT(changes_.empty() && prefetched_ids_.empty());
+  std::sort(cashout_ids.begin(), cashout_ids.end());
+  cashout_ids.erase(std::unique(cashout_ids.begin(), cashout_ids.end()), cashout_ids.end());
+  if (cashout_ids.empty()) return Status::ok();
+  if (cashout_ids.size() > static_cast<size_t>(queries::kMaxPayoutsByIds)) {
+    cashout_ids.resize(static_cast<size_t>(queries::kMaxPayoutsByIds));
+  }
+  Result<std::vector<Payout>> read = queries::payouts_by_cashout_ids(connection_, cashout_ids);
+  if (!read.is_ok()) return std::move(read).status();
+  prefetched_ids_ = std::move(cashout_ids);
+  prefetched_ = std::move(read).value();
+  return Status::ok();
+}
+
 Result<Payout> DeferredWriteTx::find_payout(int64_t merchant_id, const PayoutRef& ref) {
+  if (ref.cashout_id && merchant_id >= 0 && !ref.public_id && !ref.external_id &&
+      std::binary_search(prefetched_ids_.begin(), prefetched_ids_.end(), *ref.cashout_id)) {
+    if (changes_payout(*ref.cashout_id)) return refuse("a payout changed twice");
+    // As queries::find_payout answers: this merchant's (or, with 0, anyone's) payout, or none.
+    for (const Payout& payout : prefetched_) {
+      if (payout.cashout_id == *ref.cashout_id &&
+          (merchant_id == 0 || payout.merchant_id == merchant_id)) {
+        return payout;
+      }
+    }
+    return Status::not_found("Payout not found");
+  }
   Result<Payout> read = queries::find_payout(connection_, merchant_id, ref);
   // The database's row would not show this group's change of it.
   if (read.is_ok() && changes_payout(read->cashout_id)) return refuse("a payout changed twice");

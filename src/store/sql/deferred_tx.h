@@ -39,6 +39,9 @@ class DeferredWriteTx final : public SqlReader<WriteTx> {
   // non-ok), dropping what it buffered, as the per-op savepoint's rollback would.
   void begin_op();
   void discard_op();
+  // Reads these payouts with one statement; find_payout by one of these ids is then answered from
+  // memory. REQUIRES: before the first op.
+  Status prefetch_payouts(std::vector<int64_t> cashout_ids);
   // True once an op asked for something this transaction cannot defer: the group must fall back.
   bool refused() const { return refused_; }
   // Writes every buffered row. REQUIRES: !refused(). A non-ok Status means the group must fall
@@ -163,6 +166,8 @@ class DeferredWriteTx final : public SqlReader<WriteTx> {
   bool refused_ = false;
   Mark mark_{};
 
+  std::vector<int64_t> prefetched_ids_;  // asked for (sorted), found or not
+  std::vector<Payout> prefetched_;
   std::vector<Merchant> merchants_;
   std::vector<Wallet> wallets_;  // as read from the database (before this group's changes)
   std::vector<std::pair<int64_t, std::vector<WebhookEndpoint>>> endpoints_;

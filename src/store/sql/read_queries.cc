@@ -326,6 +326,33 @@ Result<Payout> find_payout(Connection& connection, int64_t merchant_id, const Pa
   return read_payout(**statement);
 }
 
+Result<std::vector<Payout>> payouts_by_cashout_ids(Connection& connection,
+                                                  const std::vector<int64_t>& cashout_ids) {
+  PAYOUTD_ASSERT(connection.dialect() == Dialect::kPostgresql);  // an array parameter
+  PAYOUTD_ASSERT(cashout_ids.size() <= static_cast<size_t>(kMaxPayoutsByIds));
+  static const std::string sql = "SELECT " + std::string(payout_columns()) +
+                                 " FROM payouts WHERE cashout_id = ANY(CAST(?1 AS bigint[]))";
+  std::string array = "{";
+  for (size_t i = 0; i < cashout_ids.size(); ++i) {
+    if (i > 0) array += ',';
+    array += std::to_string(cashout_ids[i]);
+  }
+  array += '}';
+  Result<StatementLease> statement = connection.prepare(sql);
+  if (!statement.is_ok()) return std::move(statement).status();
+  (*statement)->bind(1, array);
+  std::vector<Payout> payouts;
+  for (;;) {
+    Result<bool> row = (*statement)->step();
+    if (!row.is_ok()) return std::move(row).status();
+    if (!*row) break;
+    Result<Payout> payout = read_payout(**statement);
+    if (!payout.is_ok()) return std::move(payout).status();
+    payouts.push_back(std::move(payout).value());
+  }
+  return payouts;
+}
+
 Result<std::vector<PayoutEvent>> payout_events(Connection& connection, int64_t cashout_id) {
   Result<StatementLease> statement = connection.prepare(
       "SELECT seq, event_type, from_status, to_status, actor_type, message, created_at "

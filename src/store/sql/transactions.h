@@ -44,6 +44,10 @@ Result<Wallet> wallet_by_currency(Connection& connection, int64_t merchant_id,
                                   std::string_view currency);
 Result<WalletPage> list_wallets(Connection& connection, const WalletQuery& query);
 Result<Payout> find_payout(Connection& connection, int64_t merchant_id, const PayoutRef& ref);
+// PostgreSQL only (an array parameter): the payouts of these ids that exist, in no order.
+inline constexpr int kMaxPayoutsByIds = 1024;
+Result<std::vector<Payout>> payouts_by_cashout_ids(Connection& connection,
+                                                  const std::vector<int64_t>& cashout_ids);
 Result<std::vector<PayoutEvent>> payout_events(Connection& connection, int64_t cashout_id);
 Result<PayoutPage> list_payouts(Connection& connection, const PayoutQuery& query);
 Result<WalletTransactionPage> list_wallet_transactions(Connection& connection,
