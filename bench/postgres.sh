@@ -366,8 +366,8 @@ out.append("- pgbench: \`pgbench -i -s $pg_scale\` (database \`pgbench\`), then 
            "\`pgbench -M prepared -c $connections -j $threads -T $duration_s -n\` — TPC-B: per "
            "transaction three UPDATEs, a SELECT and an INSERT, one commit; pgbench's latency is the average.")
 out.append("- payoutd: \`serve --no-engine --db postgresql://…/payoutd\` on a fresh database of the same "
-           "cluster (one writer connection doing group commit, each op in its own savepoint; a pool of 8 "
-           "read connections); the "
+           "cluster (one writer connection doing group commit, each op in its own savepoint and consecutive "
+           "cancels written together as one write group; a pool of 8 read connections); the "
            "merchant and wallets of the SQLite phase; $base_payouts payouts stored before the create "
            "run (cloned by SQL from a payout payoutd created: \`bench/clone_payouts_pg.py\`), the cancel "
            "run's targets cloned the same way. wrk and \`bench/requests.lua\` as above: every request "
