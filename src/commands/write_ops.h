@@ -74,6 +74,21 @@ Result<T> read_value(Store& store, const std::function<Result<T>(ReadTx&)>& body
   return std::move(*value);
 }
 
+// read_value with Store::read_single. REQUIRES: body runs at most one statement.
+template <typename T>
+Result<T> read_single_value(Store& store, const std::function<Result<T>(ReadTx&)>& body) {
+  std::optional<T> value;
+  Status status = store.read_single([&](ReadTx& tx) -> Status {
+    Result<T> result = body(tx);
+    if (!result.is_ok()) return std::move(result).status();
+    value.emplace(std::move(result).value());
+    return Status::ok();
+  });
+  if (!status.is_ok()) return status;
+  PAYOUTD_ASSERT(value.has_value());
+  return std::move(*value);
+}
+
 // Runs an asynchronous command and waits for its durable outcome (CLI, tests).
 // REQUIRES: not called on the store's writer thread (it would wait on itself).
 template <typename T, typename Start>

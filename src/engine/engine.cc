@@ -722,14 +722,16 @@ Result<ProcessingCancelResult> Engine::cancel_processing(int64_t merchant_id,
   }
   const int64_t cashout_id = payout->cashout_id;
   const int64_t now = clock_.now_micros();
-
-  // Never handed to a connector by an engine (an operator moved it to processing, as with the
-  // manual connector): no rail to ask, so it is refused; the operator resolves it with set-status.
-  if (task->connector_state == ConnectorState::kNone) {
+  // The answer to a refused request: the payout as it stands.
+  auto refused = [&]() -> Result<ProcessingCancelResult> {
     Result<commands::PayoutWithEvents> unchanged = commands_.get_payout(merchant_id, ref);
     if (!unchanged.is_ok()) return std::move(unchanged).status();
     return ProcessingCancelResult{ProcessingCancel::kRefused, std::move(unchanged).value()};
-  }
+  };
+
+  // Never handed to a connector by an engine (an operator moved it to processing, as with the
+  // manual connector): no rail to ask, so it is refused; the operator resolves it with set-status.
+  if (task->connector_state == ConnectorState::kNone) return refused();
 
   // At the rail: the request is made durable, with this instance's lease, before the connector is
   // asked. Asking first would leave a window in which the rail has cancelled the payout but the
@@ -774,9 +776,7 @@ Result<ProcessingCancelResult> Engine::cancel_processing(int64_t merchant_id,
     } else if (!written.is_ok()) {
       return written;
     }
-    Result<commands::PayoutWithEvents> unchanged = commands_.get_payout(merchant_id, ref);
-    if (!unchanged.is_ok()) return std::move(unchanged).status();
-    return ProcessingCancelResult{ProcessingCancel::kRefused, std::move(unchanged).value()};
+    return refused();
   }
   if (asked) {
     // Recorded as the engine's follow-up records a connector's answer under its lease: a

@@ -511,6 +511,11 @@ class Store {
 
   // Runs `body` in a read transaction. The body's Status is returned.
   virtual Status read(const std::function<Status(ReadTx&)>& body) = 0;
+  // Runs `body`, which reads with one statement, without a transaction around it: a single
+  // statement sees one consistent snapshot on its own (both backends), and PostgreSQL is spared
+  // the round trips of BEGIN and COMMIT — two of the three a one-lookup read costs (the
+  // per-request authentication read). REQUIRES: body prepares at most one statement (asserted).
+  virtual Status read_single(const std::function<Status(ReadTx&)>& body) = 0;
 
   // Queues `op` for the writer (group commit). Never blocks on the database; complete() is called
   // on the writer's thread. When the queue is full, complete(kUnavailable) is called at once.

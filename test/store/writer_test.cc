@@ -368,6 +368,36 @@ TEST_F(StoreTest, ReadErrorsAndBodyStatusArePassedThrough) {
   }
 }
 
+// A one-statement read runs outside a transaction (one round trip on PostgreSQL) and answers
+// as read() does; its REQUIRES (one statement) is checked.
+TEST_F(StoreTest, ASingleStatementReadAnswersAsARead) {
+  const int64_t acme = add_merchant("acme");
+  Result<Merchant> merchant = Status::internal("not read");
+  Status status = store_->read_single([&](ReadTx& tx) -> Status {
+    EXPECT_FALSE(static_cast<sql::SqlReadTx&>(tx).connection().in_transaction());
+    merchant = tx.merchant_by_id(acme);
+    return status_of(merchant);
+  });
+  ASSERT_TRUE(status.is_ok()) << status.to_string();
+  EXPECT_EQ(merchant->name, "acme");
+  status = store_->read_single([&](ReadTx& tx) { return status_of(tx.merchant_by_id(acme + 9)); });
+  EXPECT_EQ(status.kind(), ErrorKind::kNotFound);
+  // The connections went back to the pool in a clean state: ordinary reads still work.
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_TRUE(store_->read([](ReadTx& tx) { return status_of(tx.list_merchants()); }).is_ok());
+  }
+}
+
+TEST_F(StoreTest, ASingleStatementReadOfTwoStatementsIsABug) {
+  const int64_t acme = add_merchant("acme");
+  GTEST_FLAG_SET(death_test_style, "threadsafe");  // the store has a writer thread
+  EXPECT_DEATH((void)store_->read_single([&](ReadTx& tx) -> Status {
+                 (void)tx.merchant_by_id(acme);
+                 return status_of(tx.merchant_by_id(acme));
+               }),
+               "statements_prepared");
+}
+
 TEST(ReadPoolTest, ReadersWaitForAFreeConnection) {
   TempDir dir;
   StoreOptions options;

@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "store/postgres/connection.h"
 #include "store/postgres/pg_store.h"
 #include "store/sql/transactions.h"
 #include "store_postgres/pg_test_support.h"
@@ -257,6 +258,44 @@ TEST_F(PgStoreTest, WritesAndReadsReconnectAfterTheServerDropsTheirSessions) {
     Result<std::string> read = node_b_->query_on_reader_for_testing("SELECT value FROM cells WHERE id = 1");
     ASSERT_TRUE(read.is_ok()) << read.status().to_string();
     EXPECT_EQ(*read, "2");
+  }
+}
+
+// read_single runs its statement without BEGIN and COMMIT (one round trip: the statement is its
+// own transaction); read() inside one. It reconnects as read() does when the server ended its
+// session.
+TEST_F(PgStoreTest, ASingleStatementReadIsItsOwnTransactionAndReconnects) {
+  auto own_transaction = [](postgres::PgStore& store, bool single) {
+    std::string answer;
+    auto body = [&](ReadTx& tx) -> Status {
+      auto& connection =
+          static_cast<postgres::PgConnection&>(static_cast<sql::SqlReadTx&>(tx).connection());
+      const bool in_transaction = connection.in_transaction();
+      const uint64_t round_trips = connection.round_trips();
+      Result<sql::StatementLease> statement = connection.prepare("SELECT 'read'");
+      if (!statement.is_ok()) return std::move(statement).status();
+      Result<bool> row = (*statement)->step();
+      if (!row.is_ok()) return std::move(row).status();
+      EXPECT_EQ((*statement)->column_text(0), "read");
+      EXPECT_EQ(connection.round_trips() - round_trips, 1u);
+      EXPECT_EQ(connection.in_transaction(), in_transaction);
+      answer = in_transaction ? "in a transaction" : "own";
+      return Status::ok();
+    };
+    const Status status = single ? store.read_single(body) : store.read(body);
+    EXPECT_TRUE(status.is_ok()) << status.to_string();
+    return answer;
+  };
+  EXPECT_EQ(own_transaction(*node_a_, true), "own");
+  EXPECT_EQ(own_transaction(*node_a_, false), "in a transaction");
+
+  const std::string killed = database_.admin().value(
+      "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '" +
+      database_.name() + "' AND application_name = 'payoutd'");
+  ASSERT_GE(std::stoi(killed), 6) << "two stores: 2 writers + 4 readers";
+  std::this_thread::sleep_for(100ms);
+  for (int i = 0; i < 4; ++i) {  // every pooled reader, whichever the pool hands out
+    EXPECT_EQ(own_transaction(*node_b_, true), "own");
   }
 }
 

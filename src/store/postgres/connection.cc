@@ -645,6 +645,7 @@ Status PgConnection::fail(pg_result* result, std::string_view context,
 }
 
 Result<sql::StatementLease> PgConnection::prepare(std::string_view sql, sql::FailureScope scope) {
+  note_prepare();
   // kStatement buys a subtransaction per execution so that an op can carry on from a constraint
   // failure; only a data-changing statement meets one. On a read it is a programming error.
   auto check_scope = [scope](const PgStatement& statement) {

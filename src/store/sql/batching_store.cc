@@ -169,28 +169,51 @@ void BatchingStore::return_reader(std::unique_ptr<Connection> connection) {
   pool_available_.notify_all();
 }
 
+BatchingStore::BorrowedReader::BorrowedReader(BatchingStore& store)
+    : store_(store), connection_(store.borrow_reader(status_)) {}
+
+BatchingStore::BorrowedReader::~BorrowedReader() {
+  if (!connection_) return;
+  connection_->rollback();
+  (void)connection_->take_hard_error();
+  (void)connection_->take_conflict();
+  store_.return_reader(std::move(connection_));
+}
+
 Status BatchingStore::read(const std::function<Status(ReadTx&)>& body) {
-  Status borrowed;
-  std::unique_ptr<Connection> connection = borrow_reader(borrowed);
-  if (!connection) return borrowed;
-
-  // Gives the connection back even if `body` throws, never inside a transaction.
-  struct Return {
-    BatchingStore* store;
-    std::unique_ptr<Connection>& connection;
-    ~Return() {
-      connection->rollback();
-      (void)connection->take_hard_error();
-      (void)connection->take_conflict();
-      store->return_reader(std::move(connection));
-    }
-  } give_back{this, connection};
-
+  BorrowedReader borrowed(*this);
+  Connection* connection = borrowed.connection();
+  if (connection == nullptr) return borrowed.status();
   PAYOUTD_RETURN_IF_ERROR(begin(*connection, /*write=*/false));
   SqlReadTx tx(*connection);
   Status status = body(tx);
   Status ended = connection->commit();
   if (!ended.is_ok() && status.is_ok()) return ended;
+  return status;
+}
+
+Status BatchingStore::read_single(const std::function<Status(ReadTx&)>& body) {
+  BorrowedReader borrowed(*this);
+  Connection* connection = borrowed.connection();
+  if (connection == nullptr) return borrowed.status();
+  PAYOUTD_RETURN_IF_ERROR(factory_->before_transaction(*connection));
+  PAYOUTD_ASSERT(!connection->in_transaction());
+  auto attempt = [&]() {
+    const uint64_t prepared_before = connection->statements_prepared();
+    SqlReadTx tx(*connection);
+    Status status = body(tx);
+    // A second statement would see another snapshot than the first: a caller's bug (use read()).
+    PAYOUTD_ASSERT(connection->statements_prepared() - prepared_before <= 1);
+    PAYOUTD_ASSERT(!connection->in_transaction());
+    return status;
+  };
+  Status status = attempt();
+  // A connection can die between uses without anyone noticing until it is used; read() learns it
+  // from its BEGIN, this read from its one statement. Reconnect and read once more (a read).
+  if (!status.is_ok() && factory_->reconnected_after_loss(*connection)) {
+    (void)connection->take_hard_error();
+    status = attempt();
+  }
   return status;
 }
 
@@ -330,6 +353,11 @@ BatchingStore::GroupOutcome BatchingStore::try_group(Connection& connection,
     if (std::optional<int64_t> payout = ops[i]->deferred_payout()) payouts.push_back(*payout);
   }
   if (!deferred.prefetch_payouts(std::move(payouts)).is_ok()) usable = false;
+  // Every statement of a group treats a conflict alike: the whole transaction is retried.
+  if (connection.take_conflict()) {
+    conflict = true;
+    usable = false;
+  }
   for (size_t i = begin; i < end && usable; ++i) {
     deferred.begin_op();
     Status result = apply_guarded(*ops[i], deferred);

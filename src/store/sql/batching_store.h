@@ -62,6 +62,7 @@ class BatchingStore : public Store {
 
   Status migrate() override;
   Status read(const std::function<Status(ReadTx&)>& body) override;
+  Status read_single(const std::function<Status(ReadTx&)>& body) override;
   void submit(std::unique_ptr<WriteOp> op) override;
   void close() override;
   WriterStats writer_stats() const override;
@@ -115,6 +116,23 @@ class BatchingStore : public Store {
 
   std::unique_ptr<Connection> borrow_reader(Status& status);
   void return_reader(std::unique_ptr<Connection> connection);
+  // A borrowed read connection, given back when this goes out of scope (also when a read's body
+  // throws), never inside a transaction. connection() is null when none could be borrowed; the
+  // reason is then in status().
+  class BorrowedReader {
+   public:
+    explicit BorrowedReader(BatchingStore& store);
+    ~BorrowedReader();
+    BorrowedReader(const BorrowedReader&) = delete;
+    BorrowedReader& operator=(const BorrowedReader&) = delete;
+    Connection* connection() const { return connection_.get(); }
+    const Status& status() const { return status_; }
+
+   private:
+    BatchingStore& store_;
+    Status status_;
+    std::unique_ptr<Connection> connection_;
+  };
 
   const std::unique_ptr<ConnectionFactory> factory_;
   const StoreOptions options_;

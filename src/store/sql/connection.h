@@ -193,9 +193,18 @@ class Connection {
   // Called by the implementation on every failed call.
   void note_error(const DatabaseError& error, const Status& status);
 
+  // How many statements prepare() has handed out on this connection (cached or not): lets a
+  // caller check a REQUIRES on how many statements a body runs (Store::read_single).
+  uint64_t statements_prepared() const { return statements_prepared_; }
+
+ protected:
+  // Called by the implementation at the start of every prepare().
+  void note_prepare() { ++statements_prepared_; }
+
  private:
   Status hard_error_;
   bool conflict_ = false;
+  uint64_t statements_prepared_ = 0;
 };
 
 // RAII savepoint for multi-statement primitives: released on commit(), rolled back otherwise.

@@ -1,6 +1,7 @@
 #include "store/sql/deferred_tx.h"
 
 #include <algorithm>
+#include <array>
 #include <utility>
 
 #include "core/payout_status.h"
@@ -45,57 +46,88 @@ void optional_integer(json::Writer& writer, const std::optional<int64_t>& value)
   }
 }
 
-// What SqlWriteTx::apply_status_change writes for a client cancel (to = cancelled, no failure
-// code, reason, bank reference or cancel request): the timestamp column, the engine bookkeeping
-// cleared (a terminal status), the event sequence advanced, claimed on (status, event_seq).
-const std::string kCancelChanges =
+// The whole group in one statement: one writable CTE per table, each reading its rows from one
+// JSON parameter, and the number of rows each wrote. Why one statement: a group's eight writes
+// were eight round trips and eight executor start-ups on the writer's connection, the serial
+// part of every write (docs/benchmarks.md). The CTEs see one snapshot and none sees another's
+// rows; that is enough because no write here reads a row another writes (the UPDATEs join only
+// their own parameter), and the foreign keys between them (entries -> journals, movements ->
+// journals, wallet transactions -> journals) are checked at the end of the statement, when every
+// row is in. Each table appears once, so no row is modified twice by one statement.
+//
+// ?1 the status changes: what SqlWriteTx::apply_status_change writes for a client cancel (to =
+//    cancelled, no failure code, reason, bank reference or cancel request): the timestamp column,
+//    the engine bookkeeping cleared (a terminal status), the event sequence advanced, claimed on
+//    (status, event_seq);
+// ?2 journal transactions; ?3 journal entries; ?4 balances, one row per account (the group's legs
+//    summed: what the per-op UPDATEs add up to); ?5 payout movements; ?6 wallet transactions;
+//    ?7 payout events; ?8 outbox rows.
+const std::string kFlushGroup =
+    "WITH changes AS ("
     "UPDATE payouts AS p SET status = 'cancelled', updated_at = r.at, cancelled_at = r.at, "
     "engine_next_at = NULL, engine_claimed_by = NULL, engine_lease_until = NULL, "
     "event_seq = p.event_seq + 1 "
     "FROM json_to_recordset(CAST(?1 AS json)) AS r(cashout_id bigint, from_status text, "
     "expected_seq bigint, at bigint) "
     "WHERE p.cashout_id = r.cashout_id AND p.status = r.from_status AND "
-    "p.event_seq = r.expected_seq";
-const std::string kJournals =
+    "p.event_seq = r.expected_seq RETURNING 1), "
+    "journals AS ("
     "INSERT INTO journal_transactions (id, kind, cashout_id, currency, created_at) "
-    "SELECT id, kind, cashout_id, currency, created_at FROM json_to_recordset(CAST(?1 AS json)) "
-    "AS r(id bigint, kind text, cashout_id bigint, currency text, created_at bigint)";
-const std::string kEntries =
+    "SELECT id, kind, cashout_id, currency, created_at FROM json_to_recordset(CAST(?2 AS json)) "
+    "AS r(id bigint, kind text, cashout_id bigint, currency text, created_at bigint) RETURNING 1), "
+    "entries AS ("
     "INSERT INTO journal_entries (journal_id, account_id, amount, currency) "
-    "SELECT journal_id, account_id, amount, currency FROM json_to_recordset(CAST(?1 AS json)) "
-    "AS r(journal_id bigint, account_id bigint, amount bigint, currency text)";
-// One row per account: the group's legs summed (what the per-op UPDATEs add up to).
-const std::string kBalances =
+    "SELECT journal_id, account_id, amount, currency FROM json_to_recordset(CAST(?3 AS json)) "
+    "AS r(journal_id bigint, account_id bigint, amount bigint, currency text) RETURNING 1), "
+    "balances AS ("
     "UPDATE accounts AS a SET balance = a.balance + r.delta, updated_at = r.at "
-    "FROM json_to_recordset(CAST(?1 AS json)) AS r(id bigint, delta bigint, currency text, "
-    "at bigint) WHERE a.id = r.id AND a.currency = r.currency";
-const std::string kMovements =
+    "FROM json_to_recordset(CAST(?4 AS json)) AS r(id bigint, delta bigint, currency text, "
+    "at bigint) WHERE a.id = r.id AND a.currency = r.currency RETURNING 1), "
+    "movements AS ("
     "INSERT INTO payout_movements (cashout_id, kind, journal_id, created_at) "
-    "SELECT cashout_id, kind, journal_id, created_at FROM json_to_recordset(CAST(?1 AS json)) "
-    "AS r(cashout_id bigint, kind text, journal_id bigint, created_at bigint)";
-const std::string kWalletTransactions =
+    "SELECT cashout_id, kind, journal_id, created_at FROM json_to_recordset(CAST(?5 AS json)) "
+    "AS r(cashout_id bigint, kind text, journal_id bigint, created_at bigint) RETURNING 1), "
+    "wallet_rows AS ("
     "INSERT INTO wallet_transactions (id, wallet_id, journal_id, type, transaction_type, amount, "
     "currency, balance_after, reference_type, reference_id, remarks, created_at) "
     "SELECT id, wallet_id, journal_id, type, transaction_type, amount, currency, balance_after, "
-    "reference_type, reference_id, remarks, created_at FROM json_to_recordset(CAST(?1 AS json)) "
+    "reference_type, reference_id, remarks, created_at FROM json_to_recordset(CAST(?6 AS json)) "
     "AS r(id bigint, wallet_id bigint, journal_id bigint, type text, transaction_type text, "
     "amount bigint, currency text, balance_after bigint, reference_type text, reference_id text, "
-    "remarks text, created_at bigint)";
-const std::string kEvents =
+    "remarks text, created_at bigint) RETURNING 1), "
+    "events AS ("
     "INSERT INTO payout_events (cashout_id, seq, event_type, from_status, to_status, actor_type, "
     "message, created_at) "
     "SELECT cashout_id, seq, event_type, from_status, to_status, actor_type, message, created_at "
-    "FROM json_to_recordset(CAST(?1 AS json)) AS r(cashout_id bigint, seq bigint, "
+    "FROM json_to_recordset(CAST(?7 AS json)) AS r(cashout_id bigint, seq bigint, "
     "event_type text, from_status text, to_status text, actor_type text, message text, "
-    "created_at bigint)";
-const std::string kOutbox =
+    "created_at bigint) RETURNING 1), "
+    "outbox_rows AS ("
     "INSERT INTO outbox (cashout_id, event_seq, channel, endpoint_id, target_url, payload, status, "
     "attempts, next_attempt_at, created_at, updated_at, event_id, give_up_at, destination) "
     "SELECT cashout_id, event_seq, channel, endpoint_id, target_url, payload, status, 0, "
     "created_at, created_at, created_at, event_id, give_up_at, destination "
-    "FROM json_to_recordset(CAST(?1 AS json)) AS r(cashout_id bigint, event_seq bigint, "
+    "FROM json_to_recordset(CAST(?8 AS json)) AS r(cashout_id bigint, event_seq bigint, "
     "channel text, endpoint_id bigint, target_url text, payload text, status text, "
-    "created_at bigint, event_id text, give_up_at bigint, destination text)";
+    "created_at bigint, event_id text, give_up_at bigint, destination text) RETURNING 1) "
+    "SELECT (SELECT count(*) FROM changes), (SELECT count(*) FROM journals), "
+    "(SELECT count(*) FROM entries), (SELECT count(*) FROM balances), "
+    "(SELECT count(*) FROM movements), (SELECT count(*) FROM wallet_rows), "
+    "(SELECT count(*) FROM events), (SELECT count(*) FROM outbox_rows)";
+constexpr int kFlushTables = 8;
+const std::array<std::string_view, kFlushTables> kFlushWhat = {
+    "claim the group's payouts", "insert journal transactions", "insert journal entries",
+    "update balances",           "insert payout movements",      "insert wallet transactions",
+    "insert payout events",      "insert outbox messages"};
+
+// Both identity sequences the group takes ids from, `?1` of each per row (the sequences looked
+// up once per statement, not once per row).
+const std::string kTakeIds =
+    "SELECT nextval(s.journals), nextval(s.wallet_rows) FROM "
+    "(SELECT CAST(pg_get_serial_sequence('journal_transactions', 'id') AS regclass) AS journals, "
+    "CAST(pg_get_serial_sequence('wallet_transactions', 'id') AS regclass) AS wallet_rows "
+    "OFFSET 0) AS s, "
+    "generate_series(1, ?1)";
 
 }  // namespace
 
@@ -124,21 +156,29 @@ Status DeferredWriteTx::refuse(std::string_view what) {
   return Status::unavailable("not deferrable in a write group: " + std::string(what));
 }
 
-Result<int64_t> DeferredWriteTx::next_id(std::string_view table, std::deque<int64_t>& taken) {
+Result<int64_t> DeferredWriteTx::next_id(std::deque<int64_t>& taken) {
+  PAYOUTD_ASSERT(&taken == &journal_ids_ || &taken == &wallet_transaction_ids_);
   if (taken.empty()) {
-    // Sequences are not transactional: ids of a group that falls back are skipped, never reused.
-    const std::string sql = "SELECT nextval(pg_get_serial_sequence('" + std::string(table) +
-                            "', 'id')) FROM generate_series(1, ?1)";
-    Result<StatementLease> statement = connection_.prepare(sql);
+    // Both sequences at once (a cancel takes one id of each): one round trip per group.
+    // Sequences are not transactional: ids of a group that falls back, or not used, are skipped,
+    // never reused.
+    Result<StatementLease> statement = connection_.prepare(kTakeIds);
     if (!statement.is_ok()) return std::move(statement).status();
     (*statement)->bind(1, static_cast<int64_t>(group_ops_));
+    size_t rows = 0;
     for (;;) {
       Result<bool> row = (*statement)->step();
       if (!row.is_ok()) return std::move(row).status();
       if (!*row) break;
-      taken.push_back((*statement)->column_int64(0));
+      journal_ids_.push_back((*statement)->column_int64(0));
+      wallet_transaction_ids_.push_back((*statement)->column_int64(1));
+      ++rows;
     }
-    PAYOUTD_ASSERT(taken.size() == group_ops_);
+    PAYOUTD_ASSERT(rows == group_ops_);
+    // Bounded: each op of the group takes at most a few ids of each, so the unused ones of the
+    // other sequence never pile up beyond a few group sizes.
+    PAYOUTD_ASSERT(journal_ids_.size() <= 16 * group_ops_ &&
+                   wallet_transaction_ids_.size() <= 16 * group_ops_);
   }
   const int64_t id = taken.front();
   taken.pop_front();
@@ -323,7 +363,7 @@ Result<int64_t> DeferredWriteTx::post_journal(const JournalPosting& posting) {
       return refuse("a balance that would go below zero");
     }
   }
-  Result<int64_t> id = next_id("journal_transactions", journal_ids_);
+  Result<int64_t> id = next_id(journal_ids_);
   if (!id.is_ok()) return id;
   journals_.push_back(
       Journal{*id, posting.kind, *posting.cashout_id, posting.currency, posting.created_at});
@@ -355,7 +395,7 @@ Status DeferredWriteTx::record_payout_movement(int64_t cashout_id, PayoutMovemen
 }
 
 Result<int64_t> DeferredWriteTx::insert_wallet_transaction(const WalletTransaction& transaction) {
-  Result<int64_t> id = next_id("wallet_transactions", wallet_transaction_ids_);
+  Result<int64_t> id = next_id(wallet_transaction_ids_);
   if (!id.is_ok()) return id;
   WalletTransaction row = transaction;
   row.id = *id;
@@ -378,25 +418,15 @@ Status DeferredWriteTx::insert_outbox(const OutboxMessage& message) {
 
 // ---- flush ----
 
-Status DeferredWriteTx::run(const std::string& sql, std::string json, size_t rows,
-                            std::string_view what) {
-  if (rows == 0) return Status::ok();
-  Result<StatementLease> statement = connection_.prepare(sql);
-  if (!statement.is_ok()) return std::move(statement).status();
-  Statement& s = **statement;
-  s.bind(1, json);
-  Status executed = s.execute();
-  if (!executed.is_ok()) return status_of(s.last_error(), what);
-  if (s.changes() != static_cast<int64_t>(rows)) {
-    return Status::error(ErrorKind::kConflict, std::string(what) + ": " +
-                                                   std::to_string(s.changes()) + " rows of " +
-                                                   std::to_string(rows));
-  }
-  return Status::ok();
-}
-
 Status DeferredWriteTx::flush() {
   PAYOUTD_ASSERT(!refused_);
+  std::array<std::string, kFlushTables> documents;
+  std::array<size_t, kFlushTables> expected{};
+  auto table = [&](size_t index, std::string document, size_t rows) {
+    PAYOUTD_ASSERT(index < kFlushTables && documents[index].empty());
+    documents[index] = std::move(document);
+    expected[index] = rows;
+  };
   {
     Rows rows(changes_.size());
     for (const Change& change : changes_) {
@@ -407,7 +437,7 @@ Status DeferredWriteTx::flush() {
       w.key("at"), w.integer(change.at);
     }
     const size_t count = rows.count();
-    PAYOUTD_RETURN_IF_ERROR(run(kCancelChanges, rows.take(), count, "claim the group's payouts"));
+    table(0, rows.take(), count);
   }
   {
     Rows rows(journals_.size());
@@ -420,7 +450,7 @@ Status DeferredWriteTx::flush() {
       w.key("created_at"), w.integer(journal.created_at);
     }
     const size_t count = rows.count();
-    PAYOUTD_RETURN_IF_ERROR(run(kJournals, rows.take(), count, "insert journal transactions"));
+    table(1, rows.take(), count);
   }
   {
     Rows rows(entries_.size());
@@ -445,7 +475,7 @@ Status DeferredWriteTx::flush() {
       }
     }
     const size_t count = rows.count();
-    PAYOUTD_RETURN_IF_ERROR(run(kEntries, rows.take(), count, "insert journal entries"));
+    table(2, rows.take(), count);
     std::sort(per_account.begin(), per_account.end(),
               [](const Entry& a, const Entry& b) { return a.account_id < b.account_id; });
     Rows balances(per_account.size());
@@ -457,7 +487,7 @@ Status DeferredWriteTx::flush() {
       w.key("at"), w.integer(account.at);
     }
     const size_t accounts = balances.count();
-    PAYOUTD_RETURN_IF_ERROR(run(kBalances, balances.take(), accounts, "update balances"));
+    table(3, balances.take(), accounts);
   }
   {
     Rows rows(movements_.size());
@@ -469,7 +499,7 @@ Status DeferredWriteTx::flush() {
       w.key("created_at"), w.integer(movement.created_at);
     }
     const size_t count = rows.count();
-    PAYOUTD_RETURN_IF_ERROR(run(kMovements, rows.take(), count, "insert payout movements"));
+    table(4, rows.take(), count);
   }
   {
     Rows rows(wallet_transactions_.size());
@@ -489,8 +519,7 @@ Status DeferredWriteTx::flush() {
       w.key("created_at"), w.integer(t.created_at);
     }
     const size_t count = rows.count();
-    PAYOUTD_RETURN_IF_ERROR(
-        run(kWalletTransactions, rows.take(), count, "insert wallet transactions"));
+    table(5, rows.take(), count);
   }
   {
     Rows rows(events_.size());
@@ -511,7 +540,7 @@ Status DeferredWriteTx::flush() {
       w.key("created_at"), w.integer(event.created_at);
     }
     const size_t count = rows.count();
-    PAYOUTD_RETURN_IF_ERROR(run(kEvents, rows.take(), count, "insert payout events"));
+    table(6, rows.take(), count);
   }
   {
     Rows rows(outbox_.size());
@@ -530,7 +559,25 @@ Status DeferredWriteTx::flush() {
       w.key("destination"), w.string(message.destination);
     }
     const size_t count = rows.count();
-    PAYOUTD_RETURN_IF_ERROR(run(kOutbox, rows.take(), count, "insert outbox messages"));
+    table(7, rows.take(), count);
+  }
+  Result<StatementLease> statement = connection_.prepare(kFlushGroup);
+  if (!statement.is_ok()) return std::move(statement).status();
+  Statement& s = **statement;
+  for (size_t k = 0; k < kFlushTables; ++k) {
+    PAYOUTD_ASSERT(!documents[k].empty());  // "[]" when the group wrote no row there
+    s.bind(static_cast<int>(k + 1), documents[k]);
+  }
+  Result<bool> row = s.step();
+  if (!row.is_ok()) return status_of(s.last_error(), "write the group");
+  PAYOUTD_ASSERT(*row);  // a SELECT of counts: always one row
+  for (size_t k = 0; k < kFlushTables; ++k) {
+    const int64_t written = s.column_int64(static_cast<int>(k));
+    if (written != static_cast<int64_t>(expected[k])) {
+      return Status::error(ErrorKind::kConflict,
+                           std::string(kFlushWhat[k]) + ": " + std::to_string(written) +
+                               " rows of " + std::to_string(expected[k]));
+    }
   }
   return Status::ok();
 }

@@ -1,7 +1,8 @@
 // A WriteTx that runs a group of ops of one batch with their writes buffered, then writes the whole
-// group with one statement per table (PostgreSQL). Why: on PostgreSQL the writer's limit is
-// executing statements one round trip after another (a cancel is ~15), not commits; the same rows
-// written set-wise cost a fraction (docs/benchmarks.md: 625 vs 3,850 cancels/s on one connection).
+// group with one statement (PostgreSQL; a writable CTE per table). Why: on PostgreSQL the writer's
+// limit is executing statements one round trip after another (a cancel is ~15), not commits; the
+// same rows written set-wise cost a fraction (docs/benchmarks.md: 625 vs 3,850 cancels/s on one
+// connection).
 //
 // Only what a client cancel of a not-yet-submitted payout does is supported: reads of the payout
 // (from the database), of wallets, merchants and webhook endpoints (from the database once per
@@ -15,7 +16,8 @@
 // constraint), so the ordinary path stays the only one that ever answers an edge case.
 //
 // Ids of the journal transactions and wallet transactions are taken from their identity
-// sequences ahead (one round trip per group), so an op gets them at once as on the per-op path.
+// sequences ahead (one round trip per group for both), so an op gets them at once as on the
+// per-op path.
 #pragma once
 
 #include <cstdint>
@@ -152,15 +154,15 @@ class DeferredWriteTx final : public SqlReader<WriteTx> {
   };
 
   Status refuse(std::string_view what);
-  // The next id of `table`'s identity sequence, taken ahead in chunks of the group's size.
-  Result<int64_t> next_id(std::string_view table, std::deque<int64_t>& taken);
+  // The next id of a sequence (`taken` is journal_ids_ or wallet_transaction_ids_), taken ahead
+  // in chunks of the group's size, both sequences with one statement.
+  Result<int64_t> next_id(std::deque<int64_t>& taken);
   // The sum of the buffered entries of `account_id`, and the latest time one was posted.
   std::pair<int64_t, int64_t> pending(int64_t account_id) const;
   Wallet with_pending(Wallet wallet) const;
   // The cached wallet owning `account_id` (as its available or held account), or null.
   const Wallet* wallet_of_account(int64_t account_id) const;
   bool changes_payout(int64_t cashout_id) const;
-  Status run(const std::string& sql, std::string json, size_t rows, std::string_view what);
 
   const size_t group_ops_;
   bool refused_ = false;

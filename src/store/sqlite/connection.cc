@@ -247,6 +247,7 @@ Status SqliteConnection::configure() {
 
 Result<StatementLease> SqliteConnection::prepare(std::string_view sql, sql::FailureScope scope) {
   (void)scope;
+  note_prepare();
   auto found = statements_.find(std::string(sql));
   if (found != statements_.end()) {
     // A statement is never used re-entrantly: that would reset a caller's half-read rows.
