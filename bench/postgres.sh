@@ -11,9 +11,11 @@
 #   3. payoutd (`serve --no-engine`) on a fresh database `payoutd` of the same cluster: the merchant
 #      and wallets of the SQLite phase, one v3 payout created through the API as the clone
 #      template, BASE_PAYOUTS background payouts cloned by SQL (bench/clone_payouts_pg.py); v3
-#      create with wrk (distinct external ids); then the cancel targets cloned (3 x the faster of
-#      create and pgbench x DURATION + 2,000) and v3 cancel with wrk (each target once). VACUUM
-#      ANALYZE and CHECKPOINT before each measured run (pgbench -i vacuums its tables too);
+#      create with wrk (distinct external ids); then the cancel targets cloned and PG_ROUNDS rounds,
+#      each a pgbench TPC-B run (round 1's is step 2's) and a v3 cancel run with wrk on targets of
+#      its own (each target once); the medians of both are compared (pgbench alone moves by up to
+#      ±20 % between runs here). v3 status on the cancelled targets. VACUUM ANALYZE and
+#      CHECKPOINT before each measured run (pgbench -i vacuums its tables too);
 #   4. `payoutd ledger check` on the PostgreSQL database (the run fails if it does not pass);
 #      the cluster is stopped and removed (also by run.sh's exit trap on any failure).
 # Per measured run it also records, from pg_stat_wal, the WAL fsyncs and bytes (the cluster runs
@@ -23,8 +25,9 @@
 #
 # Environment: PG_SCALE [CONNECTIONS, at least 10] pgbench scale (pgbench's docs: scale below the
 #   client count measures contention on the branches rows); PG_POOL [auto] v3 creates prepared,
-#   auto = max(4 x pgbench tps, 5,000) x DURATION + 2,000; PG_CANCEL_POOL [auto] cancel targets,
-#   auto = 3 x max(create rate, pgbench tps) x DURATION + 2,000.
+#   auto = max(4 x pgbench tps, 5,000) x DURATION + 2,000; PG_ROUNDS [3] pgbench/cancel rounds;
+#   PG_CANCEL_POOL [auto] cancel targets per round, auto = 2 x max(create rate, pgbench tps) x
+#   DURATION + 2,000.
 #   PG_STATEMENTS [0] 1 = diagnostic run: the cluster is restarted with pg_stat_statements loaded
 #   and, after each payoutd run, the statements it ran are logged (calls per request, mean and
 #   total time) — where a request's round trips and database time go. The extension costs some
@@ -152,6 +155,26 @@ pg_measured_run() {
   stop_server "$name" "$(pg_stored_count)"
 }
 
+# pg_tpcb_run ROUND: pgbench TPC-B on database pgbench (`-M prepared`, CONNECTIONS clients), a row
+# "round tps latency_ms transactions wal_delta" appended to $work/pg_tpcb.tsv.
+pg_tpcb_run() {
+  local out wal_before wal_after tps latency txns failed
+  log "pgbench -M prepared -c $connections -j $threads -T $duration_s -n (TPC-B, round $1)"
+  wal_before=$(pg_wal)
+  out=$("$pgbench_bin" -M prepared -c "$connections" -j "$threads" -T "$duration_s" -n "$pg_base/pgbench" 2>&1) ||
+    die "pgbench failed: $out"
+  wal_after=$(pg_wal)
+  echo "$out" | sed 's/^/    /' >&2
+  tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' <<<"$out")
+  latency=$(sed -n 's/^latency average = \([0-9.]*\) ms$/\1/p' <<<"$out")
+  txns=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out")
+  failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' <<<"$out")
+  [[ -n "$tps" && -n "$latency" && -n "$txns" ]] || die "could not read tps and latency from pgbench"
+  [[ "${failed:-0}" == 0 ]] || die "pgbench: $failed failed transactions"
+  printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$tps" "$latency" "$txns" "$(pg_wal_delta "$wal_before" "$wal_after" "$txns")" >>"$work/pg_tpcb.tsv"
+  log "  pgbench: $tps tps, latency average $latency ms; WAL fsyncs rec/op fpi/op bytes/op = $(tail -1 "$work/pg_tpcb.tsv" | cut -f5)"
+}
+
 pg_phase() {
   local phase_start
   phase_start=$(date +%s)
@@ -181,21 +204,9 @@ pg_phase() {
   "$pgbench_bin" -i -q -s "$pg_scale" "$pg_base/pgbench" >"$work/pgbench-init.log" 2>&1 ||
     die "pgbench -i failed: $(tail -5 "$work/pgbench-init.log")"
   pg_settle pgbench
-  log "pgbench -M prepared -c $connections -j $threads -T $duration_s -n (TPC-B)"
-  local out wal_before wal_after
-  wal_before=$(pg_wal)
-  out=$("$pgbench_bin" -M prepared -c "$connections" -j "$threads" -T "$duration_s" -n "$pg_base/pgbench" 2>&1) ||
-    die "pgbench failed: $out"
-  wal_after=$(pg_wal)
-  echo "$out" | sed 's/^/    /' >&2
-  pgbench_tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' <<<"$out")
-  pgbench_latency=$(sed -n 's/^latency average = \([0-9.]*\) ms$/\1/p' <<<"$out")
-  pgbench_txns=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out")
-  pgbench_failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' <<<"$out")
-  [[ -n "$pgbench_tps" && -n "$pgbench_latency" ]] || die "could not read tps and latency from pgbench"
-  [[ "${pgbench_failed:-0}" == 0 ]] || die "pgbench: $pgbench_failed failed transactions"
-  pgbench_wal=$(pg_wal_delta "$wal_before" "$wal_after" "$pgbench_txns")
-  log "  pgbench: $pgbench_tps tps, latency average $pgbench_latency ms; WAL fsyncs rec/op fpi/op bytes/op = $pgbench_wal"
+  : >"$work/pg_tpcb.tsv"
+  pg_tpcb_run 1
+  pgbench_tps=$(cut -f2 "$work/pg_tpcb.tsv")
 
   # ---- payoutd: the merchant, wallets and clone template of the SQLite phase ----
   db="$pg_base/payoutd"
@@ -225,18 +236,37 @@ pg_phase() {
   pg_settle payoutd
   pg_measured_run "pg v3 create" "$work/pg_create.req"
 
-  # ---- v3 cancel ----
-  local create_int
+  # ---- v3 cancel, in PG_ROUNDS rounds alternating with pgbench ----
+  # pgbench's tps moves by up to ±20 % from one run to the next on this kind of machine, so one
+  # pair of runs decides little: each round is a pgbench run (round 1's is the one above) and a
+  # cancel run right after it on targets of its own; the comparison is median to median, and
+  # every round's pair is recorded.
+  local create_int fastest per_round round
   create_int=$(awk -F'\t' '$1 == "pg v3 create" {printf "%d", $3}' "$results")
-  # 3 x the faster of create and pgbench for payoutd's run, and up to 5,000/s for each of the two
-  # ceiling runs after it (bench/pg_cancel_script.py takes the targets payoutd left).
-  pg_cancel_pool=${PG_CANCEL_POOL:-$(( ((create_int > pgbench_int ? create_int : pgbench_int) * 3 + 10000) * duration_s + 2000 ))}
-  log "postgresql: seeding $pg_cancel_pool cancel targets"
+  fastest=$(( create_int > pgbench_int ? create_int : pgbench_int ))
+  pg_rounds=${PG_ROUNDS:-3}
+  (( pg_rounds >= 1 )) || die "PG_ROUNDS must be at least 1"
+  # Per round 2 x the faster of create and pgbench x DURATION (a cancel run that outruns that
+  # fails as exhausted: raise PG_CANCEL_POOL); then up to 5,000/s for each of the two ceiling runs
+  # after the rounds (bench/pg_cancel_script.py takes the targets the rounds left).
+  per_round=${PG_CANCEL_POOL:-$(( fastest * 2 * duration_s + 2000 ))}
+  pg_cancel_pool=$(( per_round * pg_rounds + 10000 * duration_s + 2000 ))
+  log "postgresql: seeding $pg_cancel_pool cancel targets ($per_round per round, $pg_rounds rounds)"
   python3 "$here/clone_payouts_pg.py" "$db" "$pg_template" "$pg_cancel_pool" c 0 "$work/pg_ids_c"
   cut -d'|' -f1,2 "$work/pg_ids_c" >"$work/pg_ids_c.v3"
-  python3 "$here/make_requests.py" v3-cancel "$work/pg_cancel.req" "$work/pg_ids_c.v3" "$v3_login" "$v3_pass" "$v3_secret"
-  pg_settle payoutd
-  pg_measured_run "pg v3 cancel" "$work/pg_cancel.req"
+  for round in $(seq 1 "$pg_rounds"); do
+    sed -n "$(( (round - 1) * per_round + 1 )),$(( round * per_round ))p" "$work/pg_ids_c.v3" >"$work/pg_ids_c$round.v3"
+    python3 "$here/make_requests.py" v3-cancel "$work/pg_cancel$round.req" "$work/pg_ids_c$round.v3" "$v3_login" "$v3_pass" "$v3_secret"
+  done
+  for round in $(seq 1 "$pg_rounds"); do
+    if (( round > 1 )); then
+      pg_settle pgbench
+      pg_tpcb_run "$round"
+    fi
+    pg_settle payoutd
+    pg_measured_run "pg v3 cancel #$round" "$work/pg_cancel$round.req"
+  done
+  pg_pick_medians
 
   # ---- v3 status: the read side of a cancel alone (authentication, the payout read) ----
   python3 "$here/make_requests.py" v3-status "$work/pg_status.req" "$work/pg_ids_c.v3" "$v3_login" "$v3_pass" "$v3_secret"
@@ -250,6 +280,21 @@ pg_phase() {
   pg_stop_cluster
   pg_elapsed=$(( $(date +%s) - phase_start ))
   log "postgresql phase done in $pg_elapsed s"
+}
+
+# pg_pick_medians: the round with the median pgbench tps gives pgbench_* (tps, latency, WAL), the
+# round with the median cancel rate gives the rows "pg v3 cancel" of $results and pg_detail.tsv
+# (its latencies and WAL are that run's); with an even number of rounds the lower median.
+pg_pick_medians() {
+  local tpcb cancel
+  tpcb=$(sort -t$'\t' -k2,2g "$work/pg_tpcb.tsv" | sed -n "$(( (pg_rounds + 1) / 2 ))p")
+  IFS=$'\t' read -r _ pgbench_tps pgbench_latency pgbench_txns pgbench_wal <<<"$tpcb"
+  cancel=$(grep -P '^pg v3 cancel #\d+\t' "$results" | sort -t$'\t' -k3,3g | sed -n "$(( (pg_rounds + 1) / 2 ))p" | cut -f1)
+  [[ -n "$cancel" && -n "$pgbench_tps" ]] || die "no median round"
+  awk -F'\t' -v OFS='\t' -v n="$cancel" '$1 == n {$1 = "pg v3 cancel"; print}' "$results" >>"$results"
+  awk -F'\t' -v OFS='\t' -v n="$cancel" '$1 == n {$1 = "pg v3 cancel"; print}' "$work/pg_detail.tsv" >>"$work/pg_detail.tsv"
+  awk -F'\t' -v OFS='\t' -v n="$cancel" '$1 == n {$1 = "pg v3 cancel"; print}' "$memory_file" >>"$memory_file"
+  log "  medians of $pg_rounds rounds: pgbench $pgbench_tps tps, v3 cancel $(awk -F'\t' '$1 == "pg v3 cancel" {print $3}' "$results") requests/s ($cancel)"
 }
 
 # pg_pgbench_run NAME CANCELS_PER_TRANSACTION pgbench-args...: one pgbench run on database payoutd
@@ -338,7 +383,7 @@ pg_ceiling_runs() {
 
 # The docs sub-section (between the bench/run.sh postgres markers).
 pg_section() {
-  python3 - "$results" "$work/pg_detail.tsv" "$work/pg_memory.tsv" "$work/pg_ceiling.tsv" <<PY
+  python3 - "$results" "$work/pg_detail.tsv" "$work/pg_memory.tsv" "$work/pg_ceiling.tsv" "$work/pg_tpcb.tsv" <<PY
 import sys
 rows = {l.split("\t")[0]: l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()}
 detail = {l.split("\t")[0]: l.rstrip("\n").split("\t") for l in open(sys.argv[2]) if l.strip()}
@@ -373,14 +418,19 @@ out.append("- payoutd: \`serve --no-engine --db postgresql://…/payoutd\` on a 
            "run's targets cloned the same way. wrk and \`bench/requests.lua\` as above: every request "
            "distinct and signed, no non-2xx, no socket error. VACUUM ANALYZE and CHECKPOINT before each "
            "measured run, for pgbench too.")
+out.append(f"- Rounds: pgbench's tps moves by up to ±20 % between runs on this machine, so the comparison "
+           f"is made {$pg_rounds} times (\`PG_ROUNDS\`): each round a pgbench run, then a v3 cancel run on "
+           f"targets of its own; the tables show the median pgbench run and the median cancel run (each a "
+           f"real run: its latencies and WAL are that run's), and the rounds table every pair.")
 out.append("")
 out.append("| load | payouts stored | tps / requests/s | p50 | p99 | p99.9 | × pgbench |")
 out.append("|---|---|---|---|---|---|---|")
-out.append(f"| pgbench TPC-B (\`-M prepared\`, {$connections} clients) | – | {num(tps)} | "
+out.append(f"| pgbench TPC-B (\`-M prepared\`, {$connections} clients; median round) | – | {num(tps)} | "
            f"{float('$pgbench_latency'):.2f} ms (average) | – | – | 1.000 |")
 for name in ["pg v3 create", "pg v3 cancel", "pg v3 status"]:
     x = rows[name]
-    out.append(f"| payoutd {name[3:]} | {int(x[1]):,} | {num(x[2])} | {ms(x[3])} | {ms(x[4])} | "
+    label = name[3:] + (" (median round)" if name == "pg v3 cancel" else "")
+    out.append(f"| payoutd {label} | {int(x[1]):,} | {num(x[2])} | {ms(x[3])} | {ms(x[4])} | "
                f"{ms(x[5])} | {float(x[2]) / tps:.3f} |")
 out.append("")
 out.append("Where the commits go (pg_stat_wal deltas over each run — the cluster runs one load at a "
@@ -421,13 +471,22 @@ for name, label in labels.items():
     out.append(f"| {label} | {num(x[1])} | {float(x[2]):.2f} ms | {int(wal[0]) / duration:,.0f} | {wal[1]} | "
                f"{int(wal[3]):,} | {float(x[1]) / tps:.3f} |")
 out.append("")
+tpcb = [l.rstrip("\n").split("\t") for l in open(sys.argv[5]) if l.strip()]
+out.append(f"Every round ({len(tpcb)}), in the order run:")
+out.append("")
+out.append("| round | pgbench TPC-B tps | v3 cancel requests/s (p99) | × that round's pgbench |")
+out.append("|---|---|---|---|")
+for t in tpcb:
+    r = rows[f"pg v3 cancel #{t[0]}"]
+    out.append(f"| {t[0]} | {num(t[1])} | {num(r[2])} ({ms(r[4])}) | {float(r[2]) / float(t[1]):.3f} |")
+out.append("")
 c = rows["pg v3 cancel"]
 ratio = float(c[2]) / tps
 ok = lambda b: "yes" if b else "**no**"
 out.append("| target | measured | met |")
 out.append("|---|---|---|")
-out.append(f"| v3 cancel on PostgreSQL ≥ 1.0 × pgbench TPC-B tps (same client count, same machine, same run) | "
-           f"{num(c[2])} vs {num(tps)} tps: {ratio:.3f} × | {ok(ratio >= 1.0)} |")
+out.append(f"| v3 cancel on PostgreSQL ≥ 1.0 × pgbench TPC-B tps (same client count, same machine, same run; "
+           f"medians of {len(tpcb)} rounds) | {num(c[2])} vs {num(tps)} tps: {ratio:.3f} × | {ok(ratio >= 1.0)} |")
 out.append(f"| \`payoutd ledger check\` on the PostgreSQL database ({int('$pg_final_stored'):,} payouts) | exit 0 | yes |")
 print("\n".join(out))
 PY
