@@ -25,7 +25,7 @@
 #
 # Environment: PG_SCALE [CONNECTIONS, at least 10] pgbench scale (pgbench's docs: scale below the
 #   client count measures contention on the branches rows); PG_POOL [auto] v3 creates prepared,
-#   auto = max(4 x pgbench tps, 5,000) x DURATION + 2,000; PG_ROUNDS [3] pgbench/cancel rounds;
+#   auto = max(4 x pgbench tps, 5,000) x DURATION + 2,000; PG_ROUNDS [5] pgbench/cancel rounds;
 #   PG_CANCEL_POOL [auto] cancel targets per round, auto = 2 x max(create rate, pgbench tps) x
 #   DURATION + 2,000.
 #   PG_STATEMENTS [0] 1 = diagnostic run: the cluster is restarted with pg_stat_statements loaded
@@ -244,7 +244,7 @@ pg_phase() {
   local create_int fastest per_round round
   create_int=$(awk -F'\t' '$1 == "pg v3 create" {printf "%d", $3}' "$results")
   fastest=$(( create_int > pgbench_int ? create_int : pgbench_int ))
-  pg_rounds=${PG_ROUNDS:-3}
+  pg_rounds=${PG_ROUNDS:-5}
   (( pg_rounds >= 1 )) || die "PG_ROUNDS must be at least 1"
   # Per round 2 x the faster of create and pgbench x DURATION (a cancel run that outruns that
   # fails as exhausted: raise PG_CANCEL_POOL); then up to 5,000/s for each of the two ceiling runs

@@ -41,7 +41,7 @@
 #                            cancel rate x DURATION + 1,000 (at most POOL)
 #   SQLITE_PAYOUTS [300000]  payouts seeded for the SQLite ceiling (each mode cancels distinct ones)
 #   PG [1]  0 = skip the PostgreSQL phase      PG_ONLY [0]  1 = only the PostgreSQL phase
-#   PG_SCALE [CONNECTIONS, >= 10]  pgbench scale   PG_ROUNDS [3]   PG_POOL, PG_CANCEL_POOL [auto]  see bench/postgres.sh
+#   PG_SCALE [CONNECTIONS, >= 10]  pgbench scale   PG_ROUNDS [5]   PG_POOL, PG_CANCEL_POOL [auto]  see bench/postgres.sh
 #   PAYOUTD_PG_BINDIR        PostgreSQL server binaries (default: the newest /usr/lib/postgresql/*/bin)
 #   BUILD_JOBS [nproc]       parallel jobs of the build step
 # Every request is signed and distinct where it must be (creates: new external ids; cancels:
