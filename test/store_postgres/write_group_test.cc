@@ -186,8 +186,11 @@ Story tell(Node& node) {
     input.amount_minor = 1000 + 37 * i;
     input.currency = i % 3 == 0 ? "BRL" : "USD";
     input.country = input.currency == "BRL" ? "BR" : "US";
-    input.beneficiary.first_name = "John";
-    input.beneficiary.last_name = "Doe";
+    // Text that an array literal must quote and escape (the group writes its rows as arrays): a
+    // double quote, a backslash, braces, a comma, the word NULL, a newline, non-ASCII.
+    input.beneficiary.first_name = i % 5 == 0 ? "Jo\"hn \\ {NULL}, \u00e9" : "John";
+    input.beneficiary.last_name = i % 5 == 0 ? "D'oe\n\"\"" : "Doe";
+    if (i % 5 == 1) input.description = "say \"hi\" \\{a,b}";
     if (i % 4 == 0) input.notification_url = "https://merchant.example/per-payout";
     node.clock.advance_micros(1000);
     auto created = node.commands->create_payout(input);

@@ -6,115 +6,220 @@
 
 #include "core/payout_status.h"
 #include "core/url.h"
-#include "json/writer.h"
 
 namespace payoutd::sql {
 namespace {
 
-// The rows of one flush statement as one JSON array of objects (read back by json_to_recordset).
-class Rows {
- public:
-  explicit Rows(size_t expected) {
-    writer_.reserve(expected * 160);
-    writer_.begin_array();
-  }
-  json::Writer& row() {
-    if (open_) writer_.end_object();
-    writer_.begin_object();
-    open_ = true;
-    ++count_;
-    return writer_;
-  }
-  size_t count() const { return count_; }
-  std::string take() {
-    if (open_) writer_.end_object();
-    writer_.end_array();
-    return writer_.take();
-  }
-
- private:
-  json::Writer writer_;
-  bool open_ = false;
-  size_t count_ = 0;
-};
-
-void optional_integer(json::Writer& writer, const std::optional<int64_t>& value) {
-  if (value) {
-    writer.integer(*value);
-  } else {
-    writer.null();
+// Calls visit(name, type) for each column of a column list "name type, name type, …".
+template <typename Visit>
+void for_each_column(std::string_view columns, Visit visit) {
+  while (!columns.empty()) {
+    const size_t comma = columns.find(", ");
+    const std::string_view column = columns.substr(0, comma);
+    columns = comma == std::string_view::npos ? std::string_view() : columns.substr(comma + 2);
+    const size_t space = column.find(' ');
+    PAYOUTD_ASSERT(space != std::string_view::npos);
+    visit(column.substr(0, space), column.substr(space + 1));
   }
 }
 
-// The whole group in one statement: one writable CTE per table, each reading its rows from one
-// JSON parameter, and the number of rows each wrote. Why one statement: a group's eight writes
-// were eight round trips and eight executor start-ups on the writer's connection, the serial
-// part of every write (docs/benchmarks.md). The CTEs see one snapshot and none sees another's
-// rows; that is enough because no write here reads a row another writes (the UPDATEs join only
-// their own parameter), and the foreign keys between them (entries -> journals, movements ->
-// journals, wallet transactions -> journals) are checked at the end of the statement, when every
-// row is in. Each table appears once, so no row is modified twice by one statement.
-//
-// ?1 the status changes: what SqlWriteTx::apply_status_change writes for a client cancel (to =
-//    cancelled, no failure code, reason, bank reference or cancel request): the timestamp column,
-//    the engine bookkeeping cleared (a terminal status), the event sequence advanced, claimed on
-//    (status, event_seq);
-// ?2 journal transactions; ?3 journal entries; ?4 balances, one row per account (the group's legs
-//    summed: what the per-op UPDATEs add up to); ?5 payout movements; ?6 wallet transactions;
-//    ?7 payout events; ?8 outbox rows.
-const std::string kFlushGroup =
-    "WITH changes AS ("
-    "UPDATE payouts AS p SET status = 'cancelled', updated_at = r.at, cancelled_at = r.at, "
-    "engine_next_at = NULL, engine_claimed_by = NULL, engine_lease_until = NULL, "
-    "event_seq = p.event_seq + 1 "
-    "FROM json_to_recordset(CAST(?1 AS json)) AS r(cashout_id bigint, from_status text, "
-    "expected_seq bigint, at bigint) "
-    "WHERE p.cashout_id = r.cashout_id AND p.status = r.from_status AND "
-    "p.event_seq = r.expected_seq RETURNING 1), "
-    "journals AS ("
-    "INSERT INTO journal_transactions (id, kind, cashout_id, currency, created_at) "
-    "SELECT id, kind, cashout_id, currency, created_at FROM json_to_recordset(CAST(?2 AS json)) "
-    "AS r(id bigint, kind text, cashout_id bigint, currency text, created_at bigint) RETURNING 1), "
-    "entries AS ("
-    "INSERT INTO journal_entries (journal_id, account_id, amount, currency) "
-    "SELECT journal_id, account_id, amount, currency FROM json_to_recordset(CAST(?3 AS json)) "
-    "AS r(journal_id bigint, account_id bigint, amount bigint, currency text) RETURNING 1), "
-    "balances AS ("
-    "UPDATE accounts AS a SET balance = a.balance + r.delta, updated_at = r.at "
-    "FROM json_to_recordset(CAST(?4 AS json)) AS r(id bigint, delta bigint, currency text, "
-    "at bigint) WHERE a.id = r.id AND a.currency = r.currency RETURNING 1), "
-    "movements AS ("
-    "INSERT INTO payout_movements (cashout_id, kind, journal_id, created_at) "
-    "SELECT cashout_id, kind, journal_id, created_at FROM json_to_recordset(CAST(?5 AS json)) "
-    "AS r(cashout_id bigint, kind text, journal_id bigint, created_at bigint) RETURNING 1), "
-    "wallet_rows AS ("
-    "INSERT INTO wallet_transactions (id, wallet_id, journal_id, type, transaction_type, amount, "
-    "currency, balance_after, reference_type, reference_id, remarks, created_at) "
-    "SELECT id, wallet_id, journal_id, type, transaction_type, amount, currency, balance_after, "
-    "reference_type, reference_id, remarks, created_at FROM json_to_recordset(CAST(?6 AS json)) "
-    "AS r(id bigint, wallet_id bigint, journal_id bigint, type text, transaction_type text, "
+// The rows of one table of a flush as PostgreSQL array literals, one per column (read back by
+// unnest). Why arrays and not one JSON document of the rows: PostgreSQL parses a typed array in
+// about half the time json_to_recordset takes for the same rows (measured: docs/decisions.md),
+// and the writer's connection is the serial part of every write. A row names its columns with
+// key() in the same order every time (asserted), so the code that fills a table reads like the
+// column list of its statement.
+class Columns {
+ public:
+  explicit Columns(size_t columns) : literals_(columns) {
+    PAYOUTD_ASSERT(columns > 0);
+    names_.reserve(columns);
+  }
+  Columns& row() {
+    PAYOUTD_ASSERT(rows_ == 0 || next_ == literals_.size());  // the last row named every column
+    ++rows_;
+    next_ = 0;
+    return *this;
+  }
+  Columns& key(std::string_view name) {
+    PAYOUTD_ASSERT(rows_ > 0 && next_ < literals_.size());
+    if (rows_ == 1) {
+      names_.push_back(name);
+    } else {
+      PAYOUTD_ASSERT(names_[next_] == name);
+    }
+    current_ = next_++;
+    return *this;
+  }
+  void integer(int64_t value) { element() += std::to_string(value); }
+  void null() { element() += "NULL"; }
+  void string(std::string_view value) {
+    // Inside double quotes only `"` and `\` need a backslash; commas, braces, spaces, newlines and
+    // any UTF-8 stay as they are.
+    std::string& out = element();
+    out.push_back('"');
+    for (char c : value) {
+      if (c == '"' || c == '\\') out.push_back('\\');
+      out.push_back(c);
+    }
+    out.push_back('"');
+  }
+  void string_or_null(const std::optional<std::string>& value) {
+    if (value) {
+      string(*value);
+    } else {
+      null();
+    }
+  }
+  size_t count() const { return rows_; }
+  // True when the keys of the first row are the names in `columns` ("name type, …"), in order.
+  bool names_match(std::string_view columns) const {
+    size_t index = 0;
+    bool match = true;
+    for_each_column(columns, [&](std::string_view name, std::string_view) {
+      match = match && index < names_.size() && names_[index] == name;
+      ++index;
+    });
+    return match && index == names_.size();
+  }
+  // One literal per column, `{}` for a table without rows.
+  std::vector<std::string> take() {
+    PAYOUTD_ASSERT(rows_ == 0 || next_ == literals_.size());
+    for (std::string& literal : literals_) {
+      if (literal.empty()) literal.push_back('{');
+      literal.push_back('}');
+    }
+    return std::move(literals_);
+  }
+
+ private:
+  std::string& element() {
+    std::string& literal = literals_[current_];
+    literal.push_back(literal.empty() ? '{' : ',');
+    return literal;
+  }
+
+  std::vector<std::string> literals_;
+  std::vector<std::string_view> names_;  // the keys of the first row (string literals)
+  size_t rows_ = 0;
+  size_t next_ = 0;
+  size_t current_ = 0;
+};
+
+void optional_integer(Columns& columns, const std::optional<int64_t>& value) {
+  if (value) {
+    columns.integer(*value);
+  } else {
+    columns.null();
+  }
+}
+
+// `unnest(CAST(?N AS type[]), …) AS r(name, …)` for `columns` ("name type, …"), its parameters
+// numbered from `next_parameter` on (advanced past them): one array literal per column, in the
+// order Columns::take() gives them.
+std::string unnest_rows(std::string_view columns, int& next_parameter) {
+  std::string arrays;
+  std::string names;
+  for_each_column(columns, [&](std::string_view name, std::string_view type) {
+    if (!arrays.empty()) arrays += ", ", names += ", ";
+    arrays += "CAST(?" + std::to_string(next_parameter++) + " AS " + std::string(type) + "[])";
+    names += name;
+  });
+  return "unnest(" + arrays + ") AS r(" + names + ")";
+}
+
+// The columns of each table's rows, in the order flush() fills them.
+constexpr std::array<std::string_view, 8> kFlushColumns = {
+    "cashout_id bigint, from_status text, expected_seq bigint, at bigint",
+    "id bigint, kind text, cashout_id bigint, currency text, created_at bigint",
+    "journal_id bigint, account_id bigint, amount bigint, currency text",
+    "id bigint, delta bigint, currency text, at bigint",
+    "cashout_id bigint, kind text, journal_id bigint, created_at bigint",
+    "id bigint, wallet_id bigint, journal_id bigint, type text, transaction_type text, "
     "amount bigint, currency text, balance_after bigint, reference_type text, reference_id text, "
-    "remarks text, created_at bigint) RETURNING 1), "
-    "events AS ("
-    "INSERT INTO payout_events (cashout_id, seq, event_type, from_status, to_status, actor_type, "
-    "message, created_at) "
-    "SELECT cashout_id, seq, event_type, from_status, to_status, actor_type, message, created_at "
-    "FROM json_to_recordset(CAST(?7 AS json)) AS r(cashout_id bigint, seq bigint, "
-    "event_type text, from_status text, to_status text, actor_type text, message text, "
-    "created_at bigint) RETURNING 1), "
-    "outbox_rows AS ("
-    "INSERT INTO outbox (cashout_id, event_seq, channel, endpoint_id, target_url, payload, status, "
-    "attempts, next_attempt_at, created_at, updated_at, event_id, give_up_at, destination) "
-    "SELECT cashout_id, event_seq, channel, endpoint_id, target_url, payload, status, 0, "
-    "created_at, created_at, created_at, event_id, give_up_at, destination "
-    "FROM json_to_recordset(CAST(?8 AS json)) AS r(cashout_id bigint, event_seq bigint, "
-    "channel text, endpoint_id bigint, target_url text, payload text, status text, "
-    "created_at bigint, event_id text, give_up_at bigint, destination text) RETURNING 1) "
-    "SELECT (SELECT count(*) FROM changes), (SELECT count(*) FROM journals), "
-    "(SELECT count(*) FROM entries), (SELECT count(*) FROM balances), "
-    "(SELECT count(*) FROM movements), (SELECT count(*) FROM wallet_rows), "
-    "(SELECT count(*) FROM events), (SELECT count(*) FROM outbox_rows)";
-constexpr int kFlushTables = 8;
+    "remarks text, created_at bigint",
+    "cashout_id bigint, seq bigint, event_type text, from_status text, to_status text, "
+    "actor_type text, message text, created_at bigint",
+    "cashout_id bigint, event_seq bigint, channel text, endpoint_id bigint, target_url text, "
+    "payload text, status text, created_at bigint, event_id text, give_up_at bigint, "
+    "destination text"};
+
+size_t column_count(std::string_view columns) {
+  size_t count = 0;
+  for_each_column(columns, [&count](std::string_view, std::string_view) { ++count; });
+  return count;
+}
+
+// The whole group in one statement: one writable CTE per table, each reading its rows from its
+// columns' arrays (unnest), and the number of rows each wrote. Why one statement: a group's eight
+// writes were eight round trips and eight executor start-ups on the writer's connection, the
+// serial part of every write (docs/benchmarks.md). The CTEs see one snapshot and none sees
+// another's rows; that is enough because no write here reads a row another writes (the UPDATEs
+// join only their own rows), and the foreign keys between them (entries -> journals, movements
+// -> journals, wallet transactions -> journals) are checked at the end of the statement, when
+// every row is in. Each table appears once, so no row is modified twice by one statement.
+//
+// The tables, in kFlushColumns' order: the status changes — what SqlWriteTx::apply_status_change
+// writes for a client cancel (to = cancelled, no failure code, reason, bank reference or cancel
+// request): the timestamp column, the engine bookkeeping cleared (a terminal status), the event
+// sequence advanced, claimed on (status, event_seq); journal transactions; journal entries;
+// balances, one row per account (the group's legs summed: what the per-op UPDATEs add up to);
+// payout movements; wallet transactions; payout events; outbox rows.
+const std::string& flush_group_sql() {
+  static const std::string sql = [] {
+    // Numbered in table order here, not inside the expression below: the operands of `+` have
+    // no defined order of evaluation.
+    int next = 1;
+    std::array<std::string, kFlushColumns.size()> sources;
+    for (size_t table = 0; table < sources.size(); ++table) {
+      sources[table] = unnest_rows(kFlushColumns[table], next);
+    }
+    auto rows = [&sources](size_t table) { return sources[table]; };
+    return "WITH changes AS ("
+           "UPDATE payouts AS p SET status = 'cancelled', updated_at = r.at, cancelled_at = r.at, "
+           "engine_next_at = NULL, engine_claimed_by = NULL, engine_lease_until = NULL, "
+           "event_seq = p.event_seq + 1 FROM " + rows(0) + " "
+           "WHERE p.cashout_id = r.cashout_id AND p.status = r.from_status AND "
+           "p.event_seq = r.expected_seq RETURNING 1), "
+           "journals AS ("
+           "INSERT INTO journal_transactions (id, kind, cashout_id, currency, created_at) "
+           "SELECT id, kind, cashout_id, currency, created_at FROM " + rows(1) + " RETURNING 1), "
+           "entries AS ("
+           "INSERT INTO journal_entries (journal_id, account_id, amount, currency) "
+           "SELECT journal_id, account_id, amount, currency FROM " + rows(2) + " RETURNING 1), "
+           "balances AS ("
+           "UPDATE accounts AS a SET balance = a.balance + r.delta, updated_at = r.at FROM " +
+           rows(3) + " WHERE a.id = r.id AND a.currency = r.currency RETURNING 1), "
+           "movements AS ("
+           "INSERT INTO payout_movements (cashout_id, kind, journal_id, created_at) "
+           "SELECT cashout_id, kind, journal_id, created_at FROM " + rows(4) + " RETURNING 1), "
+           "wallet_rows AS ("
+           "INSERT INTO wallet_transactions (id, wallet_id, journal_id, type, transaction_type, "
+           "amount, currency, balance_after, reference_type, reference_id, remarks, created_at) "
+           "SELECT id, wallet_id, journal_id, type, transaction_type, amount, currency, "
+           "balance_after, reference_type, reference_id, remarks, created_at FROM " + rows(5) +
+           " RETURNING 1), "
+           "events AS ("
+           "INSERT INTO payout_events (cashout_id, seq, event_type, from_status, to_status, "
+           "actor_type, message, created_at) "
+           "SELECT cashout_id, seq, event_type, from_status, to_status, actor_type, message, "
+           "created_at FROM " + rows(6) + " RETURNING 1), "
+           "outbox_rows AS ("
+           "INSERT INTO outbox (cashout_id, event_seq, channel, endpoint_id, target_url, payload, "
+           "status, attempts, next_attempt_at, created_at, updated_at, event_id, give_up_at, "
+           "destination) "
+           "SELECT cashout_id, event_seq, channel, endpoint_id, target_url, payload, status, 0, "
+           "created_at, created_at, created_at, event_id, give_up_at, destination FROM " + rows(7) +
+           " RETURNING 1) "
+           "SELECT (SELECT count(*) FROM changes), (SELECT count(*) FROM journals), "
+           "(SELECT count(*) FROM entries), (SELECT count(*) FROM balances), "
+           "(SELECT count(*) FROM movements), (SELECT count(*) FROM wallet_rows), "
+           "(SELECT count(*) FROM events), (SELECT count(*) FROM outbox_rows)";
+  }();
+  return sql;
+}
+
+constexpr size_t kFlushTables = kFlushColumns.size();
 const std::array<std::string_view, kFlushTables> kFlushWhat = {
     "claim the group's payouts", "insert journal transactions", "insert journal entries",
     "update balances",           "insert payout movements",      "insert wallet transactions",
@@ -420,45 +525,45 @@ Status DeferredWriteTx::insert_outbox(const OutboxMessage& message) {
 
 Status DeferredWriteTx::flush() {
   PAYOUTD_ASSERT(!refused_);
-  std::array<std::string, kFlushTables> documents;
+  std::array<std::vector<std::string>, kFlushTables> arrays;
   std::array<size_t, kFlushTables> expected{};
-  auto table = [&](size_t index, std::string document, size_t rows) {
-    PAYOUTD_ASSERT(index < kFlushTables && documents[index].empty());
-    documents[index] = std::move(document);
-    expected[index] = rows;
+  auto table = [&](size_t index, Columns& columns) {
+    PAYOUTD_ASSERT(index < kFlushTables && arrays[index].empty());
+    // The keys a row named are the statement's columns, in its order.
+    PAYOUTD_ASSERT(columns.count() == 0 || columns.names_match(kFlushColumns[index]));
+    expected[index] = columns.count();
+    arrays[index] = columns.take();
   };
   {
-    Rows rows(changes_.size());
+    Columns rows(column_count(kFlushColumns[0]));
     for (const Change& change : changes_) {
-      json::Writer& w = rows.row();
+      Columns& w = rows.row();
       w.key("cashout_id"), w.integer(change.cashout_id);
       w.key("from_status"), w.string(status_name(change.from));
       w.key("expected_seq"), w.integer(change.expected_event_seq);
       w.key("at"), w.integer(change.at);
     }
-    const size_t count = rows.count();
-    table(0, rows.take(), count);
+    table(0, rows);
   }
   {
-    Rows rows(journals_.size());
+    Columns rows(column_count(kFlushColumns[1]));
     for (const Journal& journal : journals_) {
-      json::Writer& w = rows.row();
+      Columns& w = rows.row();
       w.key("id"), w.integer(journal.id);
       w.key("kind"), w.string(journal.kind);
       w.key("cashout_id"), w.integer(journal.cashout_id);
       w.key("currency"), w.string(journal.currency);
       w.key("created_at"), w.integer(journal.created_at);
     }
-    const size_t count = rows.count();
-    table(1, rows.take(), count);
+    table(1, rows);
   }
   {
-    Rows rows(entries_.size());
+    Columns rows(column_count(kFlushColumns[2]));
     // Per account: the sum of its legs and the time of the last one (what the per-op UPDATEs,
     // applied in op order, leave in the row), in account order.
     std::vector<Entry> per_account;
     for (const Entry& entry : entries_) {
-      json::Writer& w = rows.row();
+      Columns& w = rows.row();
       w.key("journal_id"), w.integer(entry.journal_id);
       w.key("account_id"), w.integer(entry.account_id);
       w.key("amount"), w.integer(entry.amount_minor);
@@ -474,37 +579,34 @@ Status DeferredWriteTx::flush() {
         found->at = entry.at;
       }
     }
-    const size_t count = rows.count();
-    table(2, rows.take(), count);
+    table(2, rows);
     std::sort(per_account.begin(), per_account.end(),
               [](const Entry& a, const Entry& b) { return a.account_id < b.account_id; });
-    Rows balances(per_account.size());
+    Columns balances(column_count(kFlushColumns[3]));
     for (const Entry& account : per_account) {
-      json::Writer& w = balances.row();
+      Columns& w = balances.row();
       w.key("id"), w.integer(account.account_id);
       w.key("delta"), w.integer(account.amount_minor);
       w.key("currency"), w.string(account.currency);
       w.key("at"), w.integer(account.at);
     }
-    const size_t accounts = balances.count();
-    table(3, balances.take(), accounts);
+    table(3, balances);
   }
   {
-    Rows rows(movements_.size());
+    Columns rows(column_count(kFlushColumns[4]));
     for (const Movement& movement : movements_) {
-      json::Writer& w = rows.row();
+      Columns& w = rows.row();
       w.key("cashout_id"), w.integer(movement.cashout_id);
       w.key("kind"), w.string(movement_kind_sql(movement.kind));
       w.key("journal_id"), w.integer(movement.journal_id);
       w.key("created_at"), w.integer(movement.created_at);
     }
-    const size_t count = rows.count();
-    table(4, rows.take(), count);
+    table(4, rows);
   }
   {
-    Rows rows(wallet_transactions_.size());
+    Columns rows(column_count(kFlushColumns[5]));
     for (const WalletTransaction& t : wallet_transactions_) {
-      json::Writer& w = rows.row();
+      Columns& w = rows.row();
       w.key("id"), w.integer(t.id);
       w.key("wallet_id"), w.integer(t.wallet_id);
       w.key("journal_id"), w.integer(t.journal_id);
@@ -518,13 +620,12 @@ Status DeferredWriteTx::flush() {
       w.key("remarks"), w.string_or_null(t.remarks);
       w.key("created_at"), w.integer(t.created_at);
     }
-    const size_t count = rows.count();
-    table(5, rows.take(), count);
+    table(5, rows);
   }
   {
-    Rows rows(events_.size());
+    Columns rows(column_count(kFlushColumns[6]));
     for (const PayoutEvent& event : events_) {
-      json::Writer& w = rows.row();
+      Columns& w = rows.row();
       w.key("cashout_id"), w.integer(event.cashout_id);
       w.key("seq"), w.integer(event.seq);
       w.key("event_type"), w.string(event.event_type);
@@ -539,13 +640,12 @@ Status DeferredWriteTx::flush() {
       w.key("message"), w.string(event.message);
       w.key("created_at"), w.integer(event.created_at);
     }
-    const size_t count = rows.count();
-    table(6, rows.take(), count);
+    table(6, rows);
   }
   {
-    Rows rows(outbox_.size());
+    Columns rows(column_count(kFlushColumns[7]));
     for (const OutboxMessage& message : outbox_) {
-      json::Writer& w = rows.row();
+      Columns& w = rows.row();
       w.key("cashout_id"), w.integer(message.cashout_id);
       w.key("event_seq"), w.integer(message.event_seq);
       w.key("channel"), w.string(message.channel);
@@ -558,15 +658,15 @@ Status DeferredWriteTx::flush() {
       w.key("give_up_at"), w.integer(message.give_up_at);
       w.key("destination"), w.string(message.destination);
     }
-    const size_t count = rows.count();
-    table(7, rows.take(), count);
+    table(7, rows);
   }
-  Result<StatementLease> statement = connection_.prepare(kFlushGroup);
+  Result<StatementLease> statement = connection_.prepare(flush_group_sql());
   if (!statement.is_ok()) return std::move(statement).status();
   Statement& s = **statement;
+  int parameter = 0;
   for (size_t k = 0; k < kFlushTables; ++k) {
-    PAYOUTD_ASSERT(!documents[k].empty());  // "[]" when the group wrote no row there
-    s.bind(static_cast<int>(k + 1), documents[k]);
+    PAYOUTD_ASSERT(arrays[k].size() == column_count(kFlushColumns[k]));
+    for (const std::string& array : arrays[k]) s.bind(++parameter, array);
   }
   Result<bool> row = s.step();
   if (!row.is_ok()) return status_of(s.last_error(), "write the group");
