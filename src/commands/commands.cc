@@ -804,9 +804,9 @@ Result<std::vector<Merchant>> Commands::list_merchants() {
 
 Result<V3Principal> Commands::authenticate_v3(std::string_view login, std::string_view pass) {
   if (master_key_ == nullptr) return Status::internal("no master key loaded");
-  Result<Merchant> merchant = internal::read_single_value<Merchant>(store_, [login](ReadTx& tx) {
-    return tx.merchant_by_login(login);
-  });
+  Result<Merchant> merchant = internal::read_value<Merchant>(
+      store_, [login](ReadTx& tx) { return tx.merchant_by_login(login); },
+      internal::ReadShape::kSingleStatement);
   const Status invalid = Status::error(ErrorKind::kUnauthenticated, "Invalid credentials");
   if (!merchant.is_ok()) {
     if (merchant.status().kind() != ErrorKind::kNotFound) return std::move(merchant).status();
@@ -822,9 +822,9 @@ Result<V3Principal> Commands::authenticate_v3(std::string_view login, std::strin
 }
 
 Result<Merchant> Commands::authenticate_v1(std::string_view username, std::string_view password) {
-  Result<Merchant> merchant = internal::read_single_value<Merchant>(store_, [username](ReadTx& tx) {
-    return tx.merchant_by_api_username(username);
-  });
+  Result<Merchant> merchant = internal::read_value<Merchant>(
+      store_, [username](ReadTx& tx) { return tx.merchant_by_api_username(username); },
+      internal::ReadShape::kSingleStatement);
   const Status invalid = Status::error(ErrorKind::kUnauthenticated, "Invalid credentials");
   if (!merchant.is_ok()) {
     if (merchant.status().kind() != ErrorKind::kNotFound) return std::move(merchant).status();

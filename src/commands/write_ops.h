@@ -59,31 +59,23 @@ void submit_op(Store& store, ApplyFunction apply_function, Callback<T> done,
       std::move(apply_function), std::move(done), defers_writes, deferred_payout));
 }
 
-// Runs `body` in a read transaction and hands back its value (or its refusal).
-template <typename T>
-Result<T> read_value(Store& store, const std::function<Result<T>(ReadTx&)>& body) {
-  std::optional<T> value;
-  Status status = store.read([&](ReadTx& tx) -> Status {
-    Result<T> result = body(tx);
-    if (!result.is_ok()) return std::move(result).status();
-    value.emplace(std::move(result).value());
-    return Status::ok();
-  });
-  if (!status.is_ok()) return status;
-  PAYOUTD_ASSERT(value.has_value());
-  return std::move(*value);
-}
+// How read_value reads: in a read transaction (Store::read), or as one statement without one
+// (Store::read_single; REQUIRES: the body runs at most one statement).
+enum class ReadShape { kTransaction, kSingleStatement };
 
-// read_value with Store::read_single. REQUIRES: body runs at most one statement.
+// Runs `body` as `shape` says and hands back its value (or its refusal).
 template <typename T>
-Result<T> read_single_value(Store& store, const std::function<Result<T>(ReadTx&)>& body) {
+Result<T> read_value(Store& store, const std::function<Result<T>(ReadTx&)>& body,
+                     ReadShape shape = ReadShape::kTransaction) {
   std::optional<T> value;
-  Status status = store.read_single([&](ReadTx& tx) -> Status {
+  auto run = [&](ReadTx& tx) -> Status {
     Result<T> result = body(tx);
     if (!result.is_ok()) return std::move(result).status();
     value.emplace(std::move(result).value());
     return Status::ok();
-  });
+  };
+  Status status =
+      shape == ReadShape::kSingleStatement ? store.read_single(run) : store.read(run);
   if (!status.is_ok()) return status;
   PAYOUTD_ASSERT(value.has_value());
   return std::move(*value);
