@@ -5,11 +5,12 @@ invariant kept (`payoutd ledger check` passes afterwards). Run it while no serve
   clone_payouts.py DB TEMPLATE_CASHOUT_ID COUNT KIND START IDS_OUT
 
 Each clone i (START <= i < START + COUNT) copies the template's payouts row (new cashout_id,
-public_id 'pyt_<KIND><15-digit i>', external_id/reference '<KIND>-<i>'), its hold journal and
-entries, its PAYOUT wallet transaction, its creation event and its hold movement; the wallet's
-available and held accounts move by COUNT x total_amount. The template must be in status
-'created' with exactly one journal of two entries. KIND is one lower-case letter. IDS_OUT receives
-"cashout_id|external_id|public_id" per clone.
+public_id 'pyt_<KIND><15-digit i>', external_id/reference '<KIND>-<i>'), its hold journal (the
+payout's hold movement: kind 'payout_hold' with the clone's cashout_id) and entries, its PAYOUT
+wallet transaction and its creation event; the wallet's available and held accounts move by
+COUNT x total_amount. The template must be in status 'created' with exactly one journal of two
+entries. KIND is one lower-case letter. IDS_OUT receives "cashout_id|external_id|public_id" per
+clone.
 """
 import sqlite3
 import sys
@@ -83,10 +84,6 @@ def main(argv):
                 f"message, created_at) SELECT {base_c} + n.k, e.seq, e.event_type, e.from_status, e.to_status, "
                 f"e.actor_type, e.message, e.created_at FROM temp.n n, payout_events e "
                 f"WHERE e.cashout_id = {template} ORDER BY n.k, e.seq")
-            db.execute(
-                "INSERT INTO payout_movements (cashout_id, kind, journal_id, created_at) "
-                f"SELECT {base_c} + n.k, m.kind, {base_j} + n.k, m.created_at FROM temp.n n, "
-                f"payout_movements m WHERE m.cashout_id = {template} ORDER BY n.k")
             moved = n * total
             db.execute("UPDATE accounts SET balance = balance - ? WHERE id = ?", (moved, available_account))
             db.execute("UPDATE accounts SET balance = balance + ? WHERE id = ?", (moved, held_account))

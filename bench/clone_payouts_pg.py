@@ -8,13 +8,14 @@ needed). Run it while no payoutd server writes to the database.
 
 URL is a libpq connection URL (postgresql://user@host:port/db). Each clone i (START <= i <
 START + COUNT) copies the template's payouts row (new cashout_id, public_id 'pyt_<KIND><15-digit
-i>', external_id '<KIND>-<i>'), its hold journal and both entries, its PAYOUT wallet transaction
-(balance_after continuing from the wallet's available balance), its creation event and its hold
-movement; the wallet's available and held accounts move by COUNT x total_amount, and the identity
-sequences of payouts, journal_transactions, journal_entries and wallet_transactions are advanced
-past the new rows (payoutd's next own insert continues after them). Chunks of 100,000 clones, one
-transaction each (generate_series, INSERT ... SELECT). The template must be in status 'created'
-with exactly one journal of two entries. KIND is one lower-case letter. IDS_OUT receives
+i>', external_id '<KIND>-<i>'), its hold journal (the payout's hold movement: kind 'payout_hold'
+with the clone's cashout_id) and both entries, its PAYOUT wallet transaction (balance_after
+continuing from the wallet's available balance) and its creation event; the wallet's available
+and held accounts move by COUNT x total_amount, and the identity sequences of payouts,
+journal_transactions, journal_entries and wallet_transactions are advanced past the new rows
+(payoutd's next own insert continues after them). Chunks of 100,000 clones, one transaction each
+(generate_series, INSERT ... SELECT). The template must be in status 'created' with exactly one
+journal of two entries. KIND is one lower-case letter. IDS_OUT receives
 "cashout_id|external_id|public_id" per clone.
 """
 import subprocess
@@ -106,9 +107,6 @@ INSERT INTO payout_events (cashout_id, seq, event_type, from_status, to_status, 
   SELECT {base_c} + k, e.seq, e.event_type, e.from_status, e.to_status, e.actor_type, e.message,
          e.created_at
   FROM {series}, payout_events e WHERE e.cashout_id = {template} ORDER BY k, e.seq;
-INSERT INTO payout_movements (cashout_id, kind, journal_id, created_at)
-  SELECT {base_c} + k, m.kind, {base_j} + k, m.created_at
-  FROM {series}, payout_movements m WHERE m.cashout_id = {template} ORDER BY k;
 UPDATE accounts SET balance = balance - {moved} WHERE id = {available_account};
 UPDATE accounts SET balance = balance + {moved} WHERE id = {held_account};
 SELECT setval('{sequence_of("payouts", "cashout_id")}', {base_c + n});

@@ -2,8 +2,9 @@
 """Writes a pgbench script that runs, with no payoutd in the way, the statements payoutd's writer
 executes for one v3 cancel of a `created` payout (the PostgreSQL phase of bench/run.sh, issue 8):
 the payout read, the wallet read, the conditional status UPDATE, the refund journal (a journal
-transaction, two entries and two balance UPDATEs in account order), the refund movement (the
-refund-once key), the wallet read for the balance after, the PAYOUT_REFUND wallet transaction, the
+transaction of kind payout_refund with the payout's cashout_id, which is the refund movement and
+whose unique (cashout_id, kind) index is the refund-once key; two entries and two balance UPDATEs in
+account order), the wallet read for the balance after, the PAYOUT_REFUND wallet transaction, the
 event, the webhook-endpoint lookup and the v3 outbox row. Same tables, indexes, triggers and
 constraints as payoutd's, the same SQL texts (parameters as pgbench variables; a column alias where
 pgbench must tell two `balance` columns apart). It measures what PostgreSQL itself can do with a
@@ -21,9 +22,10 @@ could reach.
 Each cancel takes the next row of `ceiling_targets` (n = nextval('ceiling_seq')), which
 bench/postgres.sh fills from cloned payouts still in status `created`, with what the statements
 need: ids, the accounts in id order with their deltas, the event id and remarks. A target that is
-no longer `created` makes the UPDATE change nothing; the movement's unique key then fails the
-transaction, so pgbench's failure count shows it (the phase requires 0). `payoutd ledger check`
-runs after these loads too: the rows they write must keep every ledger invariant.
+no longer `created` makes the UPDATE change nothing; the journal's unique (cashout_id, kind) index
+then fails the refund journal insert, and with it the transaction, so pgbench's failure count shows
+it (the phase requires 0). `payoutd ledger check` runs after these loads too: the rows they write
+must keep every ledger invariant.
 """
 import sys
 
@@ -86,9 +88,6 @@ def cancel(savepoints):
     if savepoints:
         lines.append("RELEASE post_journal;")
     lines += [
-        "INSERT INTO payout_movements (cashout_id, kind, journal_id, created_at) "
-        "SELECT :cashout_id, 'refund', id, created_at FROM journal_transactions "
-        "WHERE id = :journal_id AND cashout_id = :cashout_id;",
         WALLET_SELECT,
         "\\gset",
         "INSERT INTO wallet_transactions (wallet_id, journal_id, type, transaction_type, amount, "
@@ -137,9 +136,7 @@ def set_wise(n):
         "SELECT 'payout_refund', cashout_id, currency, :now FROM t ORDER BY n RETURNING id, cashout_id), "
         "e AS (INSERT INTO journal_entries (journal_id, account_id, amount, currency) "
         f"SELECT j.id, x.account, x.delta, t.currency FROM j JOIN t USING (cashout_id) {legs} "
-        "ORDER BY t.n, x.account), "
-        "m AS (INSERT INTO payout_movements (cashout_id, kind, journal_id, created_at) "
-        "SELECT cashout_id, 'refund', id, :now FROM j) "
+        "ORDER BY t.n, x.account) "
         "INSERT INTO wallet_transactions (wallet_id, journal_id, type, transaction_type, amount, "
         "currency, balance_after, reference_type, reference_id, remarks, created_at) "
         "SELECT t.wallet_id, j.id, 'PAYOUT_REFUND', 'CREDIT', t.total_amount, t.currency, "

@@ -4,9 +4,10 @@
 // storage layer puts on cancels.
 //
 // One cancel = read the payout; UPDATE payouts (status, timestamps, event_seq); INSERT
-// journal_transactions; 2 x INSERT journal_entries; 2 x UPDATE accounts (held -> available); read
-// the wallet balance; INSERT wallet_transactions (PAYOUT_REFUND); INSERT payout_events; INSERT
-// payout_movements (refund); INSERT outbox (the v3 notification).
+// journal_transactions (kind payout_refund with the cashout_id: the refund movement, checked
+// refund-once by the journal's unique (cashout_id, kind) index); 2 x INSERT journal_entries;
+// 2 x UPDATE accounts (held -> available); read the wallet balance; INSERT wallet_transactions
+// (PAYOUT_REFUND); INSERT payout_events; INSERT outbox (the v3 notification).
 //
 //   payoutd_sqlite_cancel_rate DIR [SECONDS_PER_MODE=3] [BATCH=64]
 // prints "unbatched_per_s=<rate> batched_per_s=<rate> batch=<n>"
@@ -105,8 +106,6 @@ struct Cancel {
                  "(?1, ?2, 'PAYOUT_REFUND', 'CREDIT', ?3, 'BRL', ?4, 'payout', ?5, 'Refund of payout ' || ?5, ?6)"};
   Stmt event{"INSERT INTO payout_events (cashout_id, seq, event_type, from_status, to_status, actor_type, message, created_at) "
              "VALUES (?1, ?2, 'status_change', 'created', 'cancelled', 'client', 'Payout cancelled by client', ?3)"};
-  Stmt movement{"INSERT INTO payout_movements (cashout_id, kind, journal_id, created_at) "
-                "SELECT ?1, 'refund', id, created_at FROM journal_transactions WHERE id = ?2 AND cashout_id = ?1"};
   Stmt outbox{"INSERT INTO outbox (cashout_id, event_seq, channel, target_url, payload, next_attempt_at, created_at, updated_at) "
               "VALUES (?1, ?2, 'v3', 'https://merchant.example.com/notify', '{\"cashout_id\":' || ?1 || ',\"status\":2}', ?3, ?3, ?3)"};
 
@@ -134,7 +133,6 @@ struct Cancel {
     wallet_tx.bind(1, kWallet).bind(2, journal_id).bind(3, total).bind(4, after).bind(5, public_id.c_str()).bind(6, at).step();
     wallet_tx.done();
     event.bind(1, id).bind(2, seq).bind(3, at).step(); event.done();
-    movement.bind(1, id).bind(2, journal_id).step(); movement.done();
     outbox.bind(1, id).bind(2, seq).bind(3, at).step(); outbox.done();
   }
 };

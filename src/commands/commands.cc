@@ -104,8 +104,8 @@ std::string v3_notification_payload(const Payout& payout, int64_t at) {
   return writer.take();
 }
 
-// Posts the money movement of a transition (domain.md "Movements") and records it in
-// payout_movements, whose unique (cashout_id, kind) key makes a second refund impossible.
+// Posts the money movement of a transition (domain.md "Movements") as the payout's journal of
+// that kind, whose unique (cashout_id, kind) index makes a second refund impossible.
 Status post_transition_movement(WriteTx& tx, const Payout& payout, LedgerMovement movement,
                                 int64_t at) {
   if (movement == LedgerMovement::kNone) return Status::ok();
@@ -116,26 +116,24 @@ Status post_transition_movement(WriteTx& tx, const Payout& payout, LedgerMovemen
   posting.cashout_id = payout.cashout_id;
   posting.currency = payout.currency;
   posting.created_at = at;
-  PayoutMovementKind kind = PayoutMovementKind::kRefund;
   switch (movement) {
     case LedgerMovement::kPostHoldToSettlement: {
       Result<int64_t> settlement = tx.platform_account(payout.currency, AccountKind::kSettlement);
       if (!settlement.is_ok()) return std::move(settlement).status();
-      posting.kind = "payout_post";
+      posting.kind = kPayoutPostJournal;
       posting.legs = {{wallet->held_account_id, -payout.total_minor},
                       {*settlement, payout.total_minor}};
-      kind = PayoutMovementKind::kPost;
       break;
     }
     case LedgerMovement::kRefundHeldToAvailable:
-      posting.kind = "payout_refund";
+      posting.kind = kPayoutRefundJournal;
       posting.legs = {{wallet->held_account_id, -payout.total_minor},
                       {wallet->available_account_id, payout.total_minor}};
       break;
     case LedgerMovement::kRefundSettlementToAvailable: {
       Result<int64_t> settlement = tx.platform_account(payout.currency, AccountKind::kSettlement);
       if (!settlement.is_ok()) return std::move(settlement).status();
-      posting.kind = "payout_refund";
+      posting.kind = kPayoutRefundJournal;
       posting.legs = {{*settlement, -payout.total_minor},
                       {wallet->available_account_id, payout.total_minor}};
       break;
@@ -146,8 +144,8 @@ Status post_transition_movement(WriteTx& tx, const Payout& payout, LedgerMovemen
 
   Result<int64_t> journal_id = tx.post_journal(posting);
   if (!journal_id.is_ok()) return std::move(journal_id).status();
-  PAYOUTD_RETURN_IF_ERROR(tx.record_payout_movement(payout.cashout_id, kind, *journal_id));
-  if (kind != PayoutMovementKind::kRefund) return Status::ok();  // a post is invisible to merchants
+  // a post is invisible to merchants
+  if (posting.kind != kPayoutRefundJournal) return Status::ok();
 
   Result<Wallet> after = tx.wallet_by_id(payout.merchant_id, payout.wallet_id);
   if (!after.is_ok()) return std::move(after).status();
@@ -412,15 +410,13 @@ Result<PayoutWithEvents> apply_create_payout(WriteTx& tx, const CreatePayoutInpu
   payout.cashout_id = *cashout_id;
 
   JournalPosting posting;
-  posting.kind = "payout_hold";
+  posting.kind = kPayoutHoldJournal;
   posting.cashout_id = payout.cashout_id;
   posting.currency = payout.currency;
   posting.created_at = at;
   posting.legs = {{wallet->available_account_id, -total}, {wallet->held_account_id, total}};
   Result<int64_t> journal_id = tx.post_journal(posting);
   if (!journal_id.is_ok()) return std::move(journal_id).status();
-  PAYOUTD_RETURN_IF_ERROR(
-      tx.record_payout_movement(payout.cashout_id, PayoutMovementKind::kHold, *journal_id));
 
   WalletTransaction debit;
   debit.wallet_id = wallet->id;

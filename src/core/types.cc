@@ -19,17 +19,8 @@ std::string_view account_kind_name(AccountKind kind) {
   return {};
 }
 
-std::string_view payout_movement_kind_name(PayoutMovementKind kind) {
-  switch (kind) {
-    case PayoutMovementKind::kHold:
-      return "hold";
-    case PayoutMovementKind::kPost:
-      return "post";
-    case PayoutMovementKind::kRefund:
-      return "refund";
-  }
-  PAYOUTD_ASSERT(false && "PayoutMovementKind out of range");
-  return {};
+bool is_payout_movement_journal(std::string_view kind) {
+  return kind == kPayoutHoldJournal || kind == kPayoutPostJournal || kind == kPayoutRefundJournal;
 }
 
 std::string_view outbox_status_name(OutboxStatus status) {

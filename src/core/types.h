@@ -139,17 +139,21 @@ struct JournalLeg {
   int64_t amount_minor = 0;  // signed: + increases the account's balance
 };
 
+// A journal of a payout is one of its money movements, and a payout has at most one of each kind:
+// a unique (cashout_id, kind) index, the database's "refunded at most once" constraint.
+inline constexpr std::string_view kPayoutHoldJournal = "payout_hold";
+inline constexpr std::string_view kPayoutPostJournal = "payout_post";
+inline constexpr std::string_view kPayoutRefundJournal = "payout_refund";
+bool is_payout_movement_journal(std::string_view kind);
+
 struct JournalPosting {
-  std::string kind;  // "deposit", "adjustment", "payout_hold", "payout_post", "payout_refund"
-  std::optional<int64_t> cashout_id;
+  std::string kind;  // "deposit", "adjustment", or a payout movement (kPayout*Journal)
+  std::optional<int64_t> cashout_id;  // set exactly for a payout movement
   std::string currency;
   std::vector<JournalLeg> legs;
   int64_t created_at = 0;
 };
 
-// At most one of each per payout, enforced by a unique (cashout_id, kind) constraint.
-enum class PayoutMovementKind : uint8_t { kHold = 0, kPost, kRefund };
-std::string_view payout_movement_kind_name(PayoutMovementKind kind);
 
 // A notification in the transactional outbox: one row per (payout event, destination), written in
 // the transaction of the status change (notifications.md). The dispatcher (notify/) claims rows

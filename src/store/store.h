@@ -362,13 +362,12 @@ class WriteTx : public ReadTx {
   virtual Result<int64_t> platform_account(std::string_view currency, AccountKind kind) = 0;
 
   // Inserts the journal transaction and its legs and applies them to account balances.
-  // REQUIRES: legs sum to zero. An `available` balance going negative violates a CHECK constraint
-  // and returns kInsufficientFunds.
+  // REQUIRES: legs sum to zero; posting.cashout_id is set exactly when posting.kind is a payout
+  // movement (is_payout_movement_journal). An `available` balance going negative violates a CHECK
+  // constraint and returns kInsufficientFunds; a payout movement the payout already has (a second
+  // hold, post or refund) violates the unique (cashout_id, kind) index and returns kAlreadyExists.
   virtual Result<int64_t> post_journal(const JournalPosting& posting) = 0;
   virtual Result<int64_t> insert_wallet_transaction(const WalletTransaction& transaction) = 0;
-  // kAlreadyExists when the payout already has a movement of that kind (refund-once constraint).
-  virtual Status record_payout_movement(int64_t cashout_id, PayoutMovementKind kind,
-                                        int64_t journal_id) = 0;
 
   // Assigns payout.cashout_id (returned). kAlreadyExists when (merchant, external_id) is taken.
   virtual Result<int64_t> insert_payout(const Payout& payout) = 0;

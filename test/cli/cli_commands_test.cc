@@ -202,10 +202,6 @@ void insert_created_payout(const CliSandbox& sandbox) {
       "   (SELECT id FROM accounts WHERE wallet_id = 1 AND kind = 'held'), 10000, 'BRL');"
       "UPDATE accounts SET balance = balance - 10000 WHERE wallet_id = 1 AND kind = 'available';"
       "UPDATE accounts SET balance = balance + 10000 WHERE wallet_id = 1 AND kind = 'held';"
-      "INSERT INTO payout_movements (cashout_id, kind, journal_id, created_at) VALUES "
-      "  ((SELECT max(cashout_id) FROM payouts), 'hold', (SELECT max(id) FROM "
-      "journal_transactions),"
-      "   1700000000000000);"
       "INSERT INTO payout_events (cashout_id, seq, event_type, from_status, to_status, actor_type,"
       "  message, created_at) VALUES ((SELECT max(cashout_id) FROM payouts), 1, 'status_change',"
       "  NULL, 'created', 'client', 'Payout created', 1700000000000000);");

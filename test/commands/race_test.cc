@@ -116,8 +116,8 @@ TEST_F(RaceTest, ThirtyTwoThreadsRaceCancelSetStatusAndHold) {
   // Exactly one refund per payout, and the wallet is whole again.
   std::string output;
   ASSERT_EQ(run_command("sqlite3 " + dir_.file("payoutd.db") +
-                            " \"select count(*), count(distinct cashout_id) from payout_movements "
-                            "where kind='refund'\"",
+                            " \"select count(*), count(distinct cashout_id) from journal_transactions "
+                            "where kind='payout_refund'\"",
                         &output),
             0);
   EXPECT_EQ(output, std::to_string(kPayouts) + "|" + std::to_string(kPayouts) + "\n");

@@ -72,9 +72,12 @@ TEST(TypesTest, Names) {
   EXPECT_EQ(account_kind_name(AccountKind::kHeld), "held");
   EXPECT_EQ(account_kind_name(AccountKind::kFunding), "funding");
   EXPECT_EQ(account_kind_name(AccountKind::kSettlement), "settlement");
-  EXPECT_EQ(payout_movement_kind_name(PayoutMovementKind::kHold), "hold");
-  EXPECT_EQ(payout_movement_kind_name(PayoutMovementKind::kPost), "post");
-  EXPECT_EQ(payout_movement_kind_name(PayoutMovementKind::kRefund), "refund");
+  EXPECT_TRUE(is_payout_movement_journal("payout_hold"));
+  EXPECT_TRUE(is_payout_movement_journal("payout_post"));
+  EXPECT_TRUE(is_payout_movement_journal("payout_refund"));
+  EXPECT_FALSE(is_payout_movement_journal("deposit"));
+  EXPECT_FALSE(is_payout_movement_journal("adjustment"));
+  EXPECT_FALSE(is_payout_movement_journal("payout_"));
 }
 
 }  // namespace

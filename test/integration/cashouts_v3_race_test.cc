@@ -63,8 +63,8 @@ TEST_F(V3Test, SixtyFourConcurrentCancelsHaveExactlyOneWinner) {
   EXPECT_EQ(refused, kRacers - 1);
   // One refund, of the whole total.
   EXPECT_EQ(wallet_text(), "10000.00/0.00");
-  EXPECT_EQ(sandbox_.sql("SELECT count(*) FROM payout_movements WHERE cashout_id = " + id +
-                         " AND kind = 'refund';"),
+  EXPECT_EQ(sandbox_.sql("SELECT count(*) FROM journal_transactions WHERE cashout_id = " + id +
+                         " AND kind = 'payout_refund';"),
             "1\n");
   EXPECT_EQ(sandbox_.sql("SELECT count(*), sum(amount) FROM wallet_transactions WHERE type = "
                          "'PAYOUT_REFUND';"),

@@ -162,8 +162,8 @@ TEST_F(V3Test, CancelRefundsAmountPlusFeesInOneMovement) {
   EXPECT_EQ(sandbox_.sql("SELECT count(*), sum(amount) FROM wallet_transactions WHERE type = "
                          "'PAYOUT_REFUND';"),
             "1|20350\n");
-  EXPECT_EQ(sandbox_.sql("SELECT count(*) FROM payout_movements WHERE cashout_id = " + id +
-                         " AND kind = 'refund';"),
+  EXPECT_EQ(sandbox_.sql("SELECT count(*) FROM journal_transactions WHERE cashout_id = " + id +
+                         " AND kind = 'payout_refund';"),
             "1\n");
 }
 

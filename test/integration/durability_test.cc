@@ -207,8 +207,8 @@ TEST_F(DurabilityTest, EveryAcknowledgedCancelSurvivesKillNine) {
   // Every payout: id, status, total, refund movements, refund wallet transactions (via journal).
   const std::string rows = sandbox_.sql(
       "SELECT p.cashout_id, p.status, p.total_amount,"
-      " (SELECT count(*) FROM payout_movements m WHERE m.cashout_id = p.cashout_id"
-      "   AND m.kind = 'refund'),"
+      " (SELECT count(*) FROM journal_transactions m WHERE m.cashout_id = p.cashout_id"
+      "   AND m.kind = 'payout_refund'),"
       " (SELECT count(*) FROM wallet_transactions w JOIN journal_transactions j"
       "   ON j.id = w.journal_id WHERE j.cashout_id = p.cashout_id AND w.type = 'PAYOUT_REFUND'),"
       " (SELECT coalesce(sum(w.amount), 0) FROM wallet_transactions w JOIN journal_transactions j"
@@ -248,7 +248,7 @@ TEST_F(DurabilityTest, EveryAcknowledgedCancelSurvivesKillNine) {
   // Totals: one refund per cancelled payout, and the balances add up.
   EXPECT_EQ(sandbox_.sql("SELECT count(*) FROM wallet_transactions WHERE type = 'PAYOUT_REFUND';"),
             std::to_string(cancelled) + "\n");
-  EXPECT_EQ(sandbox_.sql("SELECT count(*) FROM payout_movements WHERE kind = 'refund';"),
+  EXPECT_EQ(sandbox_.sql("SELECT count(*) FROM journal_transactions WHERE kind = 'payout_refund';"),
             std::to_string(cancelled) + "\n");
   const std::string balances = sandbox_.sql(
       "SELECT a.kind, a.balance FROM accounts a JOIN wallets w ON w.id = a.wallet_id"

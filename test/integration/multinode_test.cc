@@ -12,7 +12,7 @@
 //    - every acknowledged create is in the database with the id and total it was answered with,
 //      and the database holds nothing else;
 //    - it ended (nothing live is left), in an end its bank account and the cancels allow;
-//    - held once; refunded (payout_movements 'refund' and one PAYOUT_REFUND credit) exactly when
+//    - held once; refunded (a payout_refund journal and one PAYOUT_REFUND credit) exactly when
 //      it ended failed / cancelled / expired, never twice; posted exactly when it completed;
 //    - at most once at the rail (rail_records.submissions), never without a claim for submission,
 //      never when cancelled through v3; completed ones exactly once; no lease left;
@@ -888,7 +888,7 @@ struct Row {
   int64_t total_minor = 0;
   std::string currency;
   int holds = 0;
-  int refunds = 0;         // payout_movements 'refund'
+  int refunds = 0;         // payout_refund journals
   int refund_credits = 0;  // wallet_transactions PAYOUT_REFUND
   int posts = 0;
   int submissions = 0;  // the sandbox rail's book
@@ -907,14 +907,14 @@ void MultinodeTest::verify(std::vector<Record>& records, const LoadOptions& opti
       "coalesce(h.n, 0), coalesce(rm.n, 0), coalesce(rw.n, 0), coalesce(pm.n, 0), "
       "coalesce(r.submissions, 0), coalesce(pe.n, 0), coalesce(p.engine_claimed_by, '') "
       "FROM payouts p "
-      "LEFT JOIN (SELECT cashout_id, count(*) AS n FROM payout_movements WHERE kind = 'hold' "
+      "LEFT JOIN (SELECT cashout_id, count(*) AS n FROM journal_transactions WHERE kind = 'payout_hold' "
       "GROUP BY cashout_id) AS h ON h.cashout_id = p.cashout_id "
-      "LEFT JOIN (SELECT cashout_id, count(*) AS n FROM payout_movements WHERE kind = 'refund' "
+      "LEFT JOIN (SELECT cashout_id, count(*) AS n FROM journal_transactions WHERE kind = 'payout_refund' "
       "GROUP BY cashout_id) AS rm ON rm.cashout_id = p.cashout_id "
       "LEFT JOIN (SELECT j.cashout_id, count(*) AS n FROM wallet_transactions w JOIN "
       "journal_transactions j ON j.id = w.journal_id WHERE w.type = 'PAYOUT_REFUND' GROUP BY "
       "j.cashout_id) AS rw ON rw.cashout_id = p.cashout_id "
-      "LEFT JOIN (SELECT cashout_id, count(*) AS n FROM payout_movements WHERE kind = 'post' "
+      "LEFT JOIN (SELECT cashout_id, count(*) AS n FROM journal_transactions WHERE kind = 'payout_post' "
       "GROUP BY cashout_id) AS pm ON pm.cashout_id = p.cashout_id "
       "LEFT JOIN rail_records r ON r.connector = 'sandbox' AND r.payout_key = p.public_id "
       "LEFT JOIN (SELECT cashout_id, count(*) AS n FROM payout_events WHERE to_status = "
@@ -1093,11 +1093,11 @@ void MultinodeTest::verify(std::vector<Record>& records, const LoadOptions& opti
     EXPECT_GE(static_cast<int>(rows.size()), acknowledged);
   }
 
-  // Database-wide: no payout refunded twice (the primary key says it cannot), no double
+  // Database-wide: no payout refunded twice (the unique index says it cannot), no double
   // submission at the rail, nothing refunded that was not failed/cancelled/expired.
   EXPECT_EQ(trimmed(sandbox_.sql(
-                "SELECT count(*) FROM (SELECT cashout_id FROM payout_movements WHERE kind = "
-                "'refund' GROUP BY cashout_id HAVING count(*) > 1) AS twice;")),
+                "SELECT count(*) FROM (SELECT cashout_id FROM journal_transactions WHERE kind = "
+                "'payout_refund' GROUP BY cashout_id HAVING count(*) > 1) AS twice;")),
             "0");
   EXPECT_EQ(trimmed(sandbox_.sql("SELECT count(*) FROM rail_records WHERE submissions > 1;")), "0");
   EXPECT_EQ(trimmed(sandbox_.sql(

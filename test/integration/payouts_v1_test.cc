@@ -298,7 +298,7 @@ TEST_F(V1ApiTest, CrossDialectCreateViaV3CancelViaV1AndTheReverse) {
     ASSERT_EQ(refunds.status, 200);
     EXPECT_EQ(ids_of(refunds).size(), 1u) << wallet_currency << ": " << refunds.body;
   }
-  EXPECT_EQ(sandbox_.sql("SELECT count(*) FROM payout_movements WHERE kind = 'refund';"), "2\n");
+  EXPECT_EQ(sandbox_.sql("SELECT count(*) FROM journal_transactions WHERE kind = 'payout_refund';"), "2\n");
 }
 
 TEST_F(V1ApiTest, TenantIsolation) {

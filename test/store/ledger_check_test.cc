@@ -95,10 +95,11 @@ std::string id(int64_t value) { return std::to_string(value); }
 // A balanced journal with the given legs, written behind the store's back, balances included.
 std::string raw_journal(const std::string& currency, const std::string& cashout_id,
                         const std::vector<std::pair<int64_t, int64_t>>& legs,
-                        const std::string& entry_currency = "") {
+                        const std::string& entry_currency = "",
+                        const std::string& kind = "adjustment") {
   std::string sql =
       "INSERT INTO journal_transactions (kind, cashout_id, currency, created_at) VALUES "
-      "('adjustment', " + cashout_id + ", '" + currency + "', 1);";
+      "('" + kind + "', " + cashout_id + ", '" + currency + "', 1);";
   for (const auto& [account, amount] : legs) {
     sql += "INSERT INTO journal_entries (journal_id, account_id, amount, currency) VALUES "
            "((SELECT max(id) FROM journal_transactions), " + id(account) + ", " + id(amount) +
@@ -129,27 +130,31 @@ TEST_F(LedgerCheckTest, EachCorruptionIsReportedUnderItsInvariant) {
          return raw_journal("USD", "NULL",
                             {{s.usd.available_account_id, -3}, {s.usd.held_account_id, 3}});
        }},
-      {4, "a cancelled payout whose refund movement vanished",
+      {4, "a cancelled payout whose refund was recorded as a post",
        [](const Scenario& s) {
-         return "DROP TRIGGER payout_movements_append_only_delete;"
-                "DELETE FROM payout_movements WHERE kind = 'refund' AND cashout_id = " +
-                id(s.cancelled);
+         return "DROP TRIGGER journal_transactions_append_only_update;"
+                "UPDATE journal_transactions SET kind = 'payout_post' "
+                "WHERE kind = 'payout_refund' AND cashout_id = " + id(s.cancelled);
        }},
-      {4, "a second refund posted without a movement row",
+      {4, "a second refund (the unique index dropped)",
        [](const Scenario& s) {
-         return raw_journal("USD", id(s.cancelled),
+         return "DROP INDEX journal_one_movement_per_payout;" +
+                raw_journal("USD", id(s.cancelled),
+                            {{s.settlement_usd, -10'250}, {s.usd.available_account_id, 10'250}},
+                            "", "payout_refund");
+       }},
+      {4, "money moved for a payout by a journal that is not a movement (the trigger dropped)",
+       [](const Scenario& s) {
+         return "DROP TRIGGER payout_journals_are_movements;" +
+                raw_journal("USD", id(s.cancelled),
                             {{s.settlement_usd, -10'250}, {s.usd.available_account_id, 10'250}});
        }},
       {4, "a completed payout that was also refunded",
        [](const Scenario& s) {
          // Re-point the reversed payout's refund at the completed payout.
-         return "CREATE TEMP TABLE moved AS SELECT journal_id FROM payout_movements "
-                "WHERE cashout_id = " + id(s.reversed) + " AND kind = 'refund';"
-                "DROP TRIGGER payout_movements_append_only_delete;"
-                "DELETE FROM payout_movements WHERE cashout_id = " + id(s.reversed) +
-                " AND kind = 'refund';"
-                "INSERT INTO payout_movements (cashout_id, kind, journal_id, created_at) "
-                "SELECT " + id(s.completed) + ", 'refund', journal_id, 1 FROM moved";
+         return "DROP TRIGGER journal_transactions_append_only_update;"
+                "UPDATE journal_transactions SET cashout_id = " + id(s.completed) +
+                " WHERE cashout_id = " + id(s.reversed) + " AND kind = 'payout_refund'";
        }},
       {5, "a negative available balance",
        [](const Scenario& s) {

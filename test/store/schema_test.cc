@@ -1,5 +1,6 @@
 // Database URLs, opening, connection settings and migrations.
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "store/database_url.h"
@@ -224,6 +225,77 @@ TEST(MigrationTest, NewerDatabaseIsRefusedAndLeftAlone) {
   EXPECT_EQ(raw.integer("SELECT max(version) FROM schema_migrations"), 99);
 }
 
+// A database at version 4 with a payout, its hold journal and the payout_movements row that
+// recorded it: migration 5 keeps the journal as the movement and drops the table; a movement that
+// disagrees with its journal stops the migration, which leaves the database as it was.
+void write_version_4_database(const std::string& path, std::string_view movement_kind) {
+  std::ofstream(path).close();  // an empty file is an empty database
+  RawDatabase raw(path);
+  raw.must_exec("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+                "applied_at INTEGER NOT NULL) STRICT");
+  for (const sqlite::Migration& migration : sqlite::migrations()) {
+    if (migration.version > 4) break;
+    raw.must_exec(std::string(migration.sql));
+    raw.must_exec("INSERT INTO schema_migrations VALUES (" + std::to_string(migration.version) +
+                  ", 'm', 1)");
+  }
+  raw.must_exec(
+      "INSERT INTO merchants (name, status, login, pass_salt, pass_hash, secret_key_sealed, "
+      "api_username, api_password_salt, api_password_hash, created_at, updated_at) "
+      "VALUES ('m', 'active', 'l', X'00', X'00', X'00', 'a', X'00', X'00', 1, 1);"
+      "INSERT INTO wallets (merchant_id, currency, created_at, updated_at) VALUES (1, 'EUR', 1, 1);"
+      "INSERT INTO payouts (public_id, merchant_id, wallet_id, external_id, amount, fees, "
+      "total_amount, currency, country, status, created_at, updated_at, event_seq) "
+      "VALUES ('pyt_0123456789ab', 1, 1, 'e', 100, 0, 100, 'EUR', 'DE', 'created', 1, 1, 1);"
+      "INSERT INTO journal_transactions (kind, cashout_id, currency, created_at) "
+      "VALUES ('payout_hold', 1, 'EUR', 1);"
+      "INSERT INTO journal_transactions (kind, cashout_id, currency, created_at) "
+      "VALUES ('deposit', NULL, 'EUR', 1);"
+      "INSERT INTO payout_movements (cashout_id, kind, journal_id, created_at) VALUES (1, '" +
+      std::string(movement_kind) + "', 1, 1);");
+}
+
+TEST(MigrationTest, Migration5MakesTheJournalTheRecordOfMovements) {
+  TempDir dir;
+  const std::string path = dir.file("v4.db");
+  write_version_4_database(path, "hold");
+  Result<std::unique_ptr<sqlite::SqliteStore>> store = sqlite::SqliteStore::open(path, {});
+  ASSERT_TRUE(store.is_ok());
+  ASSERT_TRUE((*store)->migrate().is_ok());
+  (*store)->close();
+  RawDatabase raw(path);
+  EXPECT_EQ(raw.integer("SELECT max(version) FROM schema_migrations"), 5);
+  EXPECT_EQ(raw.integer("SELECT count(*) FROM sqlite_schema WHERE name = 'payout_movements'"), 0);
+  EXPECT_EQ(raw.integer("SELECT count(*) FROM journal_transactions"), 2);
+  // The hold it had is the hold it keeps: a second one is refused by the new unique index.
+  std::string error;
+  EXPECT_NE(raw.exec("INSERT INTO journal_transactions (kind, cashout_id, currency, created_at) "
+                     "VALUES ('payout_hold', 1, 'EUR', 2)",
+                     &error),
+            SQLITE_OK);
+  EXPECT_NE(error.find("journal_transactions.cashout_id, journal_transactions.kind"),
+            std::string::npos)
+      << error;
+}
+
+TEST(MigrationTest, Migration5RefusesMovementsThatDisagreeWithTheJournal) {
+  TempDir dir;
+  const std::string path = dir.file("v4.db");
+  write_version_4_database(path, "post");  // the journal says hold
+  Result<std::unique_ptr<sqlite::SqliteStore>> store = sqlite::SqliteStore::open(path, {});
+  ASSERT_TRUE(store.is_ok());
+  Status migrated = (*store)->migrate();
+  EXPECT_EQ(migrated.kind(), ErrorKind::kInternal);
+  EXPECT_NE(migrated.message().find("migration 5"), std::string::npos) << migrated.message();
+  (*store)->close();
+  RawDatabase raw(path);
+  EXPECT_EQ(raw.integer("SELECT max(version) FROM schema_migrations"), 4);
+  EXPECT_EQ(raw.integer("SELECT count(*) FROM payout_movements"), 1);
+  EXPECT_EQ(raw.integer("SELECT count(*) FROM sqlite_schema WHERE name = "
+                        "'journal_one_movement_per_payout'"),
+            0);
+}
+
 TEST(MigrationTest, MigrationsAreContiguousFromOne) {
   int expected = 1;
   for (const sqlite::Migration& migration : sqlite::migrations()) {
@@ -240,7 +312,7 @@ TEST(MigrationTest, SchemaIsStrictAndHasTheIndexesListingsNeed) {
   RawDatabase raw(dir.file("s.db"));
   for (const char* table : {"merchants", "merchant_fees", "wallets", "accounts",
                             "journal_transactions", "journal_entries", "wallet_transactions",
-                            "payouts", "payout_events", "payout_movements", "outbox"}) {
+                            "payouts", "payout_events", "outbox"}) {
     SCOPED_TRACE(table);
     EXPECT_EQ(raw.integer(std::string("SELECT strict FROM pragma_table_list WHERE name = '") +
                           table + "'"),
@@ -248,8 +320,8 @@ TEST(MigrationTest, SchemaIsStrictAndHasTheIndexesListingsNeed) {
   }
   for (const char* index :
        {"payouts_by_merchant_status", "payouts_by_merchant_created", "payouts_by_merchant_currency",
-        "payouts_by_merchant_email", "payouts_by_wallet_status", "accounts_platform",
-        "journal_entries_by_account", "journal_entries_by_journal", "wallet_transactions_by_wallet",
+        "payouts_by_merchant_email", "accounts_platform", "journal_one_movement_per_payout",
+        "journal_entries_by_journal", "wallet_transactions_by_wallet",
         "wallet_transactions_by_reference", "wallet_transactions_by_type", "outbox_due",
         "outbox_one_per_destination", "outbox_sequence"}) {
     SCOPED_TRACE(index);
@@ -258,6 +330,14 @@ TEST(MigrationTest, SchemaIsStrictAndHasTheIndexesListingsNeed) {
                           index + "'"),
               1);
   }
+  // Migration 5 dropped these: no query needs them, and every index is paid for on every write.
+  for (const char* index : {"payouts_by_wallet_status", "journal_entries_by_account"}) {
+    SCOPED_TRACE(index);
+    EXPECT_EQ(raw.integer(std::string("SELECT count(*) FROM sqlite_schema WHERE name = '") +
+                          index + "'"),
+              0);
+  }
+  EXPECT_EQ(raw.integer("SELECT count(*) FROM sqlite_schema WHERE name = 'payout_movements'"), 0);
   // Every internal status name of core is accepted by the CHECK constraint, and nothing else.
   const std::string sql = raw.text("SELECT sql FROM sqlite_schema WHERE name = 'payouts'");
   for (PayoutStatus status : kAllPayoutStatuses) {

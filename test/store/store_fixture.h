@@ -173,8 +173,6 @@ inline Result<Payout> create_payout(WriteTx& tx, Payout payout) {
                   {wallet->held_account_id, payout.total_minor}};
   Result<int64_t> journal = tx.post_journal(posting);
   if (!journal.is_ok()) return std::move(journal).status();
-  PAYOUTD_RETURN_IF_ERROR(
-      tx.record_payout_movement(payout.cashout_id, PayoutMovementKind::kHold, *journal));
   WalletTransaction debit;
   debit.wallet_id = payout.wallet_id;
   debit.journal_id = *journal;
@@ -222,12 +220,10 @@ inline Status transition(WriteTx& tx, int64_t cashout_id, PayoutStatus to, int64
     posting.cashout_id = cashout_id;
     posting.currency = payout.currency;
     posting.created_at = at;
-    PayoutMovementKind kind = PayoutMovementKind::kRefund;
     if (movement == LedgerMovement::kPostHoldToSettlement) {
       posting.kind = "payout_post";
       posting.legs = {{wallet->held_account_id, -payout.total_minor},
                       {*settlement, payout.total_minor}};
-      kind = PayoutMovementKind::kPost;
     } else if (movement == LedgerMovement::kRefundHeldToAvailable) {
       posting.kind = "payout_refund";
       posting.legs = {{wallet->held_account_id, -payout.total_minor},
@@ -239,7 +235,6 @@ inline Status transition(WriteTx& tx, int64_t cashout_id, PayoutStatus to, int64
     }
     Result<int64_t> journal = tx.post_journal(posting);
     if (!journal.is_ok()) return std::move(journal).status();
-    PAYOUTD_RETURN_IF_ERROR(tx.record_payout_movement(cashout_id, kind, *journal));
   }
   PayoutEvent event;
   event.cashout_id = cashout_id;

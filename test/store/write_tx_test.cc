@@ -209,7 +209,7 @@ TEST_F(StoreTest, PostJournalMovesBalancesAndRefusesOverdraft) {
   // available -> held for more than available: the CHECK constraint refuses it.
   Status overdraft = store_->write([&](WriteTx& tx) -> Status {
     JournalPosting posting;
-    posting.kind = "payout_hold";
+    posting.kind = "adjustment";  // no payout: the store alone, no movement
     posting.currency = "USD";
     posting.created_at = kT0;
     posting.legs = {{usd.available_account_id, -1'001}, {usd.held_account_id, 1'001}};
@@ -222,7 +222,7 @@ TEST_F(StoreTest, PostJournalMovesBalancesAndRefusesOverdraft) {
   // Even an op that ignores the refusal and commits leaves no half-written journal behind.
   Status ignored = store_->write([&](WriteTx& tx) -> Status {
     JournalPosting posting;
-    posting.kind = "payout_hold";
+    posting.kind = "adjustment";  // no payout: the store alone, no movement
     posting.currency = "USD";
     posting.created_at = kT0;
     posting.legs = {{usd.held_account_id, 5'000}, {usd.available_account_id, -5'000}};
@@ -239,7 +239,7 @@ TEST_F(StoreTest, PostJournalMovesBalancesAndRefusesOverdraft) {
   // An exact-balance move succeeds and the wallet shows it.
   Status exact = store_->write([&](WriteTx& tx) -> Status {
     JournalPosting posting;
-    posting.kind = "payout_hold";
+    posting.kind = "adjustment";  // no payout: the store alone, no movement
     posting.currency = "USD";
     posting.created_at = kT0 + 7;
     posting.legs = {{usd.available_account_id, -1'000}, {usd.held_account_id, 1'000}};
@@ -436,8 +436,8 @@ TEST_F(StoreTest, SecondRefundMovementIsAlreadyExists) {
   ASSERT_TRUE(move(created.cashout_id, PayoutStatus::kCancelled).is_ok());
   EXPECT_EQ(wallet(acme, usd.id)->available_minor, 100'000);
 
-  // A buggy second refund: its journal would post, but the movement's primary key refuses it
-  // and the whole op rolls back.
+  // A buggy second refund: the journal's unique (cashout_id, kind) index refuses it and the whole
+  // op rolls back.
   Status second = store_->write([&](WriteTx& tx) -> Status {
     JournalPosting posting;
     posting.kind = "payout_refund";
@@ -446,16 +446,15 @@ TEST_F(StoreTest, SecondRefundMovementIsAlreadyExists) {
     posting.created_at = kT0;
     Result<int64_t> settlement = tx.platform_account("USD", AccountKind::kSettlement);
     posting.legs = {{*settlement, -1'000}, {usd.available_account_id, 1'000}};
-    Result<int64_t> journal = tx.post_journal(posting);
-    if (!journal.is_ok()) return std::move(journal).status();
-    return tx.record_payout_movement(created.cashout_id, PayoutMovementKind::kRefund, *journal);
+    return tx.post_journal(posting).status();
   });
   EXPECT_EQ(second.kind(), ErrorKind::kAlreadyExists);
-  EXPECT_EQ(second.message(), "payout already has a refund movement");
+  EXPECT_EQ(second.message(), "payout " + std::to_string(created.cashout_id) +
+                                  " already has its payout_refund movement");
   EXPECT_EQ(wallet(acme, usd.id)->available_minor, 100'000);
   EXPECT_TRUE(check().all_hold());
 
-  // A second hold is refused the same way; a journal of another payout cannot be recorded.
+  // A second hold is refused the same way.
   Payout other = add_payout(acme, usd, "ext2", 500);
   Status hold_again = store_->write([&](WriteTx& tx) -> Status {
     JournalPosting posting;
@@ -464,22 +463,30 @@ TEST_F(StoreTest, SecondRefundMovementIsAlreadyExists) {
     posting.currency = "USD";
     posting.created_at = kT0;
     posting.legs = {{usd.available_account_id, -500}, {usd.held_account_id, 500}};
-    Result<int64_t> journal = tx.post_journal(posting);
-    if (!journal.is_ok()) return std::move(journal).status();
-    return tx.record_payout_movement(other.cashout_id, PayoutMovementKind::kHold, *journal);
+    return tx.post_journal(posting).status();
   });
   EXPECT_EQ(hold_again.kind(), ErrorKind::kAlreadyExists) << hold_again.to_string();
-  EXPECT_EQ(hold_again.message(), "payout already has a hold movement");
-  RawDatabase raw(path_);
-  const int64_t created_hold_journal = raw.integer(
-      "SELECT journal_id FROM payout_movements WHERE kind = 'hold' AND cashout_id = " +
-      std::to_string(created.cashout_id));
-  Status foreign_journal = store_->write([&](WriteTx& tx) {
-    return tx.record_payout_movement(other.cashout_id, PayoutMovementKind::kPost,
-                                     created_hold_journal);
-  });
-  EXPECT_EQ(foreign_journal.kind(), ErrorKind::kInternal) << foreign_journal.to_string();
+  EXPECT_EQ(hold_again.message(), "payout " + std::to_string(other.cashout_id) +
+                                      " already has its payout_hold movement");
+  EXPECT_EQ(wallet(acme, usd.id)->available_minor, 100'000 - 500);
   EXPECT_TRUE(check().all_hold());
+
+  // Under the store: the schema refuses a payout journal of another kind, and a movement kind
+  // without a payout (the assertion in post_journal keeps the store from writing either).
+  RawDatabase raw(path_);
+  for (const std::string& sql :
+       {"INSERT INTO journal_transactions (kind, cashout_id, currency, created_at) VALUES "
+        "('deposit', " + std::to_string(other.cashout_id) + ", 'USD', 1)",
+        std::string("INSERT INTO journal_transactions (kind, cashout_id, currency, created_at) "
+                    "VALUES ('payout_refund', NULL, 'USD', 1)")}) {
+    SCOPED_TRACE(sql);
+    std::string error;
+    EXPECT_NE(raw.exec(sql, &error), SQLITE_OK);
+    EXPECT_NE(error.find("payout_journals_are_movements"), std::string::npos) << error;
+  }
+  EXPECT_EQ(raw.integer("SELECT count(*) FROM journal_transactions WHERE cashout_id = " +
+                        std::to_string(other.cashout_id)),
+            1);
 }
 
 TEST_F(StoreTest, StatusChangeIsCompareAndSet) {
@@ -609,8 +616,6 @@ TEST_F(StoreTest, HistoryTablesAreAppendOnly) {
       "DELETE FROM journal_transactions",
       "UPDATE wallet_transactions SET amount = 1",
       "DELETE FROM wallet_transactions",
-      "DELETE FROM payout_movements WHERE kind = 'refund'",
-      "UPDATE payout_movements SET kind = 'post'",
       "DELETE FROM payouts",
   };
   for (const std::string& sql : forbidden) {
@@ -622,7 +627,8 @@ TEST_F(StoreTest, HistoryTablesAreAppendOnly) {
         << error;
   }
   EXPECT_EQ(raw.integer("SELECT count(*) FROM payout_events"), 2);
-  EXPECT_EQ(raw.integer("SELECT count(*) FROM payout_movements"), 2);
+  EXPECT_EQ(raw.integer("SELECT count(*) FROM journal_transactions WHERE cashout_id IS NOT NULL"),
+            2);
   EXPECT_TRUE(check().all_hold());
 }
 

@@ -79,7 +79,7 @@ TEST_F(PgStoreTest, MigratesTheFullSchemaOnce) {
   ASSERT_TRUE(node_a_->migrate().is_ok());
   ASSERT_TRUE(node_b_->migrate().is_ok());
   RawPg raw(database_.url());
-  EXPECT_EQ(raw.value("SELECT count(*) FROM schema_migrations"), "4");
+  EXPECT_EQ(raw.value("SELECT count(*) FROM schema_migrations"), "5");
   // The store's own queries run on the migrated schema: a read and a write through WriteTx.
   Status wrote = node_a_->write([](WriteTx& tx) -> Status {
     Result<int64_t> account = tx.platform_account("BRL", AccountKind::kFunding);

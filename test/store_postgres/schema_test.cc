@@ -25,20 +25,21 @@ TEST_F(PgSchemaTest, MigratesOnceAndIsIdempotent) {
   Result<int> before = schema_version(*connection_);
   ASSERT_TRUE(before.is_ok()) << before.status().to_string();
   EXPECT_EQ(*before, 0);
-  ASSERT_EQ(postgres::latest_schema_version(), 4);
-  ASSERT_EQ(postgres::migrations().size(), 4u);
+  ASSERT_EQ(postgres::latest_schema_version(), 5);
+  ASSERT_EQ(postgres::migrations().size(), 5u);
 
   Status first = apply_migrations(*connection_, 1'700'000'000'000'000);
   ASSERT_TRUE(first.is_ok()) << first.to_string();
-  EXPECT_EQ(*schema_version(*connection_), 4);
+  EXPECT_EQ(*schema_version(*connection_), 5);
   EXPECT_FALSE(connection_->in_transaction());
   Status second = apply_migrations(*connection_, 1'700'000'000'000'001);
   ASSERT_TRUE(second.is_ok()) << second.to_string();
-  EXPECT_EQ(*schema_version(*connection_), 4);
+  EXPECT_EQ(*schema_version(*connection_), 5);
   RawPg raw(database_.url());
   EXPECT_EQ(raw.column("SELECT version || ':' || applied_at FROM schema_migrations ORDER BY version"),
             (std::vector<std::string>{"1:1700000000000000", "2:1700000000000000",
-                                      "3:1700000000000000", "4:1700000000000000"}));
+                                      "3:1700000000000000", "4:1700000000000000",
+                                      "5:1700000000000000"}));
   EXPECT_TRUE(connection_->take_hard_error().is_ok());
 }
 
@@ -57,7 +58,7 @@ TEST_F(PgSchemaTest, ConcurrentMigratorsSerialize) {
   for (std::thread& thread : threads) thread.join();
   for (const Status& status : results) EXPECT_TRUE(status.is_ok()) << status.to_string();
   RawPg raw(database_.url());
-  EXPECT_EQ(raw.value("SELECT count(*) FROM schema_migrations"), "4");
+  EXPECT_EQ(raw.value("SELECT count(*) FROM schema_migrations"), "5");
   EXPECT_EQ(raw.value("SELECT count(DISTINCT applied_at) FROM schema_migrations"), "1");
 }
 
@@ -79,17 +80,17 @@ TEST_F(PgSchemaTest, HasSQLitesNames) {
                        "ORDER BY tablename"),
             sorted({"accounts", "api_tokens", "delivery_attempts", "idempotency_keys",
                     "journal_entries", "journal_transactions", "merchant_fees", "merchants",
-                    "outbox", "payout_events", "payout_movements", "payouts", "rail_records",
+                    "outbox", "payout_events", "payouts", "rail_records",
                     "schema_migrations", "wallet_transactions", "wallets", "webhook_endpoints"}));
   // Named indexes (the implicit ones of keys are named by PostgreSQL).
   const std::vector<std::string> indexes =
       raw.column("SELECT indexname FROM pg_indexes WHERE schemaname = 'public'");
   for (const char* name :
-       {"accounts_platform", "journal_entries_by_account", "journal_entries_by_journal",
+       {"accounts_platform", "journal_entries_by_journal", "journal_one_movement_per_payout",
         "wallet_transactions_by_wallet", "wallet_transactions_by_reference",
         "wallet_transactions_by_type", "payouts_by_merchant_status", "payouts_by_merchant_created",
         "payouts_by_merchant_currency", "payouts_by_merchant_email", "payouts_by_merchant_amount",
-        "payouts_by_wallet_status", "outbox_due", "api_tokens_by_family",
+        "outbox_due", "api_tokens_by_family",
         "api_tokens_by_merchant_expiry", "idempotency_keys_by_merchant_expiry",
         "payouts_by_status_updated", "payouts_engine_due", "rail_records_duplicates",
         "webhook_endpoints_by_merchant", "outbox_one_per_destination", "outbox_sequence",
@@ -97,19 +98,23 @@ TEST_F(PgSchemaTest, HasSQLitesNames) {
         "delivery_attempts_by_event", "delivery_attempts_by_outbox"}) {
     EXPECT_NE(std::find(indexes.begin(), indexes.end(), name), indexes.end()) << name;
   }
-  EXPECT_EQ(std::find(indexes.begin(), indexes.end(), "outbox_by_payout"), indexes.end());
+  for (const char* dropped :
+       {"outbox_by_payout", "payouts_by_wallet_status", "journal_entries_by_account"}) {
+    EXPECT_EQ(std::find(indexes.begin(), indexes.end(), dropped), indexes.end()) << dropped;
+  }
   EXPECT_EQ(raw.value("SELECT indexdef FROM pg_indexes WHERE indexname = 'payouts_engine_due'"),
             "CREATE INDEX payouts_engine_due ON public.payouts USING btree (engine_next_at, "
             "cashout_id) WHERE (engine_next_at IS NOT NULL)");
   const std::vector<std::string> triggers = raw.column(
       "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal ORDER BY tgname");
-  EXPECT_EQ(triggers.size(), 14u);
+  EXPECT_EQ(triggers.size(), 12u);
   for (const char* name : {"payout_events_append_only_update", "payouts_never_deleted",
                            "payouts_wallet_matches", "delivery_attempts_append_only_delete"}) {
     EXPECT_NE(std::find(triggers.begin(), triggers.end(), name), triggers.end()) << name;
   }
   for (const char* name : {"available_balance_non_negative", "held_balance_non_negative",
-                           "platform_accounts_have_no_wallet", "total_is_amount_plus_fees"}) {
+                           "platform_accounts_have_no_wallet", "total_is_amount_plus_fees",
+                           "payout_journals_are_movements"}) {
     EXPECT_EQ(raw.value(std::string("SELECT count(*) FROM pg_constraint WHERE conname = '") + name +
                         "'"),
               "1")
@@ -154,6 +159,53 @@ TEST_F(PgSchemaTest, Migration4BackFillsTheOutbox) {
             "evt_0123456789ab_2 259200001000 https://example.com/hook");
 }
 
+// Migration 5 on a database at version 4 with a payout, its hold journal and the payout_movements
+// row that recorded it: the journal stays the movement and the table goes; a movement that
+// disagrees with its journal stops the migration, which leaves everything as it was.
+TEST_F(PgSchemaTest, Migration5MakesTheJournalTheRecordOfMovements) {
+  for (const std::string movement_kind : {"post", "hold"}) {  // "post": the journal says hold
+    SCOPED_TRACE(movement_kind);
+    exec("DROP SCHEMA public CASCADE; CREATE SCHEMA public");
+    ASSERT_TRUE(connection_->begin_write().is_ok());
+    exec("CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, "
+         "applied_at BIGINT NOT NULL)");
+    for (const postgres::Migration& migration : postgres::migrations()) {
+      if (migration.version > 4) break;
+      exec(std::string(migration.sql));
+      exec("INSERT INTO schema_migrations VALUES (" + std::to_string(migration.version) +
+           ", 'm', 1)");
+    }
+    exec(R"sql(
+      INSERT INTO merchants (name, status, login, pass_salt, pass_hash, secret_key_sealed,
+                             api_username, api_password_salt, api_password_hash, created_at,
+                             updated_at)
+      VALUES ('m', 'active', 'l', '\x00', '\x00', '\x00', 'a', '\x00', '\x00', 1, 1);
+      INSERT INTO wallets (merchant_id, currency, created_at, updated_at) VALUES (1, 'EUR', 1, 1);
+      INSERT INTO payouts (public_id, merchant_id, wallet_id, external_id, amount, fees,
+                           total_amount, currency, country, status, created_at, updated_at,
+                           event_seq)
+      VALUES ('pyt_0123456789ab', 1, 1, 'e', 100, 0, 100, 'EUR', 'DE', 'created', 1, 1, 1);
+      INSERT INTO journal_transactions (kind, cashout_id, currency, created_at)
+      VALUES ('payout_hold', 1, 'EUR', 1), ('deposit', NULL, 'EUR', 1);
+    )sql");
+    exec("INSERT INTO payout_movements (cashout_id, kind, journal_id, created_at) VALUES (1, '" +
+         movement_kind + "', 1, 1)");
+    ASSERT_TRUE(connection_->commit().is_ok());
+    Status migrated = apply_migrations(*connection_, 7);
+    if (movement_kind == "post") {
+      EXPECT_EQ(migrated.kind(), ErrorKind::kInternal);
+      EXPECT_NE(migrated.message().find("migration 5"), std::string::npos) << migrated.message();
+      EXPECT_EQ(*schema_version(*connection_), 4);
+      EXPECT_EQ(*connection_->query_text("SELECT count(*) FROM payout_movements"), "1");
+      continue;
+    }
+    ASSERT_TRUE(migrated.is_ok()) << migrated.to_string();
+    EXPECT_EQ(*schema_version(*connection_), 5);
+    EXPECT_EQ(*connection_->query_text("SELECT to_regclass('payout_movements') IS NULL"), "t");
+    EXPECT_EQ(*connection_->query_text("SELECT count(*) FROM journal_transactions"), "2");
+  }
+}
+
 TEST_F(PgSchemaTest, ConstraintsBehaveLikeSQLite) {
   ASSERT_TRUE(apply_migrations(*connection_, 1).is_ok());
   exec(R"sql(
@@ -164,29 +216,31 @@ TEST_F(PgSchemaTest, ConstraintsBehaveLikeSQLite) {
     INSERT INTO payouts (public_id, merchant_id, wallet_id, external_id, amount, fees, total_amount,
                          currency, country, status, created_at, updated_at, event_seq)
     VALUES ('po_1', 1, 1, 'e', 100, 0, 100, 'EUR', 'DE', 'created', 1, 1, 1);
-    INSERT INTO journal_transactions (kind, cashout_id, currency, created_at)
-    VALUES ('refund', 1, 'EUR', 1), ('refund', 1, 'EUR', 1);
   )sql");
   ASSERT_TRUE(connection_->begin_write().is_ok());
-  auto movement = [this](int64_t journal) {
+  auto journal = [this](std::string_view kind) {
     Result<StatementLease> s = connection_->prepare(
-        "INSERT INTO payout_movements (cashout_id, kind, journal_id, created_at) "
-        "VALUES (?1, ?2, ?3, ?4)", sql::FailureScope::kStatement);
+        "INSERT INTO journal_transactions (kind, cashout_id, currency, created_at) "
+        "VALUES (?1, 1, 'EUR', 1)", sql::FailureScope::kStatement);
     PAYOUTD_ASSERT(s.is_ok());
-    (*s)->bind(1, int64_t{1});
-    (*s)->bind(2, "refund");
-    (*s)->bind(3, journal);
-    (*s)->bind(4, int64_t{1});
+    (*s)->bind(1, kind);
     Status status = (*s)->execute();
     return std::make_pair(status, (*s)->last_error());
   };
-  ASSERT_TRUE(movement(1).first.is_ok());
-  // The refund-once guarantee: the primary key (cashout_id, kind).
-  auto second_refund = movement(2);
+  ASSERT_TRUE(journal("payout_refund").first.is_ok());
+  // The refund-once guarantee: the unique index on (cashout_id, kind), named by its columns as
+  // SQLite names them (the store's mapping reads that).
+  auto second_refund = journal("payout_refund");
   EXPECT_FALSE(second_refund.first.is_ok());
-  EXPECT_TRUE(second_refund.second.message_contains("payout_movements.cashout_id"))
+  EXPECT_TRUE(second_refund.second.is_unique());
+  EXPECT_TRUE(second_refund.second.message_contains(
+      "journal_transactions.cashout_id, journal_transactions.kind"))
       << second_refund.second.message;
-  EXPECT_TRUE(second_refund.second.message_contains("payout_movements.kind"));
+  // A journal of a payout is one of its movements.
+  auto not_a_movement = journal("adjustment");
+  EXPECT_FALSE(not_a_movement.first.is_ok());
+  EXPECT_TRUE(not_a_movement.second.message_contains("payout_journals_are_movements"))
+      << not_a_movement.second.message;
   // One notification per event and destination (an expression index: SQLite names the index).
   auto outbox = [this]() {
     Result<StatementLease> s = connection_->prepare(

@@ -102,8 +102,6 @@ struct Node {
     add("SELECT j.kind, j.cashout_id, e.account_id, e.amount, e.currency FROM journal_entries e "
         "JOIN journal_transactions j ON j.id = e.journal_id ORDER BY j.cashout_id, j.kind, e.id");
     add("SELECT id, kind, currency, balance, updated_at FROM accounts ORDER BY id");
-    add("SELECT m.cashout_id, m.kind, m.created_at, j.kind, j.cashout_id FROM payout_movements m "
-        "JOIN journal_transactions j ON j.id = m.journal_id ORDER BY m.cashout_id, m.kind");
     add("SELECT t.wallet_id, j.kind, j.cashout_id, t.type, t.transaction_type, t.amount, "
         "t.currency, t.balance_after, t.reference_type, t.reference_id, t.remarks, t.created_at "
         "FROM wallet_transactions t LEFT JOIN journal_transactions j ON j.id = t.journal_id "

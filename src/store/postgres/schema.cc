@@ -367,11 +367,39 @@ CREATE TRIGGER delivery_attempts_append_only_delete BEFORE DELETE ON delivery_at
   FOR EACH ROW EXECUTE FUNCTION payoutd_refuse('delivery_attempts is append-only');
 )sql";
 
-constexpr std::array<Migration, 4> kMigrations = {{
+// Migration 5: the journal is the record of a payout's movements. A journal of a payout is one of
+// its three movements (kind payout_hold, payout_post or payout_refund, a CHECK), and a unique
+// index on (cashout_id, kind) is the database-level "refunded at most once" guarantee of
+// domain.md invariant 4. payout_movements said the same in a second row per movement, with two
+// foreign keys and two index entries of its own on every hold, post and refund; it goes, once its
+// rows are proved to agree with the journal. Also gone: two indexes no query uses (the ledger
+// check's aggregates read whole tables), each paid for on every write of its table.
+constexpr std::string_view kMigration5 = R"sql(
+DO $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM payout_movements m JOIN journal_transactions j ON j.id = m.journal_id
+             WHERE j.cashout_id IS DISTINCT FROM m.cashout_id OR j.kind <> 'payout_' || m.kind)
+     OR EXISTS (SELECT 1 FROM journal_transactions j WHERE j.cashout_id IS NOT NULL
+                AND NOT EXISTS (SELECT 1 FROM payout_movements m WHERE m.journal_id = j.id)) THEN
+    RAISE EXCEPTION 'payout_movements and journal_transactions disagree (see payoutd ledger check)';
+  END IF;
+END
+$$;
+ALTER TABLE journal_transactions ADD CONSTRAINT payout_journals_are_movements
+  CHECK ((cashout_id IS NOT NULL) = (kind IN ('payout_hold', 'payout_post', 'payout_refund')));
+CREATE UNIQUE INDEX journal_one_movement_per_payout ON journal_transactions (cashout_id, kind)
+  WHERE cashout_id IS NOT NULL;
+DROP TABLE payout_movements;
+DROP INDEX payouts_by_wallet_status;
+DROP INDEX journal_entries_by_account;
+)sql";
+
+constexpr std::array<Migration, 5> kMigrations = {{
     {1, "initial schema", kMigration1},
     {2, "v1 api tokens and idempotency keys", kMigration2},
     {3, "engine bookkeeping and the sandbox rail", kMigration3},
     {4, "webhook endpoints, outbox retry window and the delivery log", kMigration4},
+    {5, "the journal records payout movements; unused indexes dropped", kMigration5},
 }};
 
 constexpr std::string_view kCreateMigrationsTable =

@@ -129,12 +129,11 @@ std::string unnest_rows(std::string_view columns, int& next_parameter) {
 }
 
 // The columns of each table's rows, in the order flush() fills them.
-constexpr std::array<std::string_view, 8> kFlushColumns = {
+constexpr std::array<std::string_view, 7> kFlushColumns = {
     "cashout_id bigint, from_status text, expected_seq bigint, at bigint",
     "id bigint, kind text, cashout_id bigint, currency text, created_at bigint",
     "journal_id bigint, account_id bigint, amount bigint, currency text",
     "id bigint, delta bigint, currency text, at bigint",
-    "cashout_id bigint, kind text, journal_id bigint, created_at bigint",
     "id bigint, wallet_id bigint, journal_id bigint, type text, transaction_type text, "
     "amount bigint, currency text, balance_after bigint, reference_type text, reference_id text, "
     "remarks text, created_at bigint",
@@ -151,12 +150,12 @@ size_t column_count(std::string_view columns) {
 }
 
 // The whole group in one statement: one writable CTE per table, each reading its rows from its
-// columns' arrays (unnest), and the number of rows each wrote. Why one statement: a group's eight
-// writes were eight round trips and eight executor start-ups on the writer's connection, the
+// columns' arrays (unnest), and the number of rows each wrote. Why one statement: a group's seven
+// writes were seven round trips and eight executor start-ups on the writer's connection, the
 // serial part of every write (docs/benchmarks.md). The CTEs see one snapshot and none sees
 // another's rows; that is enough because no write here reads a row another writes (the UPDATEs
-// join only their own rows), and the foreign keys between them (entries -> journals, movements
-// -> journals, wallet transactions -> journals) are checked at the end of the statement, when
+// join only their own rows), and the foreign keys between them (entries -> journals, wallet
+// transactions -> journals) are checked at the end of the statement, when
 // every row is in. Each table appears once, so no row is modified twice by one statement.
 //
 // The tables, in kFlushColumns' order: the status changes — what SqlWriteTx::apply_status_change
@@ -164,7 +163,8 @@ size_t column_count(std::string_view columns) {
 // request): the timestamp column, the engine bookkeeping cleared (a terminal status), the event
 // sequence advanced, claimed on (status, event_seq); journal transactions; journal entries;
 // balances, one row per account (the group's legs summed: what the per-op UPDATEs add up to);
-// payout movements; wallet transactions; payout events; outbox rows.
+// wallet transactions; payout events; outbox rows. (A journal of a payout is its movement: the
+// journals' unique (cashout_id, kind) index refuses a second refund here as on the per-op path.)
 const std::string& flush_group_sql() {
   static const std::string sql = [] {
     // Numbered in table order here, not inside the expression below: the operands of `+` have
@@ -190,30 +190,27 @@ const std::string& flush_group_sql() {
            "balances AS ("
            "UPDATE accounts AS a SET balance = a.balance + r.delta, updated_at = r.at FROM " +
            rows(3) + " WHERE a.id = r.id AND a.currency = r.currency RETURNING 1), "
-           "movements AS ("
-           "INSERT INTO payout_movements (cashout_id, kind, journal_id, created_at) "
-           "SELECT cashout_id, kind, journal_id, created_at FROM " + rows(4) + " RETURNING 1), "
            "wallet_rows AS ("
            "INSERT INTO wallet_transactions (id, wallet_id, journal_id, type, transaction_type, "
            "amount, currency, balance_after, reference_type, reference_id, remarks, created_at) "
            "SELECT id, wallet_id, journal_id, type, transaction_type, amount, currency, "
-           "balance_after, reference_type, reference_id, remarks, created_at FROM " + rows(5) +
+           "balance_after, reference_type, reference_id, remarks, created_at FROM " + rows(4) +
            " RETURNING 1), "
            "events AS ("
            "INSERT INTO payout_events (cashout_id, seq, event_type, from_status, to_status, "
            "actor_type, message, created_at) "
            "SELECT cashout_id, seq, event_type, from_status, to_status, actor_type, message, "
-           "created_at FROM " + rows(6) + " RETURNING 1), "
+           "created_at FROM " + rows(5) + " RETURNING 1), "
            "outbox_rows AS ("
            "INSERT INTO outbox (cashout_id, event_seq, channel, endpoint_id, target_url, payload, "
            "status, attempts, next_attempt_at, created_at, updated_at, event_id, give_up_at, "
            "destination) "
            "SELECT cashout_id, event_seq, channel, endpoint_id, target_url, payload, status, 0, "
-           "created_at, created_at, created_at, event_id, give_up_at, destination FROM " + rows(7) +
+           "created_at, created_at, created_at, event_id, give_up_at, destination FROM " + rows(6) +
            " RETURNING 1) "
            "SELECT (SELECT count(*) FROM changes), (SELECT count(*) FROM journals), "
            "(SELECT count(*) FROM entries), (SELECT count(*) FROM balances), "
-           "(SELECT count(*) FROM movements), (SELECT count(*) FROM wallet_rows), "
+           "(SELECT count(*) FROM wallet_rows), "
            "(SELECT count(*) FROM events), (SELECT count(*) FROM outbox_rows)";
   }();
   return sql;
@@ -222,7 +219,7 @@ const std::string& flush_group_sql() {
 constexpr size_t kFlushTables = kFlushColumns.size();
 const std::array<std::string_view, kFlushTables> kFlushWhat = {
     "claim the group's payouts", "insert journal transactions", "insert journal entries",
-    "update balances",           "insert payout movements",      "insert wallet transactions",
+    "update balances",           "insert wallet transactions",
     "insert payout events",      "insert outbox messages"};
 
 // Both identity sequences the group takes ids from, `?1` of each per row (the sequences looked
@@ -242,15 +239,14 @@ DeferredWriteTx::DeferredWriteTx(Connection& connection, size_t group_ops)
 }
 
 void DeferredWriteTx::begin_op() {
-  mark_ = Mark{changes_.size(),  journals_.size(),            entries_.size(), movements_.size(),
-               wallet_transactions_.size(), events_.size(), outbox_.size()};
+  mark_ = Mark{changes_.size(),  journals_.size(), entries_.size(), wallet_transactions_.size(),
+               events_.size(), outbox_.size()};
 }
 
 void DeferredWriteTx::discard_op() {
   changes_.resize(mark_.changes);
   journals_.resize(mark_.journals);
   entries_.resize(mark_.entries);
-  movements_.resize(mark_.movements);
   wallet_transactions_.resize(mark_.wallet_transactions);
   events_.resize(mark_.events);
   outbox_.resize(mark_.outbox);
@@ -453,7 +449,13 @@ Result<int64_t> DeferredWriteTx::post_journal(const JournalPosting& posting) {
     PAYOUTD_ASSERT(!__builtin_add_overflow(sum, leg.amount_minor, &sum));
   }
   PAYOUTD_ASSERT(sum == 0);
+  PAYOUTD_ASSERT(posting.cashout_id.has_value() == is_payout_movement_journal(posting.kind));
   if (!posting.cashout_id) return refuse("a journal of no payout");
+  for (const Journal& journal : journals_) {
+    if (journal.cashout_id == *posting.cashout_id && journal.kind == posting.kind) {
+      return refuse("a second movement of one kind");
+    }
+  }
   // Every leg on an account of a wallet this group read, so that the per-op path's CHECKs (no
   // balance below zero after any one UPDATE) can be decided here; otherwise fall back.
   for (const JournalLeg& leg : posting.legs) {
@@ -481,22 +483,6 @@ Result<int64_t> DeferredWriteTx::post_journal(const JournalPosting& posting) {
         Entry{*id, leg.account_id, leg.amount_minor, posting.currency, posting.created_at});
   }
   return *id;
-}
-
-Status DeferredWriteTx::record_payout_movement(int64_t cashout_id, PayoutMovementKind kind,
-                                               int64_t journal_id) {
-  auto journal = std::find_if(journals_.begin(), journals_.end(),
-                              [journal_id](const Journal& j) { return j.id == journal_id; });
-  if (journal == journals_.end() || journal->cashout_id != cashout_id) {
-    return refuse("a movement of a journal not written in this group");
-  }
-  for (const Movement& movement : movements_) {
-    if (movement.cashout_id == cashout_id && movement.kind == kind) {
-      return refuse("a second movement of one kind");
-    }
-  }
-  movements_.push_back(Movement{cashout_id, kind, journal_id, journal->created_at});
-  return Status::ok();
 }
 
 Result<int64_t> DeferredWriteTx::insert_wallet_transaction(const WalletTransaction& transaction) {
@@ -594,17 +580,6 @@ Status DeferredWriteTx::flush() {
   }
   {
     Columns rows(column_count(kFlushColumns[4]));
-    for (const Movement& movement : movements_) {
-      Columns& w = rows.row();
-      w.key("cashout_id"), w.integer(movement.cashout_id);
-      w.key("kind"), w.string(movement_kind_sql(movement.kind));
-      w.key("journal_id"), w.integer(movement.journal_id);
-      w.key("created_at"), w.integer(movement.created_at);
-    }
-    table(4, rows);
-  }
-  {
-    Columns rows(column_count(kFlushColumns[5]));
     for (const WalletTransaction& t : wallet_transactions_) {
       Columns& w = rows.row();
       w.key("id"), w.integer(t.id);
@@ -620,10 +595,10 @@ Status DeferredWriteTx::flush() {
       w.key("remarks"), w.string_or_null(t.remarks);
       w.key("created_at"), w.integer(t.created_at);
     }
-    table(5, rows);
+    table(4, rows);
   }
   {
-    Columns rows(column_count(kFlushColumns[6]));
+    Columns rows(column_count(kFlushColumns[5]));
     for (const PayoutEvent& event : events_) {
       Columns& w = rows.row();
       w.key("cashout_id"), w.integer(event.cashout_id);
@@ -640,10 +615,10 @@ Status DeferredWriteTx::flush() {
       w.key("message"), w.string(event.message);
       w.key("created_at"), w.integer(event.created_at);
     }
-    table(6, rows);
+    table(5, rows);
   }
   {
-    Columns rows(column_count(kFlushColumns[7]));
+    Columns rows(column_count(kFlushColumns[6]));
     for (const OutboxMessage& message : outbox_) {
       Columns& w = rows.row();
       w.key("cashout_id"), w.integer(message.cashout_id);
@@ -658,7 +633,7 @@ Status DeferredWriteTx::flush() {
       w.key("give_up_at"), w.integer(message.give_up_at);
       w.key("destination"), w.string(message.destination);
     }
-    table(7, rows);
+    table(6, rows);
   }
   Result<StatementLease> statement = connection_.prepare(flush_group_sql());
   if (!statement.is_ok()) return std::move(statement).status();

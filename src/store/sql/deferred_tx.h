@@ -7,8 +7,8 @@
 // Only what a client cancel of a not-yet-submitted payout does is supported: reads of the payout
 // (from the database), of wallets, merchants and webhook endpoints (from the database once per
 // group, then from memory: the writer holds the database's writer lock, so nobody else changes
-// them), and the buffered writes of the transition — the status change, the refund journal and
-// its movement, the wallet transaction, the event, the outbox rows. Wallet reads show the group's
+// them), and the buffered writes of the transition — the status change, the refund journal (the
+// payout's movement), the wallet transaction, the event, the outbox rows. Wallet reads show the group's
 // pending balance changes, as the per-op path's reads would. Anything else, and any read that
 // could miss a buffered row, *refuses*: the writer then rolls the group back and runs its ops one
 // by one on the ordinary path, which decides every edge case as before. flush() fails the same
@@ -74,8 +74,6 @@ class DeferredWriteTx final : public SqlReader<WriteTx> {
   // Buffered writes.
   Status apply_status_change(const StatusChange& change) override;
   Result<int64_t> post_journal(const JournalPosting& posting) override;
-  Status record_payout_movement(int64_t cashout_id, PayoutMovementKind kind,
-                                int64_t journal_id) override;
   Result<int64_t> insert_wallet_transaction(const WalletTransaction& transaction) override;
   Status insert_event(const PayoutEvent& event) override;
   Status insert_outbox(const OutboxMessage& message) override;
@@ -142,15 +140,9 @@ class DeferredWriteTx final : public SqlReader<WriteTx> {
     std::string currency;
     int64_t at;
   };
-  struct Movement {
-    int64_t cashout_id;
-    PayoutMovementKind kind;
-    int64_t journal_id;
-    int64_t created_at;
-  };
   // Where each buffer stood when the current op began (discard_op truncates back to it).
   struct Mark {
-    size_t changes, journals, entries, movements, wallet_transactions, events, outbox;
+    size_t changes, journals, entries, wallet_transactions, events, outbox;
   };
 
   Status refuse(std::string_view what);
@@ -179,7 +171,6 @@ class DeferredWriteTx final : public SqlReader<WriteTx> {
   std::vector<Change> changes_;
   std::vector<Journal> journals_;
   std::vector<Entry> entries_;
-  std::vector<Movement> movements_;
   std::vector<WalletTransaction> wallet_transactions_;
   std::vector<PayoutEvent> events_;
   std::vector<OutboxMessage> outbox_;

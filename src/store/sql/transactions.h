@@ -198,8 +198,6 @@ class SqlWriteTx final : public SqlReader<WriteTx> {
   Result<int64_t> platform_account(std::string_view currency, AccountKind kind) override;
   Result<int64_t> post_journal(const JournalPosting& posting) override;
   Result<int64_t> insert_wallet_transaction(const WalletTransaction& transaction) override;
-  Status record_payout_movement(int64_t cashout_id, PayoutMovementKind kind,
-                                int64_t journal_id) override;
   Result<int64_t> insert_payout(const Payout& payout) override;
   Status apply_status_change(const StatusChange& change) override;
   Status insert_event(const PayoutEvent& event) override;
@@ -243,8 +241,17 @@ class SqlWriteTx final : public SqlReader<WriteTx> {
 // The stored names are the core's names (core/types.h), so the schema's CHECK lists and the
 // domain agree by construction.
 inline std::string_view account_kind_sql(AccountKind kind) { return account_kind_name(kind); }
-inline std::string_view movement_kind_sql(PayoutMovementKind kind) {
-  return payout_movement_kind_name(kind);
+
+// The journal insert of a payout movement the payout already has: the unique (cashout_id, kind)
+// index journal_one_movement_per_payout (both backends name its columns in the message).
+inline bool is_second_movement(const DatabaseError& error) {
+  return error.is_unique() &&
+         error.message_contains("journal_transactions.cashout_id, journal_transactions.kind");
+}
+inline Status second_movement(const JournalPosting& posting) {
+  return Status::error(ErrorKind::kAlreadyExists,
+                       "payout " + std::to_string(posting.cashout_id.value_or(0)) +
+                           " already has its " + posting.kind + " movement");
 }
 
 }  // namespace payoutd::sql

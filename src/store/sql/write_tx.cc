@@ -266,6 +266,8 @@ Result<int64_t> SqlWriteTx::post_journal(const JournalPosting& posting) {
     PAYOUTD_ASSERT(!__builtin_add_overflow(sum, leg.amount_minor, &sum));
   }
   PAYOUTD_ASSERT(sum == 0);
+  // The schema refuses it too (payout_journals_are_movements); a mismatch is the caller's bug.
+  PAYOUTD_ASSERT(posting.cashout_id.has_value() == is_payout_movement_journal(posting.kind));
 
   Savepoint savepoint(connection_, "post_journal");
   PAYOUTD_RETURN_IF_ERROR(savepoint.begin_status());
@@ -282,7 +284,9 @@ Result<int64_t> SqlWriteTx::post_journal(const JournalPosting& posting) {
     s.bind(4, posting.created_at);
     Result<int64_t> inserted = insert_returning_id(s);
     if (!inserted.is_ok()) {
-      if (s.last_error().is_foreign_key()) return Status::not_found("payout not found");
+      const DatabaseError& error = s.last_error();
+      if (error.is_foreign_key()) return Status::not_found("payout not found");
+      if (is_second_movement(error)) return second_movement(posting);
       return unmapped(s, "insert journal transaction");
     }
     journal_id = *inserted;
@@ -371,39 +375,6 @@ Result<int64_t> SqlWriteTx::insert_wallet_transaction(const WalletTransaction& t
     return unmapped(s, "insert wallet transaction");
   }
   return *inserted;
-}
-
-Status SqlWriteTx::record_payout_movement(int64_t cashout_id, PayoutMovementKind kind,
-                                             int64_t journal_id) {
-  // The movement takes its time from its journal, which must belong to this payout.
-  Result<StatementLease> statement = connection_.prepare(
-      "INSERT INTO payout_movements (cashout_id, kind, journal_id, created_at) "
-      "SELECT ?1, ?2, id, created_at FROM journal_transactions WHERE id = ?3 AND cashout_id = ?1");
-  if (!statement.is_ok()) return std::move(statement).status();
-  Statement& s = **statement;
-  s.bind(1, cashout_id);
-  s.bind(2, movement_kind_sql(kind));
-  s.bind(3, journal_id);
-  Status inserted = s.execute();
-  if (!inserted.is_ok()) {
-    const DatabaseError& error = s.last_error();
-    if (error.is_unique() && error.message_contains("payout_movements.cashout_id")) {
-      return Status::error(ErrorKind::kAlreadyExists,
-                           "payout already has a " + std::string(movement_kind_sql(kind)) +
-                               " movement");
-    }
-    if (error.is_unique() && error.message_contains("payout_movements.journal_id")) {
-      return Status::internal("journal " + std::to_string(journal_id) +
-                              " is already recorded as a payout movement");
-    }
-    if (error.is_foreign_key()) return Status::not_found("payout not found");
-    return unmapped(s, "insert payout movement");
-  }
-  if (s.changes() != 1) {
-    return Status::internal("journal " + std::to_string(journal_id) +
-                            " does not exist or belongs to another payout");
-  }
-  return Status::ok();
 }
 
 Result<int64_t> SqlWriteTx::insert_payout(const Payout& payout) {

@@ -353,11 +353,39 @@ CREATE TRIGGER delivery_attempts_append_only_delete BEFORE DELETE ON delivery_at
 BEGIN SELECT RAISE(ABORT, 'delivery_attempts is append-only'); END;
 )sql";
 
-constexpr std::array<Migration, 4> kMigrations = {{
+// Migration 5: the journal is the record of a payout's movements. A journal of a payout is one of
+// its three movements (kind payout_hold, payout_post or payout_refund; a trigger, as SQLite
+// cannot add a CHECK to a table), and a unique index on (cashout_id, kind) is the database-level
+// "refunded at most once" guarantee of domain.md invariant 4. payout_movements said the same in a
+// second row per movement; it goes (its triggers with it), once its rows are proved to agree with
+// the journal: the temporary table's CHECK fails the migration if any row disagrees. Also gone:
+// two indexes no query uses, each paid for on every write of its table.
+constexpr std::string_view kMigration5 = R"sql(
+CREATE TEMP TABLE migration_5_movements_agree_with_journal (
+  disagreements INTEGER NOT NULL CHECK (disagreements = 0)
+) STRICT;
+INSERT INTO migration_5_movements_agree_with_journal
+SELECT (SELECT count(*) FROM payout_movements m JOIN journal_transactions j ON j.id = m.journal_id
+        WHERE j.cashout_id IS NOT m.cashout_id OR j.kind <> 'payout_' || m.kind)
+     + (SELECT count(*) FROM journal_transactions j WHERE j.cashout_id IS NOT NULL
+        AND NOT EXISTS (SELECT 1 FROM payout_movements m WHERE m.journal_id = j.id));
+DROP TABLE migration_5_movements_agree_with_journal;
+CREATE TRIGGER payout_journals_are_movements BEFORE INSERT ON journal_transactions
+WHEN (NEW.cashout_id IS NOT NULL) <> (NEW.kind IN ('payout_hold', 'payout_post', 'payout_refund'))
+BEGIN SELECT RAISE(ABORT, 'CHECK constraint failed: payout_journals_are_movements'); END;
+CREATE UNIQUE INDEX journal_one_movement_per_payout ON journal_transactions (cashout_id, kind)
+  WHERE cashout_id IS NOT NULL;
+DROP TABLE payout_movements;
+DROP INDEX payouts_by_wallet_status;
+DROP INDEX journal_entries_by_account;
+)sql";
+
+constexpr std::array<Migration, 5> kMigrations = {{
     {1, "initial schema", kMigration1},
     {2, "v1 api tokens and idempotency keys", kMigration2},
     {3, "engine bookkeeping and the sandbox rail", kMigration3},
     {4, "webhook endpoints, outbox retry window and the delivery log", kMigration4},
+    {5, "the journal records payout movements; unused indexes dropped", kMigration5},
 }};
 
 constexpr std::string_view kCreateMigrationsTable =
