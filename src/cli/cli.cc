@@ -187,7 +187,7 @@ int report_lookup_failure(const Status& status, const std::string& what) {
 
 Result<std::unique_ptr<Session>> open_session(const config::Settings& settings,
                                               Session::KeyNeed key_need) {
-  StoreOptions options;
+  StoreOptions options = store_options_for(settings);
   options.read_connections = 2;  // one command, one reader at a time
   return Session::open(settings, key_need, options);
 }

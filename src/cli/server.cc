@@ -111,7 +111,8 @@ int serve_session(const config::Settings& settings, Session& session, const List
 
 int run_serve(const config::Settings& settings, bool json) {
   (void)json;  // serve prints only the listening line
-  Result<std::unique_ptr<Session>> session = Session::open(settings, Session::KeyNeed::kRequired);
+  Result<std::unique_ptr<Session>> session =
+      Session::open(settings, Session::KeyNeed::kRequired, store_options_for(settings));
   if (!session.is_ok()) return report_failure(session.status());
   const int exit_code = serve_session(settings, **session, {});
   session->reset();  // closes the store: queued writes commit before the process exits
@@ -119,7 +120,8 @@ int run_serve(const config::Settings& settings, bool json) {
 }
 
 int run_demo(const config::Settings& settings, bool json) {
-  Result<std::unique_ptr<Session>> session = Session::open(settings, Session::KeyNeed::kRequired);
+  Result<std::unique_ptr<Session>> session =
+      Session::open(settings, Session::KeyNeed::kRequired, store_options_for(settings));
   if (!session.is_ok()) return report_failure(session.status());
   Result<DemoMerchant> demo =
       prepare_demo_merchant((*session)->commands(), (*session)->clock().now_micros());

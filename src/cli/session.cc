@@ -45,6 +45,14 @@ Result<crypto::MasterKey> load_master_key(const config::Settings& settings, Rand
   return crypto::MasterKey::load_or_create(settings.master_key_file, random);
 }
 
+StoreOptions store_options_for(const config::Settings& settings) {
+  StoreOptions options;
+  options.read_connections = static_cast<int>(settings.db_read_connections);
+  options.max_batch_ops = static_cast<int>(settings.db_max_batch_ops);
+  options.group_deferred_writes = settings.db_group_writes;
+  return options;
+}
+
 Result<std::unique_ptr<Session>> Session::open(const config::Settings& settings, KeyNeed key_need,
                                                const StoreOptions& store_options) {
   std::unique_ptr<Session> session(new Session());

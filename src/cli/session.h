@@ -29,6 +29,9 @@ void print_output(std::string_view text);
 // use, with its directory).
 Result<crypto::MasterKey> load_master_key(const config::Settings& settings, RandomSource& random);
 
+// The store options a server takes from its settings (the db_* config keys).
+StoreOptions store_options_for(const config::Settings& settings);
+
 class Session {
  public:
   enum class KeyNeed : uint8_t { kNone, kRequired };
@@ -36,7 +39,7 @@ class Session {
   // Loads the master key first (when needed), then opens and migrates the store, so that a bad key
   // never leaves a half-initialised database behind.
   static Result<std::unique_ptr<Session>> open(const config::Settings& settings, KeyNeed key_need,
-                                               const StoreOptions& store_options = {});
+                                               const StoreOptions& store_options);
 
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;

@@ -61,6 +61,9 @@ constexpr KeySpec kKeys[] = {
     {"max_transaction_amounts", KeyType::kString},
     {"v1_access_token_ttl_seconds", KeyType::kInteger},
     {"v1_refresh_token_ttl_seconds", KeyType::kInteger},
+    {"db_read_connections", KeyType::kInteger},
+    {"db_max_batch_ops", KeyType::kInteger},
+    {"db_group_writes", KeyType::kBoolean},
 };
 
 // The integer timing keys: name, member, inclusive range. Every one is bounded so a typo cannot
@@ -197,6 +200,19 @@ Status apply_parsed_table(const toml::table& table, std::string_view source_name
                                          : settings.v3_rate_limit_per_second) = number;
           break;
         }
+        if (name == "db_read_connections" || name == "db_max_batch_ops") {
+          // A reader is a database connection (and a PostgreSQL backend) per node; a batch is one
+          // transaction, whose ops wait for its commit.
+          const bool readers = name == "db_read_connections";
+          const int64_t maximum = readers ? 64 : 4096;
+          if (number < 1 || number > maximum) {
+            return config_error(source_name, "key '" + std::string(name) +
+                                                 "' must be between 1 and " +
+                                                 std::to_string(maximum));
+          }
+          (readers ? settings.db_read_connections : settings.db_max_batch_ops) = number;
+          break;
+        }
         if (number < 0 || number > kMaxThreads) {
           return config_error(source_name,
                               "key 'threads' must be between 0 and " + std::to_string(kMaxThreads));
@@ -209,6 +225,7 @@ Status apply_parsed_table(const toml::table& table, std::string_view source_name
         if (value == nullptr) return config_error(source_name, wrong_type);
         if (name == "engine") settings.engine = value->get();
         if (name == "allow_private_callbacks") settings.allow_private_callbacks = value->get();
+        if (name == "db_group_writes") settings.db_group_writes = value->get();
         break;
       }
     }

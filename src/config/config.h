@@ -87,6 +87,11 @@ struct Settings {
   EngineTimings timings;
   // Authenticates the sandbox rail's callbacks (config file key; empty = callbacks refused).
   std::string sandbox_callback_secret;
+  // The store of `serve` and `demo` (config file keys db_read_connections, db_max_batch_ops,
+  // db_group_writes; StoreOptions in store/store.h says what each does). Bounded like every limit.
+  int64_t db_read_connections = 8;
+  int64_t db_max_batch_ops = 256;
+  bool db_group_writes = true;
 };
 
 // Settings given on the command line. Unset = not given (lower layers decide).

@@ -288,6 +288,10 @@ class ReadTx {
   virtual Result<Merchant> merchant_by_id(int64_t merchant_id) = 0;
   virtual Result<Merchant> merchant_by_login(std::string_view login) = 0;
   virtual Result<Merchant> merchant_by_api_username(std::string_view username) = 0;
+  // The merchant of the v1 access token whose SHA-256 is `token_hash`, if that token is valid at
+  // `now` (an access token, not revoked, expires_at > now); kNotFound otherwise. One statement,
+  // so that per-request authentication can run under Store::read_single.
+  virtual Result<Merchant> merchant_by_access_token(std::string_view token_hash, int64_t now) = 0;
   virtual Result<std::vector<Merchant>> list_merchants() = 0;
   // Default (all zero) when the merchant has none for that currency.
   virtual Result<FeeSchedule> fee_schedule(int64_t merchant_id, std::string_view currency) = 0;

@@ -395,6 +395,11 @@ TEST(CliCommands, ConfigFileErrorsNameTheKey) {
        "sandbox_complete_after_ms must not be shorter than sandbox_settle_after_ms"},
       {"engine_reconcile_initial_ms = 5000\nengine_reconcile_max_ms = 10\n",
        "engine_reconcile_max_ms must not be shorter"},
+      // The store's limits are bounded too.
+      {"db_read_connections = 0\n", "'db_read_connections' must be between 1 and 64"},
+      {"db_read_connections = 65\n", "'db_read_connections' must be between 1 and 64"},
+      {"db_max_batch_ops = 4097\n", "'db_max_batch_ops' must be between 1 and 4096"},
+      {"db_group_writes = \"yes\"\n", "'db_group_writes' must be a boolean"},
   };
   for (const Case& test_case : cases) {
     {

@@ -126,6 +126,39 @@ TEST_F(V1TablesTest, TokensAreStoredOnlyAsHashes) {
   EXPECT_EQ(status_of(find("another")).kind(), ErrorKind::kNotFound);
 }
 
+// The per-request v1 authentication: one statement (it runs under read_single, whose REQUIRES of
+// at most one statement is asserted), answering only for a valid access token.
+TEST_F(V1TablesTest, MerchantByAccessTokenAnswersOnlyForAValidAccessToken) {
+  const int64_t merchant = add_merchant("a");
+  const int64_t other = add_merchant("b");
+  ASSERT_TRUE(insert(token(merchant, "access", "fam1", ApiTokenKind::kAccess, kT0 + 1000)).is_ok());
+  ASSERT_TRUE(insert(token(merchant, "refresh", "fam1", ApiTokenKind::kRefresh, kT0 + 1000)).is_ok());
+  ASSERT_TRUE(insert(token(other, "other", "fam2", ApiTokenKind::kAccess, kT0 + 1000)).is_ok());
+  ASSERT_TRUE(insert(token(other, "revoked", "fam3", ApiTokenKind::kAccess, kT0 + 1000)).is_ok());
+  ASSERT_TRUE(count([](WriteTx& tx) { return tx.revoke_api_token_family("fam3", kT0); }).is_ok());
+
+  auto who = [this](const std::string& text, int64_t now,
+                    std::string_view hash = {}) -> Result<int64_t> {
+    std::optional<int64_t> id;
+    const std::string digest = hash.empty() ? crypto::sha256(text) : std::string(hash);
+    Status status = store_->read_single([&](ReadTx& tx) -> Status {
+      Result<Merchant> found = tx.merchant_by_access_token(digest, now);
+      if (!found.is_ok()) return std::move(found).status();
+      id = found->id;
+      return Status::ok();
+    });
+    if (!status.is_ok()) return status;
+    return *id;
+  };
+  EXPECT_EQ(*who("access", kT0), merchant);
+  EXPECT_EQ(*who("other", kT0 + 999), other);
+  EXPECT_EQ(status_of(who("access", kT0 + 1000)).kind(), ErrorKind::kNotFound);  // exclusive
+  EXPECT_EQ(status_of(who("refresh", kT0)).kind(), ErrorKind::kNotFound);
+  EXPECT_EQ(status_of(who("revoked", kT0)).kind(), ErrorKind::kNotFound);
+  EXPECT_EQ(status_of(who("never issued", kT0)).kind(), ErrorKind::kNotFound);
+  EXPECT_EQ(status_of(who("", kT0, "short")).kind(), ErrorKind::kInvalidArgument);
+}
+
 TEST_F(V1TablesTest, InsertRefusals) {
   const int64_t merchant = add_merchant("a");
   ApiToken value = token(merchant, "t1", "fam", ApiTokenKind::kRefresh, kT0 + 5);

@@ -212,6 +212,22 @@ Result<Merchant> merchant_by_api_username(Connection& connection, std::string_vi
   return one_merchant(connection, sql, [&](Statement& s) { s.bind(1, username); });
 }
 
+Result<Merchant> merchant_by_access_token(Connection& connection, std::string_view token_hash,
+                                          int64_t now) {
+  if (token_hash.size() != 32) {
+    return Status::invalid_argument("token_hash", "token_hash must be a 32-byte SHA-256 digest");
+  }
+  // The token row by its primary key, then the merchant by its: two index lookups, one statement.
+  static const std::string sql =
+      std::string(kMerchantSelect) +
+      " WHERE id = (SELECT merchant_id FROM api_tokens WHERE token_hash = ?1 AND kind = 'access' "
+      "AND revoked_at IS NULL AND expires_at > ?2)";
+  return one_merchant(connection, sql, [&](Statement& s) {
+    s.bind_blob(1, token_hash);
+    s.bind(2, now);
+  });
+}
+
 Result<std::vector<Merchant>> list_merchants(Connection& connection) {
   static const std::string sql = std::string(kMerchantSelect) + " ORDER BY id";
   Result<StatementLease> statement = connection.prepare(sql);

@@ -36,6 +36,8 @@ namespace queries {
 Result<Merchant> merchant_by_id(Connection& connection, int64_t merchant_id);
 Result<Merchant> merchant_by_login(Connection& connection, std::string_view login);
 Result<Merchant> merchant_by_api_username(Connection& connection, std::string_view username);
+Result<Merchant> merchant_by_access_token(Connection& connection, std::string_view token_hash,
+                                          int64_t now);
 Result<std::vector<Merchant>> list_merchants(Connection& connection);
 Result<FeeSchedule> fee_schedule(Connection& connection, int64_t merchant_id,
                                  std::string_view currency);
@@ -94,6 +96,9 @@ class SqlReader : public Interface {
   }
   Result<Merchant> merchant_by_api_username(std::string_view username) override {
     return queries::merchant_by_api_username(connection_, username);
+  }
+  Result<Merchant> merchant_by_access_token(std::string_view token_hash, int64_t now) override {
+    return queries::merchant_by_access_token(connection_, token_hash, now);
   }
   Result<std::vector<Merchant>> list_merchants() override {
     return queries::list_merchants(connection_);
