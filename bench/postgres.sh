@@ -452,8 +452,8 @@ out.append("What PostgreSQL itself does on this machine, no payoutd in the way (
            "after the payoutd runs): TPC-B again with \`synchronous_commit=off\` for its sessions; then "
            "\`bench/pg_cancel_script.py\`'s pgbench scripts (\`-M prepared\`), which run the statements "
            "payoutd's writer executes for one v3 cancel of a created payout — the reads that decide it, "
-           "the conditional payout UPDATE, the refund journal (transaction, two entries, two balance "
-           "UPDATEs), the refund movement, the wallet transaction, the event, the endpoint lookup and the "
+           "the conditional payout UPDATE, the refund journal (transaction — the refund movement — two "
+           "entries, two balance UPDATEs), the wallet transaction, the event, the endpoint lookup and the "
            "v3 outbox row — on the cancel targets payoutd left; and the same rows written set-wise. "
            "\`payoutd ledger check\` runs after these too.")
 out.append("")
