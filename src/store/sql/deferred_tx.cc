@@ -362,10 +362,19 @@ Status DeferredWriteTx::prefetch_payouts(std::vector<int64_t> cashout_ids) {
   if (cashout_ids.size() > static_cast<size_t>(queries::kMaxPayoutsByIds)) {
     cashout_ids.resize(static_cast<size_t>(queries::kMaxPayoutsByIds));
   }
-  Result<std::vector<Payout>> read = queries::payouts_by_cashout_ids(connection_, cashout_ids);
+  // The payouts with their merchants, wallets and ids for what the ops will write: one round trip
+  // (the ops' first reads of these would otherwise be one each).
+  PAYOUTD_ASSERT(merchants_.empty() && wallets_.empty() && journal_ids_.empty() &&
+                 wallet_transaction_ids_.empty());
+  Result<queries::GroupPrefetch> read = queries::group_prefetch(connection_, cashout_ids);
   if (!read.is_ok()) return std::move(read).status();
   prefetched_ids_ = std::move(cashout_ids);
-  prefetched_ = std::move(read).value();
+  prefetched_ = std::move(read->payouts);
+  merchants_ = std::move(read->merchants);
+  wallets_ = std::move(read->wallets);
+  journal_ids_.assign(read->journal_ids.begin(), read->journal_ids.end());
+  wallet_transaction_ids_.assign(read->wallet_transaction_ids.begin(),
+                                 read->wallet_transaction_ids.end());
   return Status::ok();
 }
 

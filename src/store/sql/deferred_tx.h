@@ -16,8 +16,8 @@
 // constraint), so the ordinary path stays the only one that ever answers an edge case.
 //
 // Ids of the journal transactions and wallet transactions are taken from their identity
-// sequences ahead (one round trip per group for both), so an op gets them at once as on the
-// per-op path.
+// sequences ahead (one of each per prefetched payout, in the prefetch's statement; more, when an
+// op needs them, one round trip for both), so an op gets them at once as on the per-op path.
 #pragma once
 
 #include <cstdint>
@@ -41,8 +41,10 @@ class DeferredWriteTx final : public SqlReader<WriteTx> {
   // non-ok), dropping what it buffered, as the per-op savepoint's rollback would.
   void begin_op();
   void discard_op();
-  // Reads these payouts with one statement; find_payout by one of these ids is then answered from
-  // memory. REQUIRES: before the first op.
+  // Reads these payouts with one statement, with their merchants and wallets and one id of each
+  // identity sequence per payout (queries::group_prefetch); find_payout by one of these ids, and
+  // the reads of those merchants and wallets, are then answered from memory. REQUIRES: before the
+  // first op.
   Status prefetch_payouts(std::vector<int64_t> cashout_ids);
   // True once an op asked for something this transaction cannot defer: the group must fall back.
   bool refused() const { return refused_; }

@@ -1,4 +1,5 @@
 // Read queries shared by ReadTx (pooled read connection) and WriteTx (the writer's connection).
+#include <algorithm>
 #include <array>
 #include <functional>
 #include <string>
@@ -17,6 +18,59 @@ constexpr std::string_view kMerchantSelect =
     "SELECT id, name, status, login, pass_salt, pass_hash, secret_key_sealed, api_username, "
     "api_password_salt, api_password_hash, ip_allow, notification_url, created_at, updated_at "
     "FROM merchants";
+
+// Calls visit(column) for each entry of a comma-separated column list ("a, b, c").
+template <typename Visit>
+void for_each_listed(std::string_view columns, Visit visit) {
+  while (!columns.empty()) {
+    const size_t comma = columns.find(", ");
+    visit(columns.substr(0, comma));
+    columns = comma == std::string_view::npos ? std::string_view() : columns.substr(comma + 2);
+  }
+}
+
+int count_listed(std::string_view columns) {
+  int count = 0;
+  for_each_listed(columns, [&count](std::string_view) { ++count; });
+  return count;
+}
+
+// The text of `select` between `begin` and `end` (a SELECT's column list). REQUIRES: both occur.
+std::string_view listed_between(std::string_view select, std::string_view begin,
+                                std::string_view end) {
+  PAYOUTD_ASSERT(select.starts_with(begin));
+  const size_t stop = select.find(end);
+  PAYOUTD_ASSERT(stop != std::string_view::npos);
+  return select.substr(begin.size(), stop - begin.size());
+}
+
+// A row's columns from `first` on, numbered from 0: the read_* functions below read one entity's
+// columns of a row that holds several (group_prefetch). Reading only.
+class ColumnsFrom final : public Statement {
+ public:
+  ColumnsFrom(const Statement& row, int first) : row_(row), first_(first) {}
+  void bind(int, int64_t) override { PAYOUTD_ASSERT(false && "ColumnsFrom is read-only"); }
+  void bind(int, std::string_view) override { PAYOUTD_ASSERT(false && "ColumnsFrom is read-only"); }
+  void bind_blob(int, std::string_view) override {
+    PAYOUTD_ASSERT(false && "ColumnsFrom is read-only");
+  }
+  void bind_null(int) override { PAYOUTD_ASSERT(false && "ColumnsFrom is read-only"); }
+  Result<bool> step() override {
+    PAYOUTD_ASSERT(false && "ColumnsFrom is read-only");
+    return false;
+  }
+  bool column_is_null(int column) const override { return row_.column_is_null(first_ + column); }
+  int64_t column_int64(int column) const override { return row_.column_int64(first_ + column); }
+  std::string column_text(int column) const override { return row_.column_text(first_ + column); }
+  std::string column_blob(int column) const override { return row_.column_blob(first_ + column); }
+  const DatabaseError& last_error() const override { return row_.last_error(); }
+  int64_t changes() const override { return 0; }
+  void reset() override { PAYOUTD_ASSERT(false && "ColumnsFrom is read-only"); }
+
+ private:
+  const Statement& row_;
+  const int first_;
+};
 
 // The beneficiary fields in the column order of payout_columns() (columns 10..25).
 constexpr std::array<std::optional<std::string> Beneficiary::*, 16> kBeneficiaryFields = {
@@ -342,12 +396,43 @@ Result<Payout> find_payout(Connection& connection, int64_t merchant_id, const Pa
   return read_payout(**statement);
 }
 
-Result<std::vector<Payout>> payouts_by_cashout_ids(Connection& connection,
-                                                  const std::vector<int64_t>& cashout_ids) {
-  PAYOUTD_ASSERT(connection.dialect() == Dialect::kPostgresql);  // an array parameter
+Result<GroupPrefetch> group_prefetch(Connection& connection,
+                                     const std::vector<int64_t>& cashout_ids) {
+  PAYOUTD_ASSERT(connection.dialect() == Dialect::kPostgresql);  // an array parameter, sequences
   PAYOUTD_ASSERT(cashout_ids.size() <= static_cast<size_t>(kMaxPayoutsByIds));
-  static const std::string sql = "SELECT " + std::string(payout_columns()) +
-                                 " FROM payouts WHERE cashout_id = ANY(CAST(?1 AS bigint[]))";
+  // One row per payout: its columns, its merchant's (as kMerchantSelect), its wallet's (as
+  // wallet_select()), and the next value of both identity sequences (resolved once per statement).
+  // Why one statement: these were four round trips per group (payouts, merchant, wallet, ids) on
+  // the connection every write waits for. A merchant's and a wallet's columns repeat on each of
+  // their payouts' rows; they are read from the first.
+  static const std::string sql = [] {
+    std::string select = "SELECT ";
+    for_each_listed(payout_columns(), [&select](std::string_view column) {
+      select += "p.";
+      select += column;
+      select += ", ";
+    });
+    for_each_listed(listed_between(kMerchantSelect, "SELECT ", " FROM merchants"),
+                    [&select](std::string_view column) {
+                      select += "m.";
+                      select += column;
+                      select += ", ";
+                    });
+    select += listed_between(wallet_select(), "SELECT ", " FROM wallets w");
+    std::string from(wallet_select().substr(wallet_select().find(" FROM wallets w")));
+    return select +
+           ", nextval(s.journals), nextval(s.wallet_rows)" + from +
+           " JOIN payouts p ON p.wallet_id = w.id JOIN merchants m ON m.id = p.merchant_id, "
+           "(SELECT CAST(pg_get_serial_sequence('journal_transactions', 'id') AS regclass) AS "
+           "journals, CAST(pg_get_serial_sequence('wallet_transactions', 'id') AS regclass) AS "
+           "wallet_rows OFFSET 0) AS s "
+           "WHERE p.cashout_id = ANY(CAST(?1 AS bigint[]))";
+  }();
+  static const int merchant_first = count_listed(payout_columns());
+  static const int wallet_first =
+      merchant_first + count_listed(listed_between(kMerchantSelect, "SELECT ", " FROM merchants"));
+  static const int ids_first =
+      wallet_first + count_listed(listed_between(wallet_select(), "SELECT ", " FROM wallets w"));
   std::string array = "{";
   for (size_t i = 0; i < cashout_ids.size(); ++i) {
     if (i > 0) array += ',';
@@ -356,17 +441,31 @@ Result<std::vector<Payout>> payouts_by_cashout_ids(Connection& connection,
   array += '}';
   Result<StatementLease> statement = connection.prepare(sql);
   if (!statement.is_ok()) return std::move(statement).status();
-  (*statement)->bind(1, array);
-  std::vector<Payout> payouts;
+  Statement& row = **statement;
+  row.bind(1, array);
+  GroupPrefetch prefetch;
   for (;;) {
-    Result<bool> row = (*statement)->step();
-    if (!row.is_ok()) return std::move(row).status();
-    if (!*row) break;
-    Result<Payout> payout = read_payout(**statement);
+    Result<bool> stepped = row.step();
+    if (!stepped.is_ok()) return std::move(stepped).status();
+    if (!*stepped) break;
+    Result<Payout> payout = read_payout(row);
     if (!payout.is_ok()) return std::move(payout).status();
-    payouts.push_back(std::move(payout).value());
+    const auto known_merchant = [&](const Merchant& m) { return m.id == payout->merchant_id; };
+    if (std::none_of(prefetch.merchants.begin(), prefetch.merchants.end(), known_merchant)) {
+      Result<Merchant> merchant = read_merchant(ColumnsFrom(row, merchant_first));
+      if (!merchant.is_ok()) return std::move(merchant).status();
+      prefetch.merchants.push_back(std::move(merchant).value());
+    }
+    const auto known_wallet = [&](const Wallet& w) { return w.id == payout->wallet_id; };
+    if (std::none_of(prefetch.wallets.begin(), prefetch.wallets.end(), known_wallet)) {
+      prefetch.wallets.push_back(read_wallet(ColumnsFrom(row, wallet_first)));
+      PAYOUTD_ASSERT(prefetch.wallets.back().merchant_id == payout->merchant_id);
+    }
+    prefetch.journal_ids.push_back(row.column_int64(ids_first));
+    prefetch.wallet_transaction_ids.push_back(row.column_int64(ids_first + 1));
+    prefetch.payouts.push_back(std::move(payout).value());
   }
-  return payouts;
+  return prefetch;
 }
 
 Result<std::vector<PayoutEvent>> payout_events(Connection& connection, int64_t cashout_id) {

@@ -46,10 +46,20 @@ Result<Wallet> wallet_by_currency(Connection& connection, int64_t merchant_id,
                                   std::string_view currency);
 Result<WalletPage> list_wallets(Connection& connection, const WalletQuery& query);
 Result<Payout> find_payout(Connection& connection, int64_t merchant_id, const PayoutRef& ref);
-// PostgreSQL only (an array parameter): the payouts of these ids that exist, in no order.
+// What a write group reads before its first op (DeferredWriteTx::prefetch_payouts): the payouts
+// of these ids that exist, in no order; their merchants and wallets, each once; and one id from
+// each identity sequence (journal transactions, wallet transactions) per payout found.
+struct GroupPrefetch {
+  std::vector<Payout> payouts;
+  std::vector<Merchant> merchants;
+  std::vector<Wallet> wallets;
+  std::vector<int64_t> journal_ids;
+  std::vector<int64_t> wallet_transaction_ids;
+};
+// PostgreSQL only (an array parameter, sequences): one statement.
 inline constexpr int kMaxPayoutsByIds = 1024;
-Result<std::vector<Payout>> payouts_by_cashout_ids(Connection& connection,
-                                                  const std::vector<int64_t>& cashout_ids);
+Result<GroupPrefetch> group_prefetch(Connection& connection,
+                                     const std::vector<int64_t>& cashout_ids);
 Result<std::vector<PayoutEvent>> payout_events(Connection& connection, int64_t cashout_id);
 Result<PayoutPage> list_payouts(Connection& connection, const PayoutQuery& query);
 Result<WalletTransactionPage> list_wallet_transactions(Connection& connection,
