@@ -6,6 +6,7 @@
 
 #include "core/payout_status.h"
 #include "core/url.h"
+#include "store/sql/list_queries.h"
 
 namespace payoutd::sql {
 namespace {
@@ -13,14 +14,11 @@ namespace {
 // Calls visit(name, type) for each column of a column list "name type, name type, …".
 template <typename Visit>
 void for_each_column(std::string_view columns, Visit visit) {
-  while (!columns.empty()) {
-    const size_t comma = columns.find(", ");
-    const std::string_view column = columns.substr(0, comma);
-    columns = comma == std::string_view::npos ? std::string_view() : columns.substr(comma + 2);
+  for_each_listed(columns, [&visit](std::string_view column) {
     const size_t space = column.find(' ');
     PAYOUTD_ASSERT(space != std::string_view::npos);
     visit(column.substr(0, space), column.substr(space + 1));
-  }
+  });
 }
 
 // The rows of one table of a flush as PostgreSQL array literals, one per column (read back by
@@ -143,15 +141,11 @@ constexpr std::array<std::string_view, 7> kFlushColumns = {
     "payload text, status text, created_at bigint, event_id text, give_up_at bigint, "
     "destination text"};
 
-size_t column_count(std::string_view columns) {
-  size_t count = 0;
-  for_each_column(columns, [&count](std::string_view, std::string_view) { ++count; });
-  return count;
-}
+size_t column_count(std::string_view columns) { return count_listed(columns); }
 
 // The whole group in one statement: one writable CTE per table, each reading its rows from its
 // columns' arrays (unnest), and the number of rows each wrote. Why one statement: a group's seven
-// writes were seven round trips and eight executor start-ups on the writer's connection, the
+// writes were seven round trips and seven executor start-ups on the writer's connection, the
 // serial part of every write (docs/benchmarks.md). The CTEs see one snapshot and none sees
 // another's rows; that is enough because no write here reads a row another writes (the UPDATEs
 // join only their own rows), and the foreign keys between them (entries -> journals, wallet

@@ -34,6 +34,22 @@ Status validate_page(int page, int limit);
 // The payout columns in the order read_payout() expects, comma-separated, unqualified.
 std::string_view payout_columns();
 
+// Calls visit(entry) for each entry of a comma-separated list ("a, b, c"), as the column lists
+// above and the write group's are written.
+template <typename Visit>
+void for_each_listed(std::string_view list, Visit visit) {
+  while (!list.empty()) {
+    const size_t comma = list.find(", ");
+    visit(list.substr(0, comma));
+    list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 2);
+  }
+}
+inline size_t count_listed(std::string_view list) {
+  size_t count = 0;
+  for_each_listed(list, [&count](std::string_view) { ++count; });
+  return count;
+}
+
 Result<ListSql> build_payout_list(const PayoutQuery& query);
 Result<ListSql> build_wallet_transaction_list(const WalletTransactionQuery& query);
 Result<ListSql> build_wallet_list(const WalletQuery& query);

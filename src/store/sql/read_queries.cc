@@ -19,22 +19,6 @@ constexpr std::string_view kMerchantSelect =
     "api_password_salt, api_password_hash, ip_allow, notification_url, created_at, updated_at "
     "FROM merchants";
 
-// Calls visit(column) for each entry of a comma-separated column list ("a, b, c").
-template <typename Visit>
-void for_each_listed(std::string_view columns, Visit visit) {
-  while (!columns.empty()) {
-    const size_t comma = columns.find(", ");
-    visit(columns.substr(0, comma));
-    columns = comma == std::string_view::npos ? std::string_view() : columns.substr(comma + 2);
-  }
-}
-
-int count_listed(std::string_view columns) {
-  int count = 0;
-  for_each_listed(columns, [&count](std::string_view) { ++count; });
-  return count;
-}
-
 // The text of `select` between `begin` and `end` (a SELECT's column list). REQUIRES: both occur.
 std::string_view listed_between(std::string_view select, std::string_view begin,
                                 std::string_view end) {
@@ -428,11 +412,13 @@ Result<GroupPrefetch> group_prefetch(Connection& connection,
            "wallet_rows OFFSET 0) AS s "
            "WHERE p.cashout_id = ANY(CAST(?1 AS bigint[]))";
   }();
-  static const int merchant_first = count_listed(payout_columns());
+  static const int merchant_first = static_cast<int>(count_listed(payout_columns()));
   static const int wallet_first =
-      merchant_first + count_listed(listed_between(kMerchantSelect, "SELECT ", " FROM merchants"));
+      merchant_first +
+      static_cast<int>(count_listed(listed_between(kMerchantSelect, "SELECT ", " FROM merchants")));
   static const int ids_first =
-      wallet_first + count_listed(listed_between(wallet_select(), "SELECT ", " FROM wallets w"));
+      wallet_first +
+      static_cast<int>(count_listed(listed_between(wallet_select(), "SELECT ", " FROM wallets w")));
   std::string array = "{";
   for (size_t i = 0; i < cashout_ids.size(); ++i) {
     if (i > 0) array += ',';
