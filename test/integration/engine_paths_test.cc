@@ -528,10 +528,17 @@ TEST_F(EnginePathsTest, OnHoldIsReleasedOrExpires) {
 // action_required before they expire, even in the sanitizer build on PostgreSQL.
 constexpr int kCancelTestActionRequiredExpirySeconds = 4;
 
+// How long the sandbox rail takes to answer a cancel request (accounts 903 and 904). Long enough for
+// what a test checks between the 202 and the answer (a second request, a CLI wallet read, the
+// refunds list) on a slow machine: at 300 ms an ASan build under load once took longer, saw the
+// payout already cancelled and refunded, and failed.
+constexpr int64_t kCancelAnswerAfterMs = 1500;
+
 EngineConfig cancel_config() {
   EngineConfig config = fast_paths_config();
   config.set("sandbox_settle_after_ms", 800)
       .set("sandbox_complete_after_ms", 1000)
+      .set("sandbox_cancel_answer_after_ms", kCancelAnswerAfterMs)
       .set("action_required_expiry_seconds", kCancelTestActionRequiredExpirySeconds);
   return config;
 }
@@ -660,7 +667,8 @@ TEST_F(EngineCancelTest, Account903CancelAnsweredLaterCancelled) {
 
   const std::vector<Observed> seen = poll_until(*api_, {ids}, {"cancelled"}, 20000);
   ASSERT_TRUE(seen[0].reached) << seen[0].last_v1_body;
-  EXPECT_GE(steady_ms() - asked_at, 300) << "cancelled before the rail's answer was due";
+  EXPECT_GE(steady_ms() - asked_at, kCancelAnswerAfterMs)
+      << "cancelled before the rail's answer was due";
   EXPECT_TRUE(sequence_matches(seen[0].v1, steps({{"processing", false}, {"cancelled", false}})));
   EXPECT_TRUE(sequence_matches(seen[0].v3, steps({{"4", false}, {"2", false}})));
   EXPECT_EQ(seen[0].last_v3_body, v3_status_json(2, "Canceled"));
