@@ -523,21 +523,24 @@ TEST_F(EnginePathsTest, OnHoldIsReleasedOrExpires) {
 // ---------------------------------------------------------------------------------------------
 // 2. Cancelling a processing payout.
 
-// Processing lasts 800 ms unless a cancel changes it; a deferred cancel is answered after 300 ms.
 // kCancelTestActionRequiredExpirySeconds: time enough to cancel two payouts that wait in
 // action_required before they expire, even in the sanitizer build on PostgreSQL.
 constexpr int kCancelTestActionRequiredExpirySeconds = 4;
 
-// How long the sandbox rail takes to answer a cancel request (accounts 903 and 904). Long enough for
-// what a test checks between the 202 and the answer (a second request, a CLI wallet read, the
-// refunds list) on a slow machine: at 300 ms an ASan build under load once took longer, saw the
-// payout already cancelled and refunded, and failed.
+// The sandbox rail's timeline in these tests: a submitted payout stays processing for
+// kProcessingMs (then settling, then completed 500 ms later) unless a cancel changes it, and a
+// cancel of accounts 903/904 is answered after kCancelAnswerAfterMs. Both are long enough for what
+// a test checks in between (a refused or accepted cancel, a second request, a CLI wallet read, a
+// SQL look at the rail, the refunds list) on a slow machine: at 800 ms and 300 ms, ASan builds on
+// PostgreSQL under load took longer twice (fresh-clone CI runs of 02d9926 and ac43789) and saw the
+// payout already settling, or already cancelled and refunded.
+constexpr int64_t kProcessingMs = 3000;
 constexpr int64_t kCancelAnswerAfterMs = 1500;
 
 EngineConfig cancel_config() {
   EngineConfig config = fast_paths_config();
-  config.set("sandbox_settle_after_ms", 800)
-      .set("sandbox_complete_after_ms", 1000)
+  config.set("sandbox_settle_after_ms", kProcessingMs)
+      .set("sandbox_complete_after_ms", kProcessingMs + 500)
       .set("sandbox_cancel_answer_after_ms", kCancelAnswerAfterMs)
       .set("action_required_expiry_seconds", kCancelTestActionRequiredExpirySeconds);
   return config;
@@ -613,8 +616,8 @@ TEST_F(EngineCancelTest, Account902CancelRefusedThenCompletes) {
   EXPECT_EQ(refused.status, 400) << refused.body;
   EXPECT_EQ(refused.body,
             R"({"error":"BadRequest","message":"payout cannot be cancelled in current status"})");
-  // Nothing changed: still processing (settling comes 800 ms after the submission), no cancel
-  // recorded anywhere, money still held.
+  // Nothing changed: still processing (settling comes kProcessingMs after the submission), no
+  // cancel recorded anywhere, money still held.
   std::optional<json::Value> now = parse_json(api_->v1_get(ids.public_id).body);
   ASSERT_TRUE(now.has_value());
   EXPECT_EQ(member_text(*now, "status"), "processing");
