@@ -534,6 +534,12 @@ void add_global_options(CLI::App& app, Arguments& args) {
   app.add_option_function<std::string>(
       "--log-format", [&args](const std::string& value) { args.flags.log_format = value; },
       "text or json (default: text on a terminal, else json)");
+  // Tests only: every process of a test (servers, CLI commands) reads one time the test sets.
+  app.add_option_function<std::string>(
+         "--test-clock",
+         [&args](const std::string& value) { args.flags.test_clock_file = value; },
+         "TESTS ONLY: read the time from this 8-byte file instead of the system clock")
+      ->group("Testing");
 }
 
 void add_server_options(CLI::App& app, Arguments& args) {

@@ -80,7 +80,7 @@ void add_readiness_route(http::Router& router, commands::Commands& commands) {
 }  // namespace
 
 void register_routes(http::Router& router, RouteContext& context) {
-  http::add_builtin_routes(router, context.metrics, context.version);
+  http::add_builtin_routes(router, context.metrics, context.version, context.status_warning);
   add_readiness_route(router, context.commands);
   if (context.engine != nullptr) add_connector_callback_route(router, *context.engine);
 
@@ -88,6 +88,9 @@ void register_routes(http::Router& router, RouteContext& context) {
   v3_options.brand = context.settings.brand;
   v3_options.rate_limit.per_second = context.settings.v3_rate_limit_per_second;
   v3_options.rate_limit.burst = context.settings.v3_rate_limit_burst;
+  if (context.test_clock != nullptr) {
+    v3_options.rate_limit_clock = [clock = context.test_clock] { return clock->now_micros(); };
+  }
   auto v3 = std::make_shared<api::cashouts_v3::Context>(context.commands, std::move(v3_options));
   api::cashouts_v3::register_routes(router, *v3);
   context.dialect_state.push_back(std::move(v3));

@@ -28,6 +28,10 @@ struct RouteContext {
   // The engine of this process (asked about cancels of processing payouts); may be null.
   engine::Engine* engine = nullptr;
   std::string version = std::string(kPayoutdVersion);
+  // The test clock of --test-clock, else null: then the rate limiters run on it too, and
+  // GET /status carries `warning` (never set in a real deployment).
+  Clock* test_clock = nullptr;
+  std::string status_warning = {};
   // State the dialects' handlers refer to (their contexts, rate limiters); kept alive here, as
   // long as the context, which outlives the server.
   std::vector<std::shared_ptr<void>> dialect_state = {};

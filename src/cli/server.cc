@@ -64,6 +64,14 @@ int serve_session(const config::Settings& settings, Session& session, const List
   http::Router router;
   RouteContext context{session.commands(), settings, metrics};
   context.engine = &(*engine)->engine();
+  if (const std::string* clock_file = session.test_clock_file(); clock_file != nullptr) {
+    context.test_clock = &session.clock();
+    context.status_warning = "test clock: time is read from " + *clock_file +
+                             ", not the system clock (--test-clock; tests only)";
+    spdlog::warn("TEST CLOCK: time is read from {}, not the system clock (--test-clock is for "
+                 "tests only; never run a deployment with it)",
+                 *clock_file);
+  }
   register_routes(router, context);
 
   http::ServerOptions options;

@@ -56,6 +56,11 @@ StoreOptions store_options_for(const config::Settings& settings) {
 Result<std::unique_ptr<Session>> Session::open(const config::Settings& settings, KeyNeed key_need,
                                                const StoreOptions& store_options) {
   std::unique_ptr<Session> session(new Session());
+  if (!settings.test_clock_file.empty()) {
+    Result<std::unique_ptr<TestClockFile>> file = TestClockFile::open(settings.test_clock_file);
+    if (!file.is_ok()) return std::move(file).status();
+    session->test_clock_ = std::make_unique<TestClock>(std::move(file).value());
+  }
   if (key_need == KeyNeed::kRequired) {
     Result<crypto::MasterKey> key = load_master_key(settings, session->random_);
     if (!key.is_ok()) return std::move(key).status();
@@ -76,7 +81,7 @@ Result<std::unique_ptr<Session>> Session::open(const config::Settings& settings,
   options.notification_retry_window_micros =
       settings.timings.notify_retry_window_seconds * 1'000'000;
   session->commands_ = std::make_unique<commands::Commands>(
-      *session->store_, session->clock_, session->random_, session->master_key(),
+      *session->store_, session->clock(), session->random_, session->master_key(),
       std::move(options));
   return session;
 }

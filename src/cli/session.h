@@ -8,6 +8,7 @@
 
 #include "cli/domain_metrics.h"
 #include "cli/system_clock.h"
+#include "cli/test_clock.h"
 #include "commands/commands.h"
 #include "config/config.h"
 #include "core/status.h"
@@ -48,7 +49,12 @@ class Session {
 
   commands::Commands& commands() { return *commands_; }
   Store& store() { return *store_; }
-  Clock& clock() { return clock_; }
+  // The system clock, or the test clock of --test-clock.
+  Clock& clock() { return test_clock_ ? static_cast<Clock&>(*test_clock_) : system_clock_; }
+  // The test clock's file when --test-clock is on, else nullptr.
+  const std::string* test_clock_file() const {
+    return test_clock_ ? &test_clock_->path() : nullptr;
+  }
   RandomSource& random() { return random_; }
   const crypto::MasterKey* master_key() const { return master_key_ ? &*master_key_ : nullptr; }
   // The process's metrics registry: the server adds HTTP series, the session domain series.
@@ -58,7 +64,8 @@ class Session {
  private:
   Session() = default;
 
-  SystemClock clock_;
+  SystemClock system_clock_;
+  std::unique_ptr<TestClock> test_clock_;
   crypto::SystemRandom random_;
   std::optional<crypto::MasterKey> master_key_;
   http::Metrics metrics_;

@@ -399,6 +399,7 @@ Result<Settings> load_settings(const FlagOverrides& flags, const EnvironmentLook
   if (flags.log_level) settings.log_level = *flags.log_level;
   if (flags.log_format) settings.log_format = *flags.log_format;
   if (flags.brand) settings.brand = *flags.brand;
+  if (flags.test_clock_file) settings.test_clock_file = *flags.test_clock_file;
   if (flags.v3_rate_limit_per_second) {
     PAYOUTD_RETURN_IF_ERROR(apply_rate_limit_text(*flags.v3_rate_limit_per_second,
                                                   "--v3-rate-limit-per-second",

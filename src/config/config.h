@@ -92,6 +92,9 @@ struct Settings {
   int64_t db_read_connections = 8;
   int64_t db_max_batch_ops = 256;
   bool db_group_writes = true;
+  // --test-clock FILE only (never from the environment or a config file, so no stray setting can
+  // turn it on): the process reads its time from FILE (cli/test_clock.h). Empty = the system clock.
+  std::string test_clock_file;
 };
 
 // Settings given on the command line. Unset = not given (lower layers decide).
@@ -114,6 +117,7 @@ struct FlagOverrides {
   std::optional<std::string> maximum_transaction_amounts;
   std::optional<std::string> v1_access_token_ttl_seconds;
   std::optional<std::string> v1_refresh_token_ttl_seconds;
+  std::optional<std::string> test_clock_file;
 };
 
 // Reads one environment variable; nullopt when unset. Injected so tests need not touch the real

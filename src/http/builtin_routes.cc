@@ -6,9 +6,14 @@
 
 namespace payoutd::http {
 
-void add_builtin_routes(Router& router, Metrics& metrics, std::string version) {
+void add_builtin_routes(Router& router, Metrics& metrics, std::string version,
+                        std::string_view warning) {
   std::string status_body = "{\"status\":\"ok\",\"version\":\"";
   append_json_escaped(status_body, version);
+  if (!warning.empty()) {
+    status_body += "\",\"warning\":\"";
+    append_json_escaped(status_body, warning);
+  }
   status_body += "\"}";
   router.add("GET", "/status", "status",
              [status_body = std::move(status_body)](Request&&, Respond respond) {

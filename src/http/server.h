@@ -91,6 +91,8 @@ int wait_for_termination_signal();
 // GET /status -> 200 {"status":"ok","version":"<version>"} (route "status");
 // GET /metrics -> 200 Prometheus text format 0.0.4 (route "metrics").
 // REQUIRES: `metrics` outlives the router's use.
-void add_builtin_routes(Router& router, Metrics& metrics, std::string version);
+// `warning`, when not empty, is shown by /status as {"status":"ok","version":..,"warning":..}.
+void add_builtin_routes(Router& router, Metrics& metrics, std::string version,
+                        std::string_view warning = {});
 
 }  // namespace payoutd::http

@@ -25,13 +25,15 @@ struct CashoutsV3Options {
   // fixed messages are never rebranded.
   std::string brand = "payoutd";
   RateLimit rate_limit;
+  // The rate limiter's time; empty = std::chrono::steady_clock (the test clock under tests).
+  RateLimiter::MonotonicClock rate_limit_clock;
 };
 
 // Everything the handlers use. Must outlive the server the routes are registered on.
 struct Context {
   // REQUIRES: validate_rate_limit(options.rate_limit) is ok.
   Context(commands::Commands& commands_in, CashoutsV3Options options_in)
-      : commands(commands_in), options(std::move(options_in)), limiter(options.rate_limit) {}
+      : commands(commands_in), options(std::move(options_in)), limiter(options.rate_limit, options.rate_limit_clock) {}
   Context(const Context&) = delete;
   Context& operator=(const Context&) = delete;
 
