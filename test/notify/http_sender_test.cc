@@ -72,19 +72,29 @@ class HttpSenderTest : public ::testing::Test {
 };
 
 TEST_F(HttpSenderTest, TwoHundredIsDeliveredWithBodyHeadersAndContentTypeIntact) {
-  receiver_.set_behaviour("/hooks/v1", {.then_status = 200, .response_body = "thanks"});
+  // The receiver holds its answer this long after reading the request, so the latency has a known
+  // floor: post() cannot return before the answer exists.
+  constexpr int kAnswerDelayMs = 250;
+  receiver_.set_behaviour("/hooks/v1",
+                          {.then_status = 200, .response_body = "thanks", .answer_delay_ms = kAnswerDelayMs});
   CurlSender sender(local_options());
   OutboundRequest request = json_post(receiver_.url("/hooks/v1?merchant=7"), R"({"id":"evt_1","type":"payout.created"})");
   request.headers = {{"Payoutd-Event-Id", "evt_1"}, {"Payoutd-Signature", "t=1700000000,v1=abc"}};
 
+  const auto start = std::chrono::steady_clock::now();
   const OutboundResult result = sender.post(request);
+  const int64_t observed_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
   EXPECT_EQ(result.outcome, OutboundOutcome::kAnswered) << result.error;
   EXPECT_EQ(result.http_status, 200);
   EXPECT_TRUE(result.delivered());
   EXPECT_EQ(result.error, "");
   EXPECT_EQ(result.response_excerpt, "thanks");
-  EXPECT_GE(result.latency_ms, 0);
-  EXPECT_LT(result.latency_ms, 5000);
+  // Bounded from both sides: at least the receiver's delay, at most the interval observed around
+  // the call (no timing guess: both bounds hold however slow the machine is).
+  EXPECT_GE(result.latency_ms, kAnswerDelayMs);
+  EXPECT_LE(result.latency_ms, observed_ms);
+  EXPECT_LT(result.latency_ms, 5000);  // answered, so within the total timeout
 
   const std::vector<ReceivedRequest> received = receiver_.requests_for("/hooks/v1");
   ASSERT_EQ(received.size(), 1u);
