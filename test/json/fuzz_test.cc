@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <iostream>
+#include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -108,16 +111,167 @@ TEST(ParseFuzzTest, MutationsNeverCrashAndAcceptedDocumentsRoundTrip) {
   EXPECT_GT(rejected, 1000);
 }
 
+// Deep equality: same types, same number texts, same strings, same items and members in order.
+bool same_value(const Value& a, const Value& b) {
+  if (a.type() != b.type()) return false;
+  switch (a.type()) {
+    case Type::kNull:
+      return true;
+    case Type::kBool:
+      return a.as_bool() == b.as_bool();
+    case Type::kNumber:
+      return a.number_text() == b.number_text();
+    case Type::kString:
+      return a.as_string() == b.as_string();
+    case Type::kArray:
+      if (a.items().size() != b.items().size()) return false;
+      for (size_t i = 0; i < a.items().size(); ++i) {
+        if (!same_value(a.items()[i], b.items()[i])) return false;
+      }
+      return true;
+    case Type::kObject:
+      if (a.members().size() != b.members().size()) return false;
+      for (size_t i = 0; i < a.members().size(); ++i) {
+        if (a.members()[i].first != b.members()[i].first) return false;
+        if (!same_value(a.members()[i].second, b.members()[i].second)) return false;
+      }
+      return true;
+  }
+  return false;
+}
+
+// Random well-formed documents, so that a run of random bytes also meets valid input (uniform
+// random bytes almost never parse). Strings are valid UTF-8 without NUL (what parse() keeps as
+// written): control characters, quotes, backslashes and multi-byte characters exercise escaping.
+class DocumentGenerator {
+ public:
+  explicit DocumentGenerator(std::mt19937_64& engine) : engine_(engine) {}
+
+  Value value(int depth) {
+    const uint64_t kind = engine_() % (depth >= 4 ? 4 : 6);
+    switch (kind) {
+      case 0:
+        return Value::null();
+      case 1:
+        return Value::boolean(engine_() % 2 == 0);
+      case 2:
+        return Value::number(number());
+      case 3:
+        return Value::string(text());
+      case 4: {
+        std::vector<Value> items;
+        for (uint64_t i = engine_() % 5; i > 0; --i) items.push_back(value(depth + 1));
+        return Value::array(std::move(items));
+      }
+      default: {
+        std::vector<Value::Member> members;
+        const uint64_t count = engine_() % 5;
+        for (uint64_t i = 0; i < count; ++i) {
+          // Distinct keys (an object may not repeat one): a random text plus the member's index.
+          members.emplace_back(text() + "#" + std::to_string(i), value(depth + 1));
+        }
+        return Value::object(std::move(members));
+      }
+    }
+  }
+
+ private:
+  std::string digits(size_t min_count, size_t max_count) {
+    std::string out;
+    for (size_t n = min_count + engine_() % (max_count - min_count + 1); n > 0; --n) {
+      out.push_back(static_cast<char>('0' + engine_() % 10));
+    }
+    return out;
+  }
+
+  std::string number() {
+    std::string out = engine_() % 3 == 0 ? "-" : "";
+    if (engine_() % 4 == 0) {
+      out += "0";
+    } else {
+      out.push_back(static_cast<char>('1' + engine_() % 9));
+      out += digits(0, 12);
+    }
+    if (engine_() % 2 == 0) out += "." + digits(1, 6);
+    if (engine_() % 3 == 0) {
+      out += engine_() % 2 == 0 ? "e" : "E";
+      const uint64_t sign = engine_() % 3;
+      if (sign == 1) out += "+";
+      if (sign == 2) out += "-";
+      out += digits(1, 3);
+    }
+    return out;
+  }
+
+  std::string text() {
+    static const std::vector<std::string> kPieces = {
+        "a", "Z", "7", " ", "\"", "\\", "/", "\n", "\t", "\x01", "\x1f", "\x7f",
+        "\xC3\xA9", "\xE2\x82\xAC", "\xF0\x9F\x98\x80", "cashout_id"};
+    std::string out;
+    for (uint64_t n = engine_() % 8; n > 0; --n) out += kPieces[engine_() % kPieces.size()];
+    return out;
+  }
+
+  std::mt19937_64& engine_;
+};
+
 TEST(ParseFuzzTest, RandomBytesNeverCrash) {
   const uint64_t seed = testing::random_seed_for_run("ParseFuzzTest.RandomBytes");
   testing::SeededRandom random(seed);
-  for (int round = 0; round < 5000; ++round) {
-    std::string text(random.engine()() % 64, '\0');
-    for (char& c : text) c = static_cast<char>(random.engine()() & 0xFF);
-    (void)parse(text);
+  auto& engine = random.engine();
+  DocumentGenerator generator(engine);
+  constexpr int kRounds = 6000;
+  int accepted = 0;
+  int rejected = 0;
+  int generated_intact = 0;
+  for (int round = 0; round < kRounds; ++round) {
+    std::string text;
+    std::optional<Value> intact;  // set when `text` is a generated document left as written
+    const uint64_t mode = engine() % 3;
+    if (mode == 0) {  // uniform random bytes
+      text.resize(engine() % 64);
+      for (char& c : text) c = static_cast<char>(engine() & 0xFF);
+    } else {  // a random document, in one round of two with random bytes written over it
+      Value document = generator.value(0);
+      text = serialize(document);
+      if (mode == 1) {
+        intact = std::move(document);
+      } else {
+        for (uint64_t n = 1 + engine() % 3; n > 0 && !text.empty(); --n) {
+          text[engine() % text.size()] = static_cast<char>(engine() & 0xFF);
+        }
+      }
+    }
+    const std::string context = "seed " + std::to_string(seed) + " round " + std::to_string(round) +
+                                "\ninput: " + text;
+    Result<Value> parsed = parse(text);
+    if (!parsed.is_ok()) {
+      ++rejected;
+      // parse() documents every failure as invalid_argument("body", "<precise reason>").
+      ASSERT_EQ(parsed.status().kind(), ErrorKind::kInvalidArgument) << context;
+      ASSERT_EQ(parsed.status().field(), "body") << context;
+      ASSERT_FALSE(parsed.status().message().empty()) << context;
+      ASSERT_FALSE(intact.has_value()) << context << "\nrefused: " << parsed.status().message();
+      continue;
+    }
+    ++accepted;
+    if (intact.has_value()) {
+      ++generated_intact;
+      ASSERT_TRUE(same_value(*parsed, *intact)) << context << "\nread back: " << serialize(*parsed);
+    }
+    // What parses re-serializes, and that re-parses to an equal value.
+    const std::string written = serialize(*parsed);
+    Result<Value> reparsed = parse(written);
+    ASSERT_TRUE(reparsed.is_ok()) << context << "\nwritten: " << written << "\n" << reparsed.status().message();
+    ASSERT_TRUE(same_value(*reparsed, *parsed)) << context << "\nwritten: " << written;
   }
+  // Both outcomes occurred, in good numbers: the generator makes valid and invalid documents.
+  // (Each mode is a third of the rounds; uniform bytes and overwritten documents mostly fail.)
+  EXPECT_GT(accepted, kRounds / 5) << "seed " << seed;
+  EXPECT_GT(rejected, kRounds / 5) << "seed " << seed;
+  EXPECT_GT(generated_intact, kRounds / 5) << "seed " << seed;
+  std::cout << "[fuzz] accepted " << accepted << ", rejected " << rejected << " of " << kRounds << std::endl;
 }
-
 
 // An independent oracle: Python's json module in strict mode plus payoutd's extra rules
 // (duplicate keys, NUL, lone surrogates, NaN/Infinity, BOM, depth). Prints 1/0 per input line
