@@ -5,8 +5,18 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <future>
+#include <iostream>
 #include <memory>
+#include <mutex>
+#include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "commands/commands_fixture.h"
@@ -120,7 +130,7 @@ class EngineTest : public CommandsFixture {
   }
 
   std::unique_ptr<Engine> make_engine(const std::string& id, FaultInjector faults = {},
-                                      Connector* connector = nullptr) {
+                                      Connector* connector = nullptr, Screening* screening = nullptr) {
     EngineOptions options;
     options.instance_id = id;
     options.lease_ms = 30'000;
@@ -128,7 +138,8 @@ class EngineTest : public CommandsFixture {
     options.on_hold_expiry_ms = 3600'000;
     options.action_required_expiry_ms = 7200'000;
     return std::make_unique<Engine>(*store_, *commands_, connector ? *connector : *sandbox_,
-                                    screening_, clock_, options, std::move(faults));
+                                    screening ? *screening : screening_, clock_, options,
+                                    std::move(faults));
   }
 
   Payout create(const std::string& external_id, const std::string& account,
@@ -542,32 +553,161 @@ TEST_F(EngineTest, CallbacksAreAuthenticatedHintsThatMakeThePayoutDue) {
   expect_ledger_holds();
 }
 
-TEST_F(EngineTest, MerchantCancelRacingTheEngineHasOneWinner) {
-  const int64_t start = available();
-  std::vector<Payout> payouts;
-  for (int i = 0; i < 50; ++i) payouts.push_back(create("race-" + std::to_string(i), "123456"));
-  std::thread canceller([&] {
-    for (const Payout& payout : payouts) {
-      (void)commands_->cancel_payout(merchant_, PayoutRef::by_cashout_id(payout.cashout_id),
-                                     Actor::kClient);
+// A one-shot gate between threads; waits are bounded so that a broken interleaving fails the test
+// instead of hanging it.
+class Gate {
+ public:
+  void open() {
+    {
+      std::lock_guard lock(mutex_);
+      open_ = true;
     }
-  });
-  engine_->run_once();
-  canceller.join();
-  run_until(payouts.back().cashout_id, status_of(payouts.back().cashout_id));
-  for (int i = 0; i < 20; ++i) {
-    engine_->run_once();
-    clock_.advance_micros(kSecond);
+    opened_.notify_all();
   }
+  bool wait() {
+    std::unique_lock lock(mutex_);
+    return opened_.wait_for(lock, std::chrono::seconds(30), [this] { return open_; });
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable opened_;
+  bool open_ = false;
+};
+
+// The built-in rules, with a hook that runs inside the engine's screening transaction.
+class HookedScreening final : public Screening {
+ public:
+  ScreeningDecision screen(const Payout& payout) override {
+    if (hook) hook();
+    return builtin.screen(payout);
+  }
+  std::function<void()> hook;
+  BuiltinScreening builtin;
+};
+
+// A merchant cancelling payouts while one engine pass screens and submits them. Each round is
+// pinned at two points, so both outcomes are bound to occur and the run shows the race had both
+// sides: the merchant's first cancel is queued while the pass is inside its screening transaction
+// (before the engine can claim anything: the merchant wins), the last ones are sent while the pass
+// holds its claims and has not called the connector yet (the engine wins: no refund, one
+// submission). The cancels in between race the claim freely. The order of the cancels and where
+// the free race ends are drawn from a seed (printed; replay with PAYOUTD_TEST_SEED).
+TEST_F(EngineTest, MerchantCancelRacingTheEngineHasOneWinner) {
+  constexpr int kRounds = 3;
+  constexpr int kPayouts = 24;
+  const uint64_t seed = payoutd::testing::random_seed_for_run("EngineTest.MerchantCancelRace");
+  std::mt19937_64 random(seed);
+  fund(merchant_, "USD", kRounds * kPayouts * 20'000);
+
+  struct Round {
+    Gate go;        // screening began: the merchant may start
+    Gate enqueued;  // the merchant's first cancel is queued
+    Gate claimed;   // the engine committed its claims (processing + lease), connector not called
+    Gate done;      // the merchant sent every cancel
+    std::atomic<bool> screen_hook{true};
+    std::atomic<bool> claim_hook{true};
+  };
+  std::unique_ptr<Round> round;  // replaced between passes, when no thread uses it
+  HookedScreening screening;
+  screening.hook = [&round] {
+    if (!round || !round->screen_hook.exchange(false)) return;
+    round->go.open();
+    EXPECT_TRUE(round->enqueued.wait()) << "the merchant's first cancel was never queued";
+  };
+  FaultInjector faults = [&round](FaultPoint point, int64_t) {
+    if (point != FaultPoint::kAfterSubmitClaim || !round || !round->claim_hook.exchange(false)) {
+      return false;
+    }
+    round->claimed.open();
+    EXPECT_TRUE(round->done.wait()) << "the merchant never finished cancelling";
+    return false;  // carry on: submit what was claimed
+  };
+  engine_ = make_engine("engine-race", faults, nullptr, &screening);
+
+  const int64_t start = available();
   int64_t expected = start;
-  for (const Payout& payout : payouts) {
-    const S status = status_of(payout.cashout_id);
-    EXPECT_TRUE(status == S::kCancelled || status == S::kCompleted) << status_name(status);
-    if (status == S::kCompleted) expected -= payout.total_minor;
-    EXPECT_EQ(submissions(payout), status == S::kCancelled ? 0 : 1);
+  int merchant_wins = 0;
+  int engine_wins = 0;
+  int free_merchant_wins = 0;
+  int free_engine_wins = 0;
+  for (int r = 0; r < kRounds; ++r) {
+    SCOPED_TRACE("seed " + std::to_string(seed) + " round " + std::to_string(r));
+    std::vector<Payout> payouts;
+    for (int i = 0; i < kPayouts; ++i) {
+      payouts.push_back(create("race-" + std::to_string(r) + "-" + std::to_string(i), "123456"));
+    }
+    std::vector<size_t> order(kPayouts);
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::shuffle(order.begin(), order.end(), random);
+    // order[0] is cancelled inside screening, order[1..free_end) race the claim, the rest follow it.
+    const size_t free_end = 1 + static_cast<size_t>(random() % (kPayouts - 2));
+
+    round = std::make_unique<Round>();
+    std::vector<Result<commands::PayoutWithEvents>> cancels(kPayouts, Status::internal("not sent"));
+    auto first = std::make_shared<std::promise<Result<commands::PayoutWithEvents>>>();
+    std::future<Result<commands::PayoutWithEvents>> first_answer = first->get_future();
+    std::thread merchant([&] {
+      auto cancel = [&](size_t index) {
+        return commands_->cancel_payout(merchant_, PayoutRef::by_cashout_id(payouts[index].cashout_id),
+                                        Actor::kClient);
+      };
+      EXPECT_TRUE(round->go.wait()) << "the engine never screened";
+      commands_->cancel_payout_async(
+          merchant_, PayoutRef::by_cashout_id(payouts[order[0]].cashout_id), Actor::kClient,
+          [first](Result<commands::PayoutWithEvents> result) { first->set_value(std::move(result)); });
+      round->enqueued.open();
+      for (size_t k = 1; k < free_end; ++k) cancels[order[k]] = cancel(order[k]);
+      EXPECT_TRUE(round->claimed.wait()) << "the engine never claimed";
+      for (size_t k = free_end; k < order.size(); ++k) cancels[order[k]] = cancel(order[k]);
+      round->done.open();
+    });
+    engine_->run_once();
+    merchant.join();
+    cancels[order[0]] = first_answer.get();
+    for (int i = 0; i < 20; ++i) {
+      engine_->run_once();
+      clock_.advance_micros(kSecond);
+    }
+
+    for (size_t k = 0; k < order.size(); ++k) {
+      const size_t index = order[k];
+      const Payout& payout = payouts[index];
+      const S status = status_of(payout.cashout_id);
+      const Result<commands::PayoutWithEvents>& cancel = cancels[index];
+      SCOPED_TRACE("cancel #" + std::to_string(k) + " (free race: 1.." + std::to_string(free_end - 1) +
+                   "), payout " + std::to_string(payout.cashout_id));
+      EXPECT_TRUE(status == S::kCancelled || status == S::kCompleted) << status_name(status);
+      const bool merchant_won = status == S::kCancelled;
+      // One winner: the merchant's cancel succeeded exactly when the payout ended cancelled, and
+      // a cancelled payout never reached the rail.
+      EXPECT_EQ(cancel.is_ok(), merchant_won) << (cancel.is_ok() ? "ok" : cancel.status().to_string());
+      if (!cancel.is_ok()) {
+        EXPECT_EQ(cancel.status().kind(), ErrorKind::kInvalidTransition);
+      }
+      EXPECT_EQ(submissions(payout), merchant_won ? 0 : 1);
+      if (k == 0) {
+        EXPECT_TRUE(merchant_won) << "queued during screening, before any claim";
+      }
+      if (k >= free_end) {
+        EXPECT_FALSE(merchant_won) << "sent after the engine's claim";
+      }
+      if (k > 0 && k < free_end) ++(merchant_won ? free_merchant_wins : free_engine_wins);
+      ++(merchant_won ? merchant_wins : engine_wins);
+      if (!merchant_won) expected -= payout.total_minor;
+    }
+    round.reset();
   }
+  std::cout << "[race] merchant won " << merchant_wins << " (" << free_merchant_wins
+            << " in the free race), engine won " << engine_wins << " (" << free_engine_wins
+            << " in the free race)" << std::endl;
+  // Both sides of the race happened: a run where one side always wins proves nothing.
+  EXPECT_GT(merchant_wins, 0);
+  EXPECT_GT(engine_wins, 0);
+  EXPECT_EQ(merchant_wins + engine_wins, kRounds * kPayouts);
   EXPECT_EQ(available(), expected);
   expect_ledger_holds();
+  engine_.reset();  // before `screening` and `round` go
 }
 
 }  // namespace
