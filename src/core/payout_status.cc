@@ -208,11 +208,6 @@ V3Status v3_status(PayoutStatus status) {
   return {0, ""};
 }
 
-bool v3_cancellable(PayoutStatus status) {
-  const int code = v3_status(status).code;
-  return code == 0 || code == 5;
-}
-
 std::string_view rejection_reason_name(int rejection_code) {
   switch (rejection_code) {
     case 800: return "ERROR_ACCOUNT_INCORRECT";

@@ -92,8 +92,9 @@ struct V3Status {
   std::string_view description;  // "Pending", "Completed", ...
 };
 V3Status v3_status(PayoutStatus status);
-// The v3 cancel endpoint accepts v3 status 0 and 5 only.
-bool v3_cancellable(PayoutStatus status);
+// What the v3 cancel may cancel (v3 status 0 Pending and 5 On hold) has no function of its own: the
+// v3 cancel is a client cancel without a connector's confirmation, so check_transition(from,
+// kCancelled, Actor::kClient) decides it inside the write op, and refuses processing (v3 510).
 
 // v3 rejection codes (cashouts-v3.md). Returns empty for an unknown code.
 std::string_view rejection_reason_name(int rejection_code);

@@ -298,20 +298,32 @@ TEST(DialectMappingTest, MatchesDomainTable) {
     const V3Status v3 = v3_status(row.status);
     EXPECT_EQ(v3.code, row.v3_code);
     EXPECT_EQ(v3.description, row.v3_description);
-    EXPECT_EQ(v3_cancellable(row.status), row.v3_cancellable);
+    // The v3 cancel's own decision: a client cancel without a connector's confirmation, exactly
+    // as the v3 handler submits it (api/cashouts_v3: actor client, the default context).
+    EXPECT_EQ(check_transition(row.status, S::kCancelled, Actor::kClient).is_ok(), row.v3_cancellable);
   }
 }
 
 TEST(DialectMappingTest, V3CancellableMeansTheMerchantMayCancel) {
-  // Whatever the v3 cancel endpoint accepts, the transition table must allow for the merchant
-  // without a connector confirmation; and it never accepts processing (v3 510).
+  // The rule the v3 cancel runs (the transition table, for a client cancel without a connector's
+  // confirmation) allows exactly what v3 shows as Pending (0) or On hold (5), and refuses the rest
+  // as an invalid transition carrying the current status (what the handler answers 412/510).
   for (S status : kAllPayoutStatuses) {
-    if (v3_cancellable(status)) {
-      EXPECT_TRUE(check_transition(status, S::kCancelled, Actor::kClient).is_ok())
-          << status_name(status);
+    SCOPED_TRACE(std::string(status_name(status)));
+    const int code = v3_status(status).code;
+    const Status decided = check_transition(status, S::kCancelled, Actor::kClient);
+    EXPECT_EQ(decided.is_ok(), code == 0 || code == 5) << decided.to_string();
+    if (!decided.is_ok()) {
+      EXPECT_EQ(decided.kind(), ErrorKind::kInvalidTransition);
+      EXPECT_EQ(decided.detail_code().value_or(-1), static_cast<int>(status));
     }
   }
-  EXPECT_FALSE(v3_cancellable(S::kProcessing));
+  // Processing (v3 4 Delivered) is never cancelled by v3; only a connector's confirmation, which
+  // the v3 cancel never carries, lets a client cancel it (the v1 path).
+  EXPECT_FALSE(check_transition(S::kProcessing, S::kCancelled, Actor::kClient).is_ok());
+  TransitionContext confirmed;
+  confirmed.connector_confirmed_cancel = true;
+  EXPECT_TRUE(check_transition(S::kProcessing, S::kCancelled, Actor::kClient, confirmed).is_ok());
 }
 
 TEST(DialectMappingTest, V1StatusFilter) {
