@@ -4,30 +4,69 @@
 # The integration tests run once per store backend: SQLite files in temp directories, and a
 # throwaway PostgreSQL cluster (scripts/pg-cluster.sh) started here, shared by both runs and removed
 # on every exit path.
+# It ends with a table per build (scripts/test-report.py): each CTest test's wall time and
+# GoogleTest counts, a check that every test ran exactly once per build and backend, and the wall
+# time of each phase. A failing test run does not stop the other build's; the exit status is
+# non-zero when anything failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 jobs="$(nproc 2>/dev/null || echo 2)"
 
-echo "== release build (-Werror) =="
-scripts/build.sh build -DPAYOUTD_WERROR=ON
-echo "== PostgreSQL test cluster =="
-pg_dir="$(mktemp -d "${TMPDIR:-/tmp}/payoutd-pg.XXXXXX")"
-stop_cluster() { scripts/pg-cluster.sh stop "$pg_dir" || true; }
-trap stop_cluster EXIT
+phases="$(mktemp "${TMPDIR:-/tmp}/payoutd-phases.XXXXXX")"
+script_start=$SECONDS
+phase_start=$SECONDS
+# Records the wall time of the phase that just ended.
+phase_done() { echo -e "$1\t$((SECONDS - phase_start))" >>"$phases"; phase_start=$SECONDS; }
+pg_dir=""
+finish() {
+  local status=$?
+  if [[ -n "$pg_dir" ]]; then scripts/pg-cluster.sh stop "$pg_dir" || true; fi
+  echo -e "total\t$((SECONDS - script_start))" >>"$phases"
+  local builds=()
+  if [[ -f build/test-results/manifest.tsv ]]; then builds+=("release=build"); fi
+  if [[ -f build-asan/test-results/manifest.tsv ]]; then builds+=("asan=build-asan"); fi
+  if [[ ${#builds[@]} -gt 0 ]]; then
+    if ! python3 scripts/test-report.py --phases "$phases" "${builds[@]}"; then
+      if [[ $status -eq 0 ]]; then status=1; fi
+    fi
+  fi
+  rm -f "$phases"
+  exit "$status"
+}
+trap finish EXIT
 # A signal ends the script through exit, so the EXIT trap stops the cluster.
 trap 'exit 129' HUP
 trap 'exit 130' INT
 trap 'exit 143' TERM
+
+# Runs ctest in build dir $1 with default timeout $2; GoogleTest's JSON and ctest's JUnit file go
+# to $1/test-results (stale ones removed first).
+run_ctest() {
+  rm -f "$1"/test-results/*.json "$1"/test-results/ctest-junit.xml
+  (cd "$1" && ctest --output-on-failure -j "$jobs" --timeout "$2" \
+     --output-junit "$PWD/test-results/ctest-junit.xml")
+}
+failed=0
+
+echo "== release build (-Werror) =="
+# Drop results of an earlier run, so that a build that fails now shows no stale table.
+rm -f build/test-results/manifest.tsv build-asan/test-results/manifest.tsv
+scripts/build.sh build -DPAYOUTD_WERROR=ON
+phase_done "release build"
+echo "== PostgreSQL test cluster =="
+pg_dir="$(mktemp -d "${TMPDIR:-/tmp}/payoutd-pg.XXXXXX")"
 PAYOUTD_TEST_POSTGRES_URL="$(scripts/pg-cluster.sh start "$pg_dir")"
 export PAYOUTD_TEST_POSTGRES_URL
 echo "PostgreSQL at $PAYOUTD_TEST_POSTGRES_URL (data in $pg_dir)"
 echo "== tests (release) =="
-(cd build && ctest --output-on-failure -j "$jobs" --timeout 900)
+run_ctest build 900 || failed=1
+phase_done "release tests"
 
 echo "== sanitizer build (ASan+UBSan, -Werror) =="
 scripts/build.sh build-asan -DCMAKE_BUILD_TYPE=Debug -DPAYOUTD_WERROR=ON -DPAYOUTD_SANITIZE=ON \
   -DPAYOUTD_BUILD_BENCH=OFF
+phase_done "asan build"
 echo "== tests (ASan+UBSan) =="
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
@@ -38,4 +77,6 @@ export PAYOUTD_SIM_PAYOUTS=20000
 # Likewise the multi-node test (test/integration/multinode_test.cc): a fifth of its 10,000 payouts,
 # on both backends.
 export PAYOUTD_MULTINODE_PAYOUTS=2000
-(cd build-asan && ctest --output-on-failure -j "$jobs" --timeout 1800)
+run_ctest build-asan 1800 || failed=1
+phase_done "asan tests"
+exit "$failed"

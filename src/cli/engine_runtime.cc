@@ -71,6 +71,14 @@ Result<std::unique_ptr<EngineRuntime>> EngineRuntime::create(const config::Setti
   runtime->engine_ = std::make_unique<engine::Engine>(
       session.store(), session.commands(), *runtime->connector_, runtime->screening_,
       session.clock(), std::move(options));
+  // The runtime outlives the HTTP server that serves /metrics (serve_session's order).
+  session.metrics().add_collector([engine = runtime->engine_.get()](http::Metrics& registry) {
+    registry.gauge("payoutd_engine_passes_total", "Passes of the engine loop started")
+        .set(static_cast<int64_t>(engine->passes_started()));
+    registry.gauge("payoutd_engine_last_idle_pass",
+                   "Number of the engine loop's latest pass that found nothing due")
+        .set(static_cast<int64_t>(engine->last_idle_pass()));
+  });
   return runtime;
 }
 

@@ -57,6 +57,13 @@ Result<std::unique_ptr<NotifyRuntime>> NotifyRuntime::create(const config::Setti
     registry.gauge("payoutd_notification_dispatcher_errors_total",
                    "Store errors of the dispatcher while claiming or recording")
         .set(static_cast<int64_t>(stats.errors));
+    registry.gauge("payoutd_notification_dispatcher_claims_total",
+                   "Looks of the notification dispatcher for due rows")
+        .set(static_cast<int64_t>(stats.claims_started));
+    registry.gauge("payoutd_notification_dispatcher_last_idle_claim",
+                   "Number of the dispatcher's latest look that found nothing due and nothing "
+                   "in flight")
+        .set(static_cast<int64_t>(stats.last_idle_claim));
     OutboxCounts counts;
     Status read = store->read([&counts](ReadTx& tx) -> Status {
       Result<OutboxCounts> found = tx.outbox_counts();

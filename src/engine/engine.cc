@@ -217,6 +217,7 @@ bool Engine::crash_at(FaultPoint point, int64_t cashout_id, PassStats& stats) {
 PassStats Engine::run_once() {
   PassStats stats;
   const int64_t now = clock_.now_micros();
+  stats.started_at = now;
   screen(now, stats);
   if (!stats.crashed) expire(now, stats);
   if (!stats.crashed && connector_.submits_automatically()) submit(clock_.now_micros(), stats);
@@ -892,7 +893,9 @@ void Engine::start() {
   loop_running_.store(true);
   loop_thread_ = std::thread([this] {
     while (loop_running_.load()) {
+      const uint64_t pass = passes_started_.fetch_add(1, std::memory_order_acq_rel) + 1;
       const PassStats stats = run_once();
+      if (stats.idle()) last_idle_pass_.store(pass, std::memory_order_release);
       // A full batch of any kind means more is waiting: go again at once.
       const bool busy = stats.total_work() >= options_.batch_limit;
       if (busy) continue;

@@ -74,7 +74,10 @@ struct PassStats {
   int transitions = 0;
   int conflicts = 0;  // claims lost to another actor (normal under concurrency)
   bool crashed = false;
+  int64_t started_at = 0;  // the clock when the pass began (unix micros)
   int total_work() const { return screened + expired + submitted + followed; }
+  // Nothing was due at started_at: no work done, no claim lost to another actor.
+  bool idle() const { return total_work() == 0 && conflicts == 0 && !crashed; }
 };
 
 // The answer to a merchant's cancel of a processing payout (v1).
@@ -122,6 +125,13 @@ class Engine {
   void handle_callback_async(std::string body, std::string signature_header,
                              std::function<void(Status)> done);
 
+  // The background loop's passes, numbered from 1: how many have started, and the number of the
+  // latest one that found nothing due (0 before the first). A pass that started after an event
+  // (a commit, a move of the test clock) and found nothing due shows that the engine has done
+  // everything that event made due: under a test clock, the sign that time may move on.
+  uint64_t passes_started() const { return passes_started_.load(std::memory_order_acquire); }
+  uint64_t last_idle_pass() const { return last_idle_pass_.load(std::memory_order_acquire); }
+
   const EngineOptions& options() const { return options_; }
   Connector& connector() { return connector_; }
 
@@ -152,6 +162,8 @@ class Engine {
   std::mutex loop_mutex_;
   std::condition_variable loop_wake_;
   std::atomic<bool> loop_running_{false};
+  std::atomic<uint64_t> passes_started_{0};
+  std::atomic<uint64_t> last_idle_pass_{0};
   std::thread loop_thread_;
 };
 

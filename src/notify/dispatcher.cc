@@ -139,9 +139,8 @@ double Dispatcher::jitter_unit() {
   return static_cast<double>(value) / 4294967296.0;
 }
 
-Result<std::vector<Dispatcher::Job>> Dispatcher::claim(int capacity) {
+Result<std::vector<Dispatcher::Job>> Dispatcher::claim(int capacity, int64_t now) {
   PAYOUTD_ASSERT(capacity >= 1);
-  const int64_t now = clock_.now_micros();
   OutboxDueQuery query;
   query.now = now;
   query.limit = std::min(kMaxPageSize, capacity * kReadAheadFactor);
@@ -364,7 +363,7 @@ void Dispatcher::record(const Job& message, const OutboundResult& result, bool g
 
 Result<int> Dispatcher::run_once() {
   PAYOUTD_ASSERT(!started_);
-  Result<std::vector<Job>> jobs = claim(options_.workers);
+  Result<std::vector<Job>> jobs = claim(options_.workers, clock_.now_micros());
   if (!jobs.is_ok()) return std::move(jobs).status();
   for (const Job& job : *jobs) {
     count(&DispatcherStats::claimed);
@@ -380,8 +379,17 @@ void Dispatcher::claimer_loop() {
     const int capacity = options_.workers - in_flight_;
     if (capacity > 0) {
       lock.unlock();
-      Result<std::vector<Job>> jobs = claim(capacity);
+      uint64_t look = 0;
+      {
+        std::lock_guard<std::mutex> stats_lock(stats_mutex_);
+        look = ++stats_.claims_started;
+      }
+      Result<std::vector<Job>> jobs = claim(capacity, clock_.now_micros());
       lock.lock();
+      if (jobs.is_ok() && jobs->empty() && in_flight_ == 0) {
+        std::lock_guard<std::mutex> stats_lock(stats_mutex_);
+        stats_.last_idle_claim = look;
+      }
       if (!jobs.is_ok()) {
         count(&DispatcherStats::errors);
         spdlog::warn("notification dispatcher: claiming failed: {}", jobs.status().message());

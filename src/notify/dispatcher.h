@@ -68,6 +68,12 @@ struct DispatcherStats {
   uint64_t given_up = 0;        // rows marked failed (window over, refused, endpoint deleted)
   uint64_t leases_lost = 0;     // results recorded after another owner took the row
   uint64_t errors = 0;          // store errors while claiming or recording
+  // The claimer's looks for due rows, numbered from 1: how many have started, and the number of
+  // the latest that found nothing due while no delivery was in flight (0 before the first). A
+  // look that started after an event and found the dispatcher idle shows that everything the
+  // event made due was delivered and recorded: under a test clock, the sign that time may move on.
+  uint64_t claims_started = 0;
+  uint64_t last_idle_claim = 0;
 };
 
 class Dispatcher {
@@ -103,7 +109,7 @@ class Dispatcher {
   void worker_loop();
   // Reads due rows and claims those the limits allow (at most `capacity`).
   // REQUIRES: mutex_ not held.
-  Result<std::vector<Job>> claim(int capacity);
+  Result<std::vector<Job>> claim(int capacity, int64_t now);
   // Builds, sends and records one claimed row.
   void deliver(const Job& job);
   // The request for a row, or the reason it must not be sent (endpoint deleted: no retry).

@@ -216,6 +216,7 @@ void EngineTest::TearDown() {
   }
   servers_.clear();
   killed_.clear();
+  engines_.clear();
 }
 
 int EngineTest::kill_server(size_t index) {
@@ -224,6 +225,7 @@ int EngineTest::kill_server(size_t index) {
 }
 
 std::string EngineTest::write_config(const EngineConfig& config, const std::string& name) {
+  config_ = config;
   const std::string path = sandbox_.directory() + "/" + name + ".toml";
   std::ofstream file(path, std::ios::binary | std::ios::trunc);
   file << config.toml();
@@ -238,6 +240,7 @@ ServerProcess& EngineTest::start_server(const std::string& config_path, EngineMo
   arguments.insert(arguments.end(), extra_arguments.begin(), extra_arguments.end());
   servers_.push_back(std::make_unique<ServerProcess>(sandbox_, arguments, 30000, engine));
   killed_.push_back(false);
+  engines_.push_back(engine);
   ServerProcess& server = *servers_.back();
   EXPECT_TRUE(server.started()) << server.output() << server.log();
   return server;
@@ -352,49 +355,79 @@ PayoutIds EngineTest::create_v1(Api& api, const std::string& reference_id,
   return ids;
 }
 
+ClockDriver EngineTest::driver(bool with_dispatchers) const {
+  ClockDriverOptions options;
+  for (size_t i = 0; i < servers_.size(); ++i) {
+    if (!servers_[i] || !servers_[i]->started() || killed_[i]) continue;
+    if (engines_[i] != EngineMode::kRunning) continue;
+    options.engine_ports.push_back(servers_[i]->port());
+    if (with_dispatchers) options.dispatcher_ports.push_back(servers_[i]->port());
+  }
+  options.on_hold_expiry_ms = config_.get("on_hold_expiry_seconds", 30LL * 86'400) * 1000;
+  options.action_required_expiry_ms =
+      config_.get("action_required_expiry_seconds", 72LL * 3'600) * 1000;
+  return ClockDriver(sandbox_, std::move(options));
+}
+
+namespace {
+
+// One round of polling: the v3 status and the v1 GET of every payout not yet at its awaited v1
+// status. `recheck_v3` reads v3 once more when v1 reached it (on the system clock the engine may
+// have moved between the two reads). True when every payout is at its awaited status.
+bool poll_once(Api& api, const std::vector<PayoutIds>& payouts,
+               const std::vector<std::string>& awaited_v1_status, bool recheck_v3,
+               std::vector<Observed>& observed) {
+  auto read_v3 = [&](size_t i) {
+    HttpResponse v3 = api.v3_status(payouts[i].cashout_id);
+    if (std::optional<json::Value> body = parse_json(v3.body); v3.status == 200 && body) {
+      append_collapsed(observed[i].v3, member_text(*body, "cashout_status"));
+      observed[i].last_v3_body = v3.body;
+    } else {
+      ADD_FAILURE() << "v3 status of " << payouts[i].cashout_id << ": HTTP " << v3.status << " "
+                    << v3.body;
+    }
+  };
+  bool all_reached = true;
+  for (size_t i = 0; i < payouts.size(); ++i) {
+    Observed& seen = observed[i];
+    if (seen.reached) continue;
+    read_v3(i);
+    HttpResponse v1 = api.v1_get(payouts[i].public_id);
+    if (std::optional<json::Value> body = parse_json(v1.body); v1.status == 200 && body) {
+      const std::string status = member_text(*body, "status");
+      append_collapsed(seen.v1, status);
+      seen.last_v1_body = v1.body;
+      seen.reached = status == awaited_v1_status[i];
+      if (seen.reached && recheck_v3) read_v3(i);
+    } else {
+      ADD_FAILURE() << "v1 GET of " << payouts[i].public_id << ": HTTP " << v1.status << " "
+                    << v1.body;
+    }
+    if (!seen.reached) all_reached = false;
+  }
+  return all_reached;
+}
+
+}  // namespace
+
 std::vector<Observed> EngineTest::poll_until(Api& api, const std::vector<PayoutIds>& payouts,
                                              const std::vector<std::string>& awaited_v1_status,
                                              int deadline_ms, int pause_ms) {
   EXPECT_EQ(payouts.size(), awaited_v1_status.size());
   std::vector<Observed> observed(payouts.size());
-  const int64_t deadline = steady_ms() + deadline_ms;
-  while (true) {
-    bool all_reached = true;
-    for (size_t i = 0; i < payouts.size(); ++i) {
-      Observed& seen = observed[i];
-      if (seen.reached) continue;
-      HttpResponse v3 = api.v3_status(payouts[i].cashout_id);
-      if (std::optional<json::Value> body = parse_json(v3.body); v3.status == 200 && body) {
-        append_collapsed(seen.v3, member_text(*body, "cashout_status"));
-        seen.last_v3_body = v3.body;
-      } else {
-        ADD_FAILURE() << "v3 status of " << payouts[i].cashout_id << ": HTTP " << v3.status << " "
-                      << v3.body;
-      }
-      HttpResponse v1 = api.v1_get(payouts[i].public_id);
-      if (std::optional<json::Value> body = parse_json(v1.body); v1.status == 200 && body) {
-        const std::string status = member_text(*body, "status");
-        append_collapsed(seen.v1, status);
-        seen.last_v1_body = v1.body;
-        // Both dialects must have caught up: the v3 answer read before may be one step behind.
-        if (status == awaited_v1_status[i]) {
-          HttpResponse again = api.v3_status(payouts[i].cashout_id);
-          if (std::optional<json::Value> final_body = parse_json(again.body);
-              again.status == 200 && final_body) {
-            append_collapsed(seen.v3, member_text(*final_body, "cashout_status"));
-            seen.last_v3_body = again.body;
-          }
-          seen.reached = true;
-        }
-      } else {
-        ADD_FAILURE() << "v1 GET of " << payouts[i].public_id << ": HTTP " << v1.status << " "
-                      << v1.body;
-      }
-      if (!seen.reached) all_reached = false;
+  if (!sandbox_.test_clock_on()) {
+    const int64_t deadline = steady_ms() + deadline_ms;
+    while (!poll_once(api, payouts, awaited_v1_status, /*recheck_v3=*/true, observed) &&
+           steady_ms() < deadline) {
+      if (pause_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms));
     }
-    if (all_reached || steady_ms() >= deadline) break;
-    if (pause_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms));
+    return observed;
   }
+  // The engines are idle whenever a round runs and the clock stands still meanwhile, so both
+  // dialects show the same state.
+  driver().run_until(
+      [&] { return poll_once(api, payouts, awaited_v1_status, /*recheck_v3=*/false, observed); },
+      deadline_ms);
   return observed;
 }
 
@@ -457,7 +490,61 @@ std::string EngineTest::rail_submissions(const std::string& public_id) {
   return out.empty() || out.back() != '\n' ? out : out.substr(0, out.size() - 1);
 }
 
+std::string EngineTest::engine_state(const std::string& cashout_id) {
+  std::string row = sandbox_.sql("SELECT status || '/' || connector_state FROM payouts "
+                                 "WHERE cashout_id = " + cashout_id + ";");
+  while (!row.empty() && row.back() == '\n') row.pop_back();
+  return row;
+}
+
 bool EngineTest::wait_for_state(const std::string& cashout_id, const std::string& wanted,
+                                int deadline_ms) {
+  if (!sandbox_.test_clock_on()) return wait_for_state_on_system_clock(cashout_id, wanted, deadline_ms);
+  std::string row;
+  const bool reached = driver().run_until(
+      [&] {
+        row = engine_state(cashout_id);
+        return row == wanted;
+      },
+      deadline_ms);
+  EXPECT_TRUE(reached) << "payout " << cashout_id << " is " << row << ", not " << wanted;
+  return reached;
+}
+
+bool EngineTest::wait_until_engine_done(const std::string& cashout_id) {
+  if (!sandbox_.test_clock_on()) return wait_until_engine_done_on_system_clock(cashout_id, 3000);
+  if (!driver().wait_idle()) return false;
+  const std::string row = sandbox_.sql(
+      "SELECT coalesce(CAST(engine_next_at AS TEXT), 'null') || '/' || "
+      "coalesce(engine_claimed_by, 'null') "
+      "FROM payouts WHERE cashout_id = " + cashout_id + ";");
+  if (row == "null/null\n") return true;
+  ADD_FAILURE() << "the engine still has work scheduled for finished payout " << cashout_id
+                << ": next_at/claimed_by " << row;
+  return false;
+}
+
+bool EngineTest::wait_until_accepted(const std::string& cashout_id, int deadline_ms) {
+  if (!sandbox_.test_clock_on()) return wait_until_accepted_on_system_clock(cashout_id, deadline_ms);
+  bool moved_past = false;
+  std::string row;
+  const bool reached = driver().run_until(
+      [&] {
+        row = engine_state(cashout_id);
+        if (row == "processing/accepted") return true;
+        moved_past = row.rfind("processing", 0) != 0 && row.rfind("created", 0) != 0 &&
+                     row.rfind("queued", 0) != 0;
+        return moved_past;
+      },
+      deadline_ms);
+  EXPECT_FALSE(moved_past) << "payout " << cashout_id << " moved past processing: " << row;
+  return reached && !moved_past;
+}
+
+// ---- The same waits for tests on the system clock (not yet on the test clock) ----
+
+
+bool EngineTest::wait_for_state_on_system_clock(const std::string& cashout_id, const std::string& wanted,
                                 int deadline_ms) {
   const int64_t deadline = steady_ms() + deadline_ms;
   while (steady_ms() < deadline) {
@@ -469,7 +556,7 @@ bool EngineTest::wait_for_state(const std::string& cashout_id, const std::string
   return false;
 }
 
-bool EngineTest::wait_until_engine_done(const std::string& cashout_id, int deadline_ms) {
+bool EngineTest::wait_until_engine_done_on_system_clock(const std::string& cashout_id, int deadline_ms) {
   const int64_t deadline = steady_ms() + deadline_ms;
   std::string row;
   while (steady_ms() < deadline) {
@@ -485,7 +572,7 @@ bool EngineTest::wait_until_engine_done(const std::string& cashout_id, int deadl
   return false;
 }
 
-bool EngineTest::wait_until_accepted(const std::string& cashout_id, int deadline_ms) {
+bool EngineTest::wait_until_accepted_on_system_clock(const std::string& cashout_id, int deadline_ms) {
   const int64_t deadline = steady_ms() + deadline_ms;
   while (steady_ms() < deadline) {
     const std::string row = sandbox_.sql(

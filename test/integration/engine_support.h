@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "integration/clock_driver.h"
 #include "integration/harness.h"
 #include "json/value.h"
 
@@ -29,14 +30,20 @@ class EngineConfig {
     keys_[key] = value;
     return *this;
   }
+  // The value set for `key`, else `fallback` (the server's default).
+  int64_t get(const std::string& key, int64_t fallback) const {
+    auto found = keys_.find(key);
+    return found == keys_.end() ? fallback : found->second;
+  }
   std::string toml() const;
 
  private:
   std::map<std::string, int64_t> keys_;
 };
 
-// Short timings for driving single payouts through every sandbox path: the engine looks every
-// 20 ms, processing lasts 200 ms, settling 400 ms, action_required expires after 1 s.
+// Timings for driving single payouts through every sandbox path (on the sandbox's test clock,
+// which the tests move from event to event): processing lasts 200 ms, settling 400 ms,
+// action_required expires after 1 s. The engine looks every 20 ms of real time for due work.
 EngineConfig fast_paths_config();
 
 // A merchant with v1 credentials (and a logged-in access token) and imported v3 credentials.
@@ -157,11 +164,18 @@ class EngineTest : public ::testing::Test {
   PayoutIds create_v1(Api& api, const std::string& reference_id, const std::string& bank_account,
                       const std::string& amount = "100.00", std::string* created_body = nullptr);
 
-  // Polls v3 status and v1 GET of every payout (one round over all, then ~`pause_ms`) until each
-  // one's v1 status is its awaited one or `deadline_ms` passed. Results in the same order.
+  // A driver of the sandbox's clock (clock_driver.h) that watches the engine of every running
+  // server started with the engine and not killed (and their dispatchers when
+  // `with_dispatchers`), with the expiries of the last config written.
+  ClockDriver driver(bool with_dispatchers = false) const;
+
+  // Moves the clock from event to event (driver()) and, each time the engines are idle, reads the
+  // v3 status and v1 GET of every payout, until each one's v1 status is its awaited one, or
+  // `deadline_ms` of real time passed. Every state a payout rests in between two events is seen.
+  // Results in the same order. On the system clock (no use_test_clock()): polls every `pause_ms`.
   std::vector<Observed> poll_until(Api& api, const std::vector<PayoutIds>& payouts,
                                    const std::vector<std::string>& awaited_v1_status,
-                                   int deadline_ms, int pause_ms = 5);
+                                   int deadline_ms = 60000, int pause_ms = 5);
 
   // `payout show --json <cashout_id>` parsed; nullopt on failure.
   std::optional<json::Value> show(const std::string& cashout_id);
@@ -176,21 +190,36 @@ class EngineTest : public ::testing::Test {
   std::vector<std::string> refunds(Api& api, const std::string& public_id);
   // The sandbox rail's record of a payout: "submissions" text, or "<none>".
   std::string rail_submissions(const std::string& public_id);
-  // Waits (bounded) until the payout's "status/connector_state" in the database is `wanted`.
-  bool wait_for_state(const std::string& cashout_id, const std::string& wanted, int deadline_ms);
-  // Waits (bounded) until the engine has nothing scheduled for the payout (no follow-up time, no
-  // lease): what must hold once a payout reached its end. False on timeout.
-  bool wait_until_engine_done(const std::string& cashout_id, int deadline_ms = 3000);
-  // Waits (bounded) until the payout is processing and its submission was recorded as accepted
-  // by the rail (so a cancel is answered by the connector, not deferred). False on timeout.
-  bool wait_until_accepted(const std::string& cashout_id, int deadline_ms);
+  // The payout's "status/connector_state" in the database.
+  std::string engine_state(const std::string& cashout_id);
+  // Moves the clock from event to event (driver()) until the payout's "status/connector_state"
+  // is `wanted`. False (a failure recorded) when it is not reached within `deadline_ms`.
+  bool wait_for_state(const std::string& cashout_id, const std::string& wanted,
+                      int deadline_ms = 60000);
+  // Once the engines are idle at the current time (the clock is not moved): the engine has
+  // nothing scheduled for the payout (no follow-up time, no lease), as must hold once a payout
+  // reached its end. False (a failure recorded) otherwise.
+  bool wait_until_engine_done(const std::string& cashout_id);
+  // Moves the clock from event to event until the payout is processing and its submission was
+  // recorded as accepted by the rail (so a cancel is answered by the connector, not deferred).
+  // False when it moved past processing or did not get there.
+  bool wait_until_accepted(const std::string& cashout_id, int deadline_ms = 60000);
+
+  // The waits above for a sandbox that did not call use_test_clock(): real-time polling until the
+  // condition holds or the deadline passed.
+  bool wait_for_state_on_system_clock(const std::string& cashout_id, const std::string& wanted,
+                                      int deadline_ms);
+  bool wait_until_engine_done_on_system_clock(const std::string& cashout_id, int deadline_ms);
+  bool wait_until_accepted_on_system_clock(const std::string& cashout_id, int deadline_ms);
 
   // SIGKILLs servers_[index] (a crash); TearDown then expects no clean exit from it.
   int kill_server(size_t index);
 
   Sandbox sandbox_;
   std::vector<std::unique_ptr<ServerProcess>> servers_;
-  std::vector<bool> killed_;  // per servers_ entry
+  std::vector<bool> killed_;         // per servers_ entry
+  std::vector<EngineMode> engines_;  // per servers_ entry
+  EngineConfig config_;              // the last one written (write_config)
 };
 
 }  // namespace payoutd::testing::engine_it

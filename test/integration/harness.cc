@@ -409,7 +409,20 @@ const char* backend_name(Backend backend) {
 
 // ---- Sandbox ----
 
-Sandbox::Sandbox() : backend_(test_backend()), directory_(temp_.path().string()) {
+Sandbox::Sandbox()
+    : backend_(test_backend()),
+      directory_(temp_.path().string()),
+      clock_path_(directory_ + "/clock") {
+  const int64_t real_now_micros = std::chrono::duration_cast<std::chrono::microseconds>(
+                                      std::chrono::system_clock::now().time_since_epoch())
+                                      .count();
+  Result<std::unique_ptr<cli::TestClockFile>> clock =
+      cli::TestClockFile::create(clock_path_, real_now_micros);
+  if (clock.is_ok()) {
+    clock_ = std::move(clock).value();
+  } else {
+    ADD_FAILURE() << "test clock: " << clock.status().to_string();
+  }
   if (backend_ == Backend::kSqlite) {
     db_url_ = "sqlite://" + db_path();
     return;
@@ -447,8 +460,22 @@ Sandbox::~Sandbox() {
   }
 }
 
+int64_t Sandbox::clock_micros() const {
+  PAYOUTD_ASSERT(clock_ != nullptr);
+  return clock_->load();
+}
+
+void Sandbox::set_clock_micros(int64_t now_micros) const {
+  PAYOUTD_ASSERT(clock_ != nullptr);
+  clock_->store(now_micros);
+}
+
 ProcessResult Sandbox::cli(std::vector<std::string> arguments) const {
   arguments.insert(arguments.begin(), payoutd_binary());
+  if (test_clock_on_) {
+    arguments.push_back("--test-clock");
+    arguments.push_back(clock_path());
+  }
   arguments.push_back("--db");
   arguments.push_back(db_url());
   arguments.push_back("--master-key-file");
@@ -649,6 +676,10 @@ ServerProcess::ServerProcess(const Sandbox& sandbox, const std::vector<std::stri
                                              "--db",           sandbox.db_url(),
                                              "--master-key-file", sandbox.key_path(),
                                              "--log-format",   "text"};
+            if (sandbox.test_clock_on()) {
+              argv.push_back("--test-clock");
+              argv.push_back(sandbox.clock_path());
+            }
             if (engine == EngineMode::kOff) argv.push_back("--no-engine");
             argv.insert(argv.end(), extra.begin(), extra.end());
             return argv;

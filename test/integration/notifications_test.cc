@@ -320,7 +320,10 @@ TEST_F(NotificationsTest, FailingReceiverGetsItOnTheFourthAttemptInOrderWithoutH
   ReceiverBehaviour flaky;
   flaky.status_sequence = {500, 503, 500};
   receiver.set_behaviour("/v1", flaky);
-  constexpr int64_t kBackoffMs = 400;
+  // Still on the system clock: B's delivery must beat A's fourth attempt in real time, which a
+  // loaded CI machine once missed by 87 ms at 400 ms (400 + 800 + 1600 ms of backoff). At 1 s the
+  // three backoffs last 7 s. Moving this test onto the test clock (issue 17) makes the order exact.
+  constexpr int64_t kBackoffMs = 1000;
   ServerProcess& server = start(notify_config(kBackoffMs));
   Merchant merchant = merchant_on(server.port(), "acme");
   Api api(server.port(), merchant);
@@ -360,7 +363,7 @@ TEST_F(NotificationsTest, FailingReceiverGetsItOnTheFourthAttemptInOrderWithoutH
   EXPECT_EQ(seen, (std::vector<std::string>{"payout.created", "payout.created", "payout.created",
                                             "payout.created", "payout.queued",
                                             "payout.cancelled"}));
-  // Backoff: 400, 800, 1600 ms, each grown by jitter of up to a quarter, never shortened.
+  // Backoff: 1, 2, 4 s, each grown by jitter of up to a quarter, never shortened.
   for (int retry = 1; retry <= 3; ++retry) {
     const int64_t gap_ms = a_requests[retry].received_at_ms - a_requests[retry - 1].received_at_ms;
     const int64_t floor_ms = kBackoffMs * (1LL << (retry - 1));

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -880,7 +881,13 @@ TEST_F(V1ApiTest, WalletsAndTransactions) {
 
 // ---- The seed's own client code, run with Node ----
 
+// From PAYOUTD_SOURCE_DIR (CTest sets it): __FILE__ is relative to the build directory when ccache
+// rewrites paths under its base_dir (CMakeLists.txt), so it names no file from the test's own
+// working directory.
 std::string seed_client_dir() {
+  if (const char* source = std::getenv("PAYOUTD_SOURCE_DIR"); source != nullptr && *source) {
+    return std::string(source) + "/test/integration/seed_client";
+  }
   std::string file = __FILE__;
   return file.substr(0, file.rfind('/')) + "/seed_client";
 }
