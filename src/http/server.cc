@@ -200,6 +200,7 @@ class Server::Impl {
   Status start();
   void stop();
   void wait();
+  size_t threads_in_wait();
   uint16_t bound_port() const { return bound_port_; }
 
   // --- used by Session ---
@@ -235,6 +236,7 @@ class Server::Impl {
   std::mutex state_mutex_;
   std::condition_variable state_changed_;
   State state_ = State::kNew;  // guarded by state_mutex_
+  size_t threads_in_wait_ = 0;  // guarded by state_mutex_
 
   uint16_t bound_port_ = 0;
   std::vector<std::thread> threads_;
@@ -1034,7 +1036,14 @@ void Server::Impl::stop() {
 
 void Server::Impl::wait() {
   std::unique_lock<std::mutex> lock(state_mutex_);
+  ++threads_in_wait_;  // seen by others only if the predicate below is false and the lock released
   state_changed_.wait(lock, [this] { return state_ == State::kStopped || state_ == State::kNew; });
+  --threads_in_wait_;
+}
+
+size_t Server::Impl::threads_in_wait() {
+  std::lock_guard<std::mutex> lock(state_mutex_);
+  return threads_in_wait_;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1052,6 +1061,8 @@ uint16_t Server::bound_port() const { return impl_->bound_port(); }
 void Server::stop() { impl_->stop(); }
 
 void Server::wait() { impl_->wait(); }
+
+size_t Server::threads_in_wait() const { return impl_->threads_in_wait(); }
 
 // ---------------------------------------------------------------------------------------------
 // Signals

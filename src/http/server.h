@@ -70,6 +70,9 @@ class Server {
   void stop();
   // Blocks until stop() has finished (returns at once if the server never started).
   void wait();
+  // Threads blocked in wait(), for tests to wait on instead of sleeping. A thread is counted
+  // only once wait() has found the server not stopped and released its lock to block.
+  size_t threads_in_wait() const;
 
   class Impl;
 

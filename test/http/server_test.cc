@@ -659,11 +659,19 @@ TEST_F(ServerTest, WaitReturnsWhenAnotherThreadStops) {
     server_->wait();
     returned = true;
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  // The waiter is inside wait(), having found the server running and blocked (not merely not yet
+  // returned); it stays there while the server serves.
+  EXPECT_TRUE(eventually([&] { return server_->threads_in_wait() == 1; }));
+  EXPECT_FALSE(returned.load());
+  Client client(port_);
+  auto served = client.request(make_request("GET", "/hello"));
+  EXPECT_TRUE(served && served->body == "hello");
+  EXPECT_EQ(server_->threads_in_wait(), 1u);
   EXPECT_FALSE(returned.load());
   server_->stop();
   waiter.join();
   EXPECT_TRUE(returned.load());
+  EXPECT_EQ(server_->threads_in_wait(), 0u);
 }
 
 TEST_F(ServerTest, AccessLogHasTheFieldsAndNeverSecrets) {

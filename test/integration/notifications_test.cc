@@ -13,10 +13,18 @@
 //    reason and no connection.
 // 6. v3 notifications only when the v3 numeric status changes (processing -> settling: none).
 // 7. The v1 webhook endpoints and the operator CLI (list, redeliver).
+//
+// Time: the servers read the sandbox's test clock, which stands still until a test moves it. The
+// tests move it only through the clock driver (driver(true): from one scheduled engine or
+// dispatcher event to the next, once every engine and dispatcher is idle), so a retry happens at
+// exactly the clock time the dispatcher scheduled, and delays are asserted on that clock (the
+// outbox and delivery_attempts rows), never on wall time. Only test 4 spends real time: the HTTP
+// client's timeout against a receiver that never answers is a real network timeout.
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <regex>
 #include <set>
@@ -36,12 +44,6 @@ using Fields = std::vector<std::pair<std::string, std::string>>;
 int64_t steady_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-int64_t unix_seconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
@@ -117,9 +119,19 @@ V1Event v1_event(const std::string& body) {
   return event;
 }
 
-// Checks "t=<seconds>,v1=<hex>" against the endpoint secret, as a receiver would.
+// The `t` of a "t=<seconds>,v1=<hex>" Payoutd-Signature; -1 when the header is malformed.
+int64_t signature_time(const ReceivedRequest& request) {
+  static const std::regex kPattern(R"(^t=(\d+),v1=([0-9a-f]{64})$)");
+  const std::string header = request.header("Payoutd-Signature");
+  std::smatch match;
+  if (!std::regex_match(header, match, kPattern)) return -1;
+  return std::stoll(match[1].str());
+}
+
+// Checks "t=<seconds>,v1=<hex>" against the endpoint secret, as a receiver would, with the
+// servers' time (the sandbox's test clock, `now_micros`) as "now".
 ::testing::AssertionResult signature_valid(const ReceivedRequest& request,
-                                           const std::string& secret) {
+                                           const std::string& secret, int64_t now_micros) {
   static const std::regex kPattern(R"(^t=(\d+),v1=([0-9a-f]{64})$)");
   const std::string header = request.header("Payoutd-Signature");
   std::smatch match;
@@ -127,8 +139,9 @@ V1Event v1_event(const std::string& body) {
     return ::testing::AssertionFailure() << "bad Payoutd-Signature '" << header << "'";
   }
   const int64_t t = std::stoll(match[1].str());
-  if (std::llabs(unix_seconds() - t) > 300) {
-    return ::testing::AssertionFailure() << "timestamp " << t << " is not within 5 minutes";
+  if (std::llabs(now_micros / 1'000'000 - t) > 300) {
+    return ::testing::AssertionFailure() << "timestamp " << t << " is not within 5 minutes of "
+                                         << now_micros / 1'000'000;
   }
   const std::string expected =
       crypto::hex_lower(crypto::hmac_sha256(secret, match[1].str() + "." + request.body));
@@ -147,6 +160,10 @@ std::string trim(std::string text) {
 
 class NotificationsTest : public EngineTest {
  protected:
+  // On the test clock (issue 17): retries, leases and the rail's delays happen when the test
+  // moves the clock, so their times are asserted exactly.
+  void SetUp() override { sandbox_.use_test_clock(); }
+
   // Fast timings: the engine every 20 ms, the dispatcher every 20 ms, first retry after
   // `backoff_initial_ms`, 1 s per attempt, leases of 2 s.
   std::string notify_config(int64_t backoff_initial_ms = 300, int64_t timeout_ms = 1000,
@@ -213,19 +230,88 @@ class NotificationsTest : public EngineTest {
 
   std::string sql_text(const std::string& statement) { return trim(sandbox_.sql(statement)); }
 
-  // Waits (bounded) until `statement` answers `wanted`.
-  bool wait_for_sql(const std::string& statement, const std::string& wanted, int deadline_ms) {
+  int64_t sql_int(const std::string& statement) {
+    const std::string text = sql_text(statement);
+    if (text.empty() || text.find_first_not_of("-0123456789") != std::string::npos) {
+      ADD_FAILURE() << statement << " answered '" << text << "', not a number";
+      return -1;
+    }
+    return std::stoll(text);
+  }
+  // The integers `statement` prints, one a row.
+  std::vector<int64_t> sql_ints(const std::string& statement) {
+    std::vector<int64_t> values;
+    std::istringstream rows(sandbox_.sql(statement));
+    std::string line;
+    while (std::getline(rows, line)) {
+      if (line.empty() || line.find_first_not_of("-0123456789") != std::string::npos) {
+        ADD_FAILURE() << statement << " printed '" << line << "', not a number";
+        continue;
+      }
+      values.push_back(std::stoll(line));
+    }
+    return values;
+  }
+
+  // Moves the test clock from event to event (every running engine and dispatcher watched) until
+  // `done` holds; `done` is checked each time all of them are idle, i.e. at every clock value the
+  // servers rest at. Real time bounds the wait only (`deadline_ms`); false (a failure recorded)
+  // when it passed or nothing is scheduled any more.
+  bool drive_until(const std::function<bool()>& done, int deadline_ms = 30000) {
+    return driver(/*with_dispatchers=*/true).run_until(done, deadline_ms);
+  }
+  // drive_until `statement` answers `wanted`.
+  bool drive_until_sql(const std::string& statement, const std::string& wanted,
+                       int deadline_ms = 30000) {
+    std::string answer;
+    const bool reached = drive_until(
+        [&] {
+          answer = sql_text(statement);
+          return answer == wanted;
+        },
+        deadline_ms);
+    EXPECT_TRUE(reached) << statement << " answered '" << answer << "', not '" << wanted << "'";
+    return reached;
+  }
+  // drive_until the payout's "status/connector_state" is `wanted` (wait_for_state, with the
+  // dispatchers watched too, so the clock never moves past a notification that is due).
+  bool drive_to_state(const std::string& cashout_id, const std::string& wanted) {
+    return drive_until_sql("SELECT status || '/' || connector_state FROM payouts WHERE "
+                           "cashout_id = " + cashout_id + ";",
+                           wanted);
+  }
+  // drive_until `receiver` holds at least `count` requests for `path`.
+  bool drive_until_received(const Receiver& receiver, size_t count, std::string_view path) {
+    const bool reached = drive_until([&] { return receiver.requests_for(path).size() >= count; });
+    EXPECT_TRUE(reached) << receiver.requests_for(path).size() << " requests for " << path
+                         << ", not " << count;
+    return reached;
+  }
+  bool wait_until_all_delivered(int deadline_ms = 30000) {
+    return drive_until_sql("SELECT count(*) FROM outbox WHERE status != 'delivered';", "0",
+                           deadline_ms);
+  }
+
+  // Polls (bounded, real time) until `statement` answers `wanted`, without moving the clock: for
+  // the one test where a delivery hangs on a real network timeout, so the dispatcher is never idle
+  // and the clock driver cannot be used. Waits for a condition, not for time to pass.
+  bool poll_sql_without_clock(const std::string& statement, const std::string& wanted,
+                              int deadline_ms) {
     const int64_t until = steady_ms() + deadline_ms;
     while (steady_ms() < until) {
       if (sql_text(statement) == wanted) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     return sql_text(statement) == wanted;
   }
 
-  bool wait_until_all_delivered(int deadline_ms) {
-    return wait_for_sql("SELECT count(*) FROM outbox WHERE status != 'delivered';", "0",
-                        deadline_ms);
+  // For every delivery attempt in id order: its start on the clock minus its outbox row's
+  // creation (the commit of its event), in microseconds; "0" for each attempt made at the very
+  // moment its event was committed.
+  std::string attempt_delays() {
+    return sandbox_.sql_joined(
+        "SELECT CAST(d.started_at - o.created_at AS TEXT) FROM delivery_attempts d "
+        "JOIN outbox o ON o.id = d.outbox_id ORDER BY d.id;");
   }
 };
 
@@ -243,13 +329,16 @@ TEST_F(NotificationsTest, BothFormatsAreSignedAndCarryThePayoutAsOfTheEvent) {
   const PayoutIds ids = create_v3_to(api, "ntf-1", receiver.url("/v3"));
   ASSERT_FALSE(ids.cashout_id.empty());
   // The manual connector stops at queued: created -> queued (same v3 code 0: no v3 notification).
-  ASSERT_TRUE(wait_for_state(ids.cashout_id, "queued/none", 5000));
+  ASSERT_TRUE(drive_to_state(ids.cashout_id, "queued/none"));
   HttpResponse cancelled = cancel_v3(api, ids, "ntf-1");
   ASSERT_EQ(cancelled.status, 200) << cancelled.body;
 
-  ASSERT_TRUE(receiver.wait_for(1, 10000, "/v3"));
-  ASSERT_TRUE(receiver.wait_for(3, 10000, "/v1"));
-  ASSERT_TRUE(wait_until_all_delivered(5000));
+  ASSERT_TRUE(drive_until_received(receiver, 1, "/v3"));
+  ASSERT_TRUE(drive_until_received(receiver, 3, "/v1"));
+  ASSERT_TRUE(wait_until_all_delivered());
+  // A healthy receiver gets each notification at the very moment (on the clock) its event was
+  // committed: one attempt each, none waiting for time to pass.
+  EXPECT_EQ(attempt_delays(), "0,0,0,0");
 
   // v3: the form fields in notifications.md's order, `control` = HMAC(secret_key, Be4+id+Bo7).
   const std::vector<ReceivedRequest> v3 = receiver.requests_for("/v3");
@@ -280,7 +369,7 @@ TEST_F(NotificationsTest, BothFormatsAreSignedAndCarryThePayoutAsOfTheEvent) {
   for (size_t i = 0; i < v1.size(); ++i) {
     SCOPED_TRACE("v1 event " + std::to_string(i));
     EXPECT_EQ(v1[i].header("Content-Type"), "application/json");
-    EXPECT_TRUE(signature_valid(v1[i], secret));
+    EXPECT_TRUE(signature_valid(v1[i], secret, sandbox_.clock_micros()));
     const V1Event event = v1_event(v1[i].body);
     EXPECT_EQ(event.type, types[i]);
     EXPECT_EQ(event.id, "evt_" + suffix + "_" + std::to_string(i + 1));
@@ -320,10 +409,7 @@ TEST_F(NotificationsTest, FailingReceiverGetsItOnTheFourthAttemptInOrderWithoutH
   ReceiverBehaviour flaky;
   flaky.status_sequence = {500, 503, 500};
   receiver.set_behaviour("/v1", flaky);
-  // Still on the system clock: B's delivery must beat A's fourth attempt in real time, which a
-  // loaded CI machine once missed by 87 ms at 400 ms (400 + 800 + 1600 ms of backoff). At 1 s the
-  // three backoffs last 7 s. Moving this test onto the test clock (issue 17) makes the order exact.
-  constexpr int64_t kBackoffMs = 1000;
+  constexpr int64_t kBackoffMs = 400;
   ServerProcess& server = start(notify_config(kBackoffMs));
   Merchant merchant = merchant_on(server.port(), "acme");
   Api api(server.port(), merchant);
@@ -332,10 +418,36 @@ TEST_F(NotificationsTest, FailingReceiverGetsItOnTheFourthAttemptInOrderWithoutH
   // Payout A: three events to the failing endpoint (created, queued, cancelled).
   const PayoutIds a = create_v1(api, "ref-a", "000000001");
   ASSERT_FALSE(a.public_id.empty());
-  ASSERT_TRUE(wait_for_state(a.cashout_id, "queued/none", 5000));
+  const std::string a_event = "evt_" + a.public_id.substr(4) + "_";
+
+  // Looked at every time the servers are idle, i.e. at every clock value they rest at (the clock
+  // moves only between two looks): the clock value at which each /v1 request was first seen, and
+  // the retry time the dispatcher scheduled for A's first event after each of its failed attempts
+  // (failed attempts -> next_attempt_at). The jitter is random (the server's CSPRNG; no setting
+  // turns it off), so each delay is read from what the dispatcher scheduled, exactly.
+  std::vector<int64_t> v1_seen_at;
+  std::map<int64_t, int64_t> a_retry_at;
+  auto observe = [&] {
+    const size_t requests = receiver.requests_for("/v1").size();
+    while (v1_seen_at.size() < requests) v1_seen_at.push_back(sandbox_.clock_micros());
+    const std::string row = sql_text(
+        "SELECT CAST(attempts AS TEXT) || '|' || CAST(next_attempt_at AS TEXT) FROM outbox "
+        "WHERE event_id = '" + a_event + "1' AND status = 'pending' AND attempts > 0;");
+    const size_t bar = row.find('|');
+    if (bar != std::string::npos) {
+      a_retry_at[std::stoll(row.substr(0, bar))] = std::stoll(row.substr(bar + 1));
+    }
+  };
+  ASSERT_TRUE(drive_until([&] {
+    observe();
+    return engine_state(a.cashout_id) == "queued/none";
+  }));
   HttpResponse cancelled = api.v1("POST", "/api/v1/payouts/" + a.public_id + "/cancel", "{}");
   ASSERT_EQ(cancelled.status, 200) << cancelled.body;
-  const int64_t a_cancelled_ms = steady_ms();
+  // A's first event failed once and waits for its first retry.
+  const std::string a_first_state = "SELECT status || ':' || CAST(attempts AS TEXT) FROM outbox "
+                                    "WHERE event_id = '" + a_event + "1';";
+  ASSERT_EQ(sql_text(a_first_state), "pending:1");
 
   // Payout B of another merchant (no webhook endpoint; a v3 URL of its own) while A's first
   // event is failing.
@@ -343,42 +455,90 @@ TEST_F(NotificationsTest, FailingReceiverGetsItOnTheFourthAttemptInOrderWithoutH
   Api other_api(server.port(), other);
   const PayoutIds b = create_v3_to(other_api, "ref-b", receiver.url("/b"));
   ASSERT_EQ(cancel_v3(other_api, b, "ref-b").status, 200);
+  ASSERT_TRUE(drive_until([&] {
+    observe();
+    return receiver.requests_for("/b").size() >= 1;
+  }));
+  // B went out while A still waited for its first retry.
+  EXPECT_EQ(sql_text(a_first_state), "pending:1");
 
-  ASSERT_TRUE(receiver.wait_for(1, 10000, "/b"));
-  ASSERT_TRUE(receiver.wait_for(6, 20000, "/v1"))
-      << receiver.requests_for("/v1").size() << " requests";
-  ASSERT_TRUE(wait_until_all_delivered(5000));
+  ASSERT_TRUE(drive_until([&] {
+    observe();
+    return sql_text("SELECT count(*) FROM outbox WHERE status != 'delivered';") == "0";
+  })) << receiver.requests_for("/v1").size() << " requests";
+  observe();
 
   std::vector<ReceivedRequest> a_requests;
   for (const ReceivedRequest& request : receiver.requests_for("/v1")) {
     if (v1_event(request.body).payout_id == a.public_id) a_requests.push_back(request);
   }
   ASSERT_EQ(a_requests.size(), 6u);
+  ASSERT_EQ(v1_seen_at.size(), 6u);
   std::vector<std::string> seen;
-  for (const ReceivedRequest& request : a_requests) {
-    seen.push_back(v1_event(request.body).type);
-    EXPECT_TRUE(signature_valid(request, secret));
+  for (size_t i = 0; i < a_requests.size(); ++i) {
+    seen.push_back(v1_event(a_requests[i].body).type);
+    EXPECT_TRUE(signature_valid(a_requests[i], secret, sandbox_.clock_micros()));
+    // Each attempt is signed when it is made (the clock then), not when its event was committed.
+    EXPECT_EQ(signature_time(a_requests[i]), v1_seen_at[i] / 1'000'000) << "request " << i;
   }
   // The first event four times (three failures), then the later ones: never out of order.
   EXPECT_EQ(seen, (std::vector<std::string>{"payout.created", "payout.created", "payout.created",
                                             "payout.created", "payout.queued",
                                             "payout.cancelled"}));
-  // Backoff: 1, 2, 4 s, each grown by jitter of up to a quarter, never shortened.
-  for (int retry = 1; retry <= 3; ++retry) {
-    const int64_t gap_ms = a_requests[retry].received_at_ms - a_requests[retry - 1].received_at_ms;
-    const int64_t floor_ms = kBackoffMs * (1LL << (retry - 1));
-    EXPECT_GE(gap_ms, floor_ms) << "retry " << retry;
-  }
-  // B's notification did not wait for A's failing sequence.
-  const ReceivedRequest b_request = receiver.requests_for("/b").front();
-  EXPECT_LT(b_request.received_at_ms, a_requests[3].received_at_ms);
-  (void)a_cancelled_ms;
 
   // The delivery log has every attempt: three failures with their statuses, then deliveries.
   EXPECT_EQ(sandbox_.sql_joined("SELECT result || ':' || coalesce(CAST(http_status AS TEXT), '-') "
-                                "FROM delivery_attempts WHERE event_id = 'evt_" +
-                                a.public_id.substr(4) + "_1' ORDER BY id;"),
+                                "FROM delivery_attempts WHERE event_id = '" + a_event +
+                                "1' ORDER BY id;"),
             "failed:500,failed:503,failed:500,delivered:200");
+  const std::vector<int64_t> started = sql_ints(
+      "SELECT started_at FROM delivery_attempts WHERE event_id = '" + a_event + "1' ORDER BY id;");
+  ASSERT_EQ(started.size(), 4u);
+
+  // Backoff on the clock: 400, 800, 1600 ms, each grown by jitter of less than a quarter, never
+  // shortened; each retry made exactly when it was scheduled, so the fourth attempt comes exactly
+  // the sum of the three delays after the first.
+  int64_t backoff_sum_us = 0;
+  for (int retry = 1; retry <= 3; ++retry) {
+    SCOPED_TRACE("retry " + std::to_string(retry));
+    ASSERT_EQ(a_retry_at.count(retry), 1u) << "no retry was seen scheduled after attempt " << retry;
+    const int64_t delay_us = a_retry_at[retry] - started[retry - 1];
+    const int64_t floor_us = (kBackoffMs << (retry - 1)) * 1000;
+    EXPECT_GE(delay_us, floor_us);
+    EXPECT_LT(delay_us, floor_us + floor_us / 4);
+    EXPECT_EQ(started[retry], a_retry_at[retry]);
+    backoff_sum_us += delay_us;
+  }
+  EXPECT_EQ(started[3] - started[0], backoff_sum_us);
+  EXPECT_GE(backoff_sum_us, 7 * kBackoffMs * 1000);
+  EXPECT_LT(backoff_sum_us, 7 * kBackoffMs * 1000 * 5 / 4);
+  // Each request reached the receiver at the clock of its attempt; the later events waited for
+  // the first and followed it at once (no backoff of their own).
+  for (size_t i = 0; i < 4; ++i) EXPECT_EQ(v1_seen_at[i], started[i]) << "request " << i;
+  EXPECT_EQ(v1_seen_at[4], started[3]);
+  EXPECT_EQ(v1_seen_at[5], started[3]);
+  EXPECT_EQ(sandbox_.sql_joined("SELECT CAST(started_at AS TEXT) FROM delivery_attempts WHERE "
+                                "event_id IN ('" + a_event + "2', '" + a_event + "3') ORDER BY id;"),
+            std::to_string(started[3]) + "," + std::to_string(started[3]));
+
+  // B's notification did not wait for A's failing sequence: its one attempt was made at the
+  // moment its cancellation was committed, before A's first retry (on the clock, and in the
+  // order the receiver saw the requests: after A's first attempt only).
+  const std::vector<int64_t> b_attempts = sql_ints(
+      "SELECT d.started_at FROM delivery_attempts d JOIN outbox o ON o.id = d.outbox_id WHERE "
+      "o.cashout_id = " + b.cashout_id + " ORDER BY d.id;");
+  ASSERT_EQ(b_attempts.size(), 1u);
+  EXPECT_EQ(b_attempts[0],
+            sql_int("SELECT created_at FROM outbox WHERE cashout_id = " + b.cashout_id + ";"));
+  EXPECT_LT(b_attempts[0], started[1]);
+  EXPECT_LT(b_attempts[0], started[3]);
+  ASSERT_EQ(receiver.requests_for("/b").size(), 1u);
+  size_t v1_before_b = 0;
+  for (const ReceivedRequest& request : receiver.requests()) {
+    if (request.path() == "/b") break;
+    if (request.path() == "/v1") ++v1_before_b;
+  }
+  EXPECT_EQ(v1_before_b, 1u);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -424,7 +584,8 @@ TEST_F(NotificationsTest, KillNineBetweenCommitAndDeliveryLosesNothingAndInvents
   const size_t before_restart = receiver.requests().size();
   ServerProcess& second = start(config);
   ASSERT_TRUE(second.started());
-  ASSERT_TRUE(wait_until_all_delivered(30000))
+  // The clock moves to each retry and to the end of each lease the killed instance held.
+  ASSERT_TRUE(wait_until_all_delivered(60000))
       << sql_text("SELECT status, count(*) FROM outbox GROUP BY status;");
 
   // What must have been sent, computed from the events (not from the outbox): a v1 event per
@@ -496,6 +657,9 @@ TEST_F(NotificationsTest, DeadReceiverDoesNotDelayAHealthyOneBeyondItsTimeout) {
   ServerProcess& server = start(notify_config(60000, kTimeoutMs, config));
   Merchant merchant = merchant_on(server.port(), "acme");
   Api api(server.port(), merchant);
+  // Nothing here waits for the clock: it stands still for the whole test, and the only time spent
+  // is the real one of the requests (the sender's timeout is real time).
+  const int64_t clock_at_start = sandbox_.clock_micros();
 
   for (int i = 0; i < 6; ++i) {
     const std::string external_id = "dead-" + std::to_string(i);
@@ -515,8 +679,13 @@ TEST_F(NotificationsTest, DeadReceiverDoesNotDelayAHealthyOneBeyondItsTimeout) {
   // SIGTERM while two attempts hang on the dead receiver: the process does not wait them out
   // (the sender is shut down; the attempts are recorded and retried by the next instance). The
   // healthy attempt is recorded first: its request arriving is not yet its answer being read.
-  ASSERT_TRUE(wait_for_sql("SELECT status FROM outbox WHERE cashout_id = " + ids.cashout_id + ";",
-                           "delivered", 5000));
+  ASSERT_TRUE(poll_sql_without_clock(
+      "SELECT status FROM outbox WHERE cashout_id = " + ids.cashout_id + ";", "delivered", 5000));
+  // The healthy notification went out at the very clock time its cancellation was committed.
+  EXPECT_EQ(sql_text("SELECT CAST(d.started_at - o.created_at AS TEXT) FROM delivery_attempts d "
+                     "JOIN outbox o ON o.id = d.outbox_id WHERE o.cashout_id = " +
+                     ids.cashout_id + ";"),
+            "0");
   const int64_t stop_started_ms = steady_ms();
   EXPECT_EQ(servers_[0]->stop(), 0);
   EXPECT_LT(steady_ms() - stop_started_ms, kTimeoutMs);
@@ -526,6 +695,7 @@ TEST_F(NotificationsTest, DeadReceiverDoesNotDelayAHealthyOneBeyondItsTimeout) {
                      "AND cashout_id IN (SELECT cashout_id FROM payouts WHERE external_id LIKE "
                      "'dead-%');"),
             "6");
+  EXPECT_EQ(sandbox_.clock_micros(), clock_at_start);
   dead.stop();
 }
 
@@ -543,8 +713,12 @@ TEST_F(NotificationsTest, PrivateTargetsAreRefusedWithAReasonAndNothingIsSent) {
   ASSERT_EQ(cancel_v3(api, loopback, "lo").status, 200);
   ASSERT_EQ(cancel_v3(api, private_net, "ten").status, 200);
 
-  ASSERT_TRUE(wait_for_sql("SELECT count(*) FROM outbox WHERE status = 'failed';", "2", 10000))
+  const int64_t clock_at_commit = sandbox_.clock_micros();
+  ASSERT_TRUE(drive_until_sql("SELECT count(*) FROM outbox WHERE status = 'failed';", "2"))
       << sql_text("SELECT status, last_error FROM outbox;");
+  // Refused at the first attempt, at once, and never retried: the clock did not have to move.
+  EXPECT_EQ(sandbox_.clock_micros(), clock_at_commit);
+  EXPECT_EQ(attempt_delays(), "0,0");
   const std::string loopback_error = sql_text(
       "SELECT last_error FROM outbox WHERE cashout_id = " + loopback.cashout_id + ";");
   const std::string private_error = sql_text(
@@ -567,10 +741,12 @@ TEST_F(NotificationsTest, V3NotifiesOnlyWhenTheNumericStatusChanges) {
   add_endpoint(api, receiver.url("/v1"));
 
   const PayoutIds ids = create_v3_to(api, "paid", receiver.url("/v3"), "000000001");
-  ASSERT_TRUE(wait_for_sql("SELECT status FROM payouts WHERE cashout_id = " + ids.cashout_id + ";",
-                          "completed", 10000));
-  ASSERT_TRUE(receiver.wait_for(5, 10000, "/v1"));
-  ASSERT_TRUE(wait_until_all_delivered(5000));
+  ASSERT_TRUE(drive_until_sql(
+      "SELECT status FROM payouts WHERE cashout_id = " + ids.cashout_id + ";", "completed"));
+  ASSERT_TRUE(drive_until_received(receiver, 5, "/v1"));
+  ASSERT_TRUE(wait_until_all_delivered());
+  // Every notification (5 v1, 2 v3) went out at the clock time its event was committed.
+  EXPECT_EQ(attempt_delays(), "0,0,0,0,0,0,0");
 
   std::vector<std::string> v1_types;
   for (const ReceivedRequest& request : receiver.requests_for("/v1")) {
@@ -647,8 +823,8 @@ TEST_F(NotificationsTest, WebhookEndpointsApiRefusesBadInputAndRedelivers) {
   // One cancellation: only payout.cancelled is sent to this endpoint.
   const PayoutIds ids = create_v1(api, "hooked", "000000001");
   ASSERT_EQ(api.v1("POST", "/api/v1/payouts/" + ids.public_id + "/cancel", "{}").status, 200);
-  ASSERT_TRUE(receiver.wait_for(1, 10000, "/hook"));
-  ASSERT_TRUE(wait_until_all_delivered(5000));
+  ASSERT_TRUE(drive_until_received(receiver, 1, "/hook"));
+  ASSERT_TRUE(wait_until_all_delivered());
   std::vector<ReceivedRequest> hooks = receiver.requests_for("/hook");
   ASSERT_EQ(hooks.size(), 1u);
   const V1Event event = v1_event(hooks[0].body);
@@ -659,24 +835,24 @@ TEST_F(NotificationsTest, WebhookEndpointsApiRefusesBadInputAndRedelivers) {
       api.v1("POST", "/api/v1/webhooks/events/" + event.id + "/redeliver", "");
   ASSERT_EQ(redelivered.status, 202) << redelivered.body;
   EXPECT_EQ(redelivered.body, "{\"event_id\":\"" + event.id + "\",\"requeued\":1}");
-  ASSERT_TRUE(receiver.wait_for(2, 10000, "/hook"));
+  ASSERT_TRUE(drive_until_received(receiver, 2, "/hook"));
   hooks = receiver.requests_for("/hook");
   EXPECT_EQ(v1_event(hooks[1].body).id, event.id);
   EXPECT_EQ(hooks[1].body, hooks[0].body);
-  EXPECT_TRUE(signature_valid(hooks[1], secret));
+  EXPECT_TRUE(signature_valid(hooks[1], secret, sandbox_.clock_micros()));
   EXPECT_EQ(other_api.v1("POST", "/api/v1/webhooks/events/" + event.id + "/redeliver", "").status,
             404);
   EXPECT_EQ(api.v1("POST", "/api/v1/webhooks/events/evt_nope/redeliver", "").status, 404);
 
   // The operator's view and redelivery (every destination of the event).
-  ASSERT_TRUE(wait_until_all_delivered(5000));
+  ASSERT_TRUE(wait_until_all_delivered());
   ProcessResult list = sandbox_.cli({"--json", "notifications", "list"});
   ASSERT_EQ(list.exit_code, 0) << list.err;
   EXPECT_NE(list.out.find(event.id), std::string::npos) << list.out;
   ProcessResult again = sandbox_.cli({"notifications", "redeliver", event.id});
   ASSERT_EQ(again.exit_code, 0) << again.err;
   EXPECT_NE(again.out.find("Requeued 1"), std::string::npos) << again.out;
-  ASSERT_TRUE(receiver.wait_for(3, 10000, "/hook"));
+  ASSERT_TRUE(drive_until_received(receiver, 3, "/hook"));
 
   // Delete: nothing more is sent there; deleting again is 404.
   HttpResponse deleted = api.v1("DELETE", "/api/v1/webhooks/" + endpoint_id);

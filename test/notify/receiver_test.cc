@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <future>
 #include <memory>
 #include <string>
 #include <thread>
@@ -107,16 +108,25 @@ TEST(ReceiverTest, ResponseHeadersAndBody) {
 TEST(ReceiverTest, RequestsForAndWaitFor) {
   Receiver receiver;
   EXPECT_FALSE(receiver.wait_for(1, 50));
-  std::thread client([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    exchange(receiver.port(), post("/one", "1"));
-    exchange(receiver.port(), post("/two?q", "2"));
-    exchange(receiver.port(), post("/one", "3"));
+  // A wait started before the requests exist returns true once they have arrived (woken by the
+  // arrivals: long before its 30 s deadline), and not while only some of them have.
+  std::promise<void> waiting;
+  std::future<bool> two_for_one = std::async(std::launch::async, [&] {
+    waiting.set_value();
+    return receiver.wait_for(2, 30'000, "/one");
   });
-  EXPECT_TRUE(receiver.wait_for(2, 5000, "/one"));
+  waiting.get_future().wait();
+  EXPECT_EQ(status_of(exchange(receiver.port(), post("/one", "1"))), 200);
+  EXPECT_EQ(status_of(exchange(receiver.port(), post("/two?q", "2"))), 200);
+  // Recorded before answered: two requests, one of them for /one, so the wait cannot be over.
+  ASSERT_EQ(receiver.requests().size(), 2u);
+  EXPECT_EQ(two_for_one.wait_for(std::chrono::seconds(0)), std::future_status::timeout)
+      << "wait_for(2, \"/one\") returned with one /one request";
+  EXPECT_EQ(status_of(exchange(receiver.port(), post("/one", "3"))), 200);
+  ASSERT_EQ(two_for_one.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  EXPECT_TRUE(two_for_one.get());  // woken by the arrival: ready well before its own deadline
   EXPECT_TRUE(receiver.wait_for(1, 5000, "/two"));
   EXPECT_TRUE(receiver.wait_for(3, 5000));
-  client.join();
   EXPECT_FALSE(receiver.wait_for(3, 50, "/one"));
   EXPECT_FALSE(receiver.wait_for(1, 50, "/three"));
   const std::vector<ReceivedRequest> one = receiver.requests_for("/one");

@@ -421,12 +421,19 @@ TEST(ReadPoolTest, ReadersWaitForAFreeConnection) {
     EXPECT_TRUE(store->read([](ReadTx& tx) { return status_of(tx.list_merchants()); }).is_ok());
     second_done = true;
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  // The second read is blocked waiting for the only connection (the pool counts it), not merely
+  // not done yet.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (store->waiting_readers() != 1 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));  // polling a condition
+  }
+  EXPECT_EQ(store->waiting_readers(), 1);
   EXPECT_FALSE(second_done.load());  // waiting for the only connection
   release.open();
   holder.join();
   second.join();
   EXPECT_TRUE(second_done.load());
+  EXPECT_EQ(store->waiting_readers(), 0);
   store->close();
 }
 

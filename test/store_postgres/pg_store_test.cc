@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <future>
 #include <memory>
 #include <string>
@@ -36,14 +37,51 @@ Status run(WriteTx& tx, const std::string& statement) {
   return static_cast<sql::SqlWriteTx&>(tx).connection().execute_script(statement);
 }
 
-// Waits (bounded) until `flag` is set.
-bool wait_for(const std::atomic<bool>& flag, std::chrono::milliseconds timeout) {
+// Waits (bounded) until `condition` holds, checking it every `poll`. False at the deadline.
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 10s,
+                std::chrono::milliseconds poll = 1ms) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!flag.load()) {
+  while (!condition()) {
     if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(1ms);
+    std::this_thread::sleep_for(poll);
   }
   return true;
+}
+
+// Waits (bounded) until `flag` is set.
+bool wait_for(const std::atomic<bool>& flag, std::chrono::milliseconds timeout) {
+  return eventually([&] { return flag.load(); }, timeout);
+}
+
+// How many payoutd sessions on `database` wait for an advisory lock (the writers' turn) right now,
+// as the server sees them.
+int advisory_lock_waiters(RawPg& raw, const std::string& database) {
+  return std::stoi(raw.value(
+      "SELECT count(*) FROM pg_stat_activity WHERE datname = '" + database +
+      "' AND application_name = 'payoutd' AND wait_event_type = 'Lock' AND wait_event = 'advisory'"));
+}
+
+// Whether the session `pid` waits for a heavyweight lock (a row's transaction, an advisory lock)
+// right now, as the server sees it.
+bool waits_on_a_lock(RawPg& raw, int pid) {
+  return raw.value("SELECT count(*) FROM pg_stat_activity WHERE pid = " + std::to_string(pid) +
+                   " AND wait_event_type = 'Lock'") == "1";
+}
+
+// Terminates every payoutd session on `database` and waits until the server no longer lists any
+// of them (pg_terminate_backend only signals). Returns how many there were.
+size_t terminate_payoutd_sessions(RawPg& admin, const std::string& database) {
+  const std::vector<std::string> pids = admin.column(
+      "WITH victims AS MATERIALIZED (SELECT pid FROM pg_stat_activity WHERE datname = '" + database +
+      "' AND application_name = 'payoutd') SELECT pid FROM victims WHERE pg_terminate_backend(pid)");
+  if (pids.empty()) return 0;
+  std::string list;
+  for (const std::string& pid : pids) list += (list.empty() ? "" : ",") + pid;
+  const bool gone = eventually([&] {
+    return admin.value("SELECT count(*) FROM pg_stat_activity WHERE pid IN (" + list + ")") == "0";
+  }, 10s, 5ms);
+  EXPECT_TRUE(gone) << "terminated sessions still listed: " << list;
+  return pids.size();
 }
 
 class PgStoreTest : public PgTest {
@@ -133,7 +171,12 @@ TEST_F(PgStoreTest, WritersOfTwoNodesTakeTurns) {
       return run(tx, "UPDATE cells SET value = value + 1 WHERE id = 2");
     });
   });
-  std::this_thread::sleep_for(300ms);
+  // Node B's writer is blocked on the writers' advisory lock, which A's open transaction holds...
+  RawPg watcher(database_.url());
+  EXPECT_TRUE(eventually([&] { return advisory_lock_waiters(watcher, database_.name()) == 1; },
+                         10s, 5ms))
+      << "node B's writer never waited for the writers' lock";
+  // ...and its op has not begun: B's transaction starts only once it holds the lock.
   EXPECT_FALSE(b_inside.load()) << "node B's transaction began while node A's was open";
   release_a = true;
   ASSERT_EQ(a.wait_for(30s), std::future_status::ready);
@@ -151,18 +194,27 @@ TEST_F(PgStoreTest, WritersOfTwoNodesTakeTurns) {
 // committed. Its op ends ok, applied exactly once.
 TEST_F(PgStoreTest, DeadlockVictimTransactionIsRetriedWholeAndCommits) {
   RawPg outsider(database_.url());
+  // Only the store's session looks for deadlocks soon (the database's 100 ms): the outsider would
+  // look after 20 s, long after the store has found the cycle, so which side is the victim does
+  // not depend on how long either side took to get to its wait.
+  outsider.must_exec("SET deadlock_timeout = '20s'");
   outsider.must_exec("BEGIN");
   outsider.must_exec("UPDATE cells SET value = value + 10 WHERE id = 1");  // holds cell 1
+  const int outsider_pid = PQbackendPID(outsider.handle());
   std::atomic<bool> store_holds_cell_2{false};
+  std::atomic<bool> outsider_queued{false};
   std::atomic<int> applies{0};
   std::future<Status> store = std::async(std::launch::async, [&] {
+    RawPg watcher(database_.url());  // this thread's own: libpq connections are not shared
     return node_a_->write([&](WriteTx& tx) -> Status {
       ++applies;
       PAYOUTD_RETURN_IF_ERROR(run(tx, "UPDATE cells SET value = value + 1 WHERE id = 2"));
       if (!store_holds_cell_2.exchange(true)) {
-        // First attempt: let the outsider queue up for cell 2 first, so that this transaction is
-        // the one that closes the cycle (PostgreSQL aborts the session that finds the deadlock).
-        std::this_thread::sleep_for(300ms);
+        // First attempt: wait until the outsider is queued for cell 2 (the server shows it waiting
+        // on a lock), so that this transaction is the one that closes the cycle (PostgreSQL
+        // aborts the session that finds the deadlock).
+        outsider_queued = eventually([&] { return waits_on_a_lock(watcher, outsider_pid); }, 10s, 5ms);
+        if (!outsider_queued) return Status::internal("the outsider never waited for cell 2");
       }
       return run(tx, "UPDATE cells SET value = value + 1 WHERE id = 1");
     });
@@ -174,6 +226,7 @@ TEST_F(PgStoreTest, DeadlockVictimTransactionIsRetriedWholeAndCommits) {
   outsider.must_exec("COMMIT");
   ASSERT_EQ(store.wait_for(30s), std::future_status::ready);
   const Status status = store.get();
+  EXPECT_TRUE(outsider_queued.load());
   EXPECT_TRUE(status.is_ok()) << status.to_string();
   EXPECT_EQ(cell(1), "11");
   EXPECT_EQ(cell(2), "11");
@@ -218,8 +271,12 @@ TEST_F(PgStoreTest, SecondRefundFromAnotherNodeIsRefusedAndTheBatchGoesOn) {
       return Status::error(ErrorKind::kAlreadyExists, "already refunded");
     });
   });
-  // B waits for A's transaction; let it get there, then let A commit.
-  std::this_thread::sleep_for(200ms);
+  // B waits for A's transaction: the server shows B's writer blocked on the writers' advisory
+  // lock (A holds it until it commits). Then let A commit.
+  RawPg watcher(database_.url());
+  EXPECT_TRUE(eventually([&] { return advisory_lock_waiters(watcher, database_.name()) == 1; },
+                         10s, 5ms))
+      << "B's writer never waited for A's transaction";
   EXPECT_EQ(b.wait_for(0s), std::future_status::timeout) << "B did not wait for A's commit";
   release_a = true;
   ASSERT_EQ(a.wait_for(30s), std::future_status::ready);
@@ -243,11 +300,9 @@ TEST_F(PgStoreTest, WritesAndReadsReconnectAfterTheServerDropsTheirSessions) {
                 return run(tx, "UPDATE cells SET value = value + 1 WHERE id = 1");
               }).is_ok());
   ASSERT_TRUE(node_a_->query_on_reader_for_testing("SELECT 1").is_ok());
-  const std::string killed = database_.admin().value(
-      "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '" +
-      database_.name() + "' AND application_name = 'payoutd'");
-  ASSERT_GE(std::stoi(killed), 6) << "two stores: 2 writers + 4 readers";
-  std::this_thread::sleep_for(100ms);
+  // Every session is gone (not merely signalled) before the store uses it again.
+  ASSERT_GE(terminate_payoutd_sessions(database_.admin(), database_.name()), 6u)
+      << "two stores: 2 writers + 4 readers";
 
   const Status wrote = node_a_->write([](WriteTx& tx) {
     return run(tx, "UPDATE cells SET value = value + 1 WHERE id = 1");
@@ -289,11 +344,9 @@ TEST_F(PgStoreTest, ASingleStatementReadIsItsOwnTransactionAndReconnects) {
   EXPECT_EQ(own_transaction(*node_a_, true), "own");
   EXPECT_EQ(own_transaction(*node_a_, false), "in a transaction");
 
-  const std::string killed = database_.admin().value(
-      "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '" +
-      database_.name() + "' AND application_name = 'payoutd'");
-  ASSERT_GE(std::stoi(killed), 6) << "two stores: 2 writers + 4 readers";
-  std::this_thread::sleep_for(100ms);
+  // Every session is gone (not merely signalled) before the store uses it again.
+  ASSERT_GE(terminate_payoutd_sessions(database_.admin(), database_.name()), 6u)
+      << "two stores: 2 writers + 4 readers";
   for (int i = 0; i < 4; ++i) {  // every pooled reader, whichever the pool hands out
     EXPECT_EQ(own_transaction(*node_b_, true), "own");
   }

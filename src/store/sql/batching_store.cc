@@ -143,8 +143,10 @@ Status BatchingStore::migrate() { return factory_->migrate(); }
 std::unique_ptr<Connection> BatchingStore::borrow_reader(Status& status) {
   const auto wait = std::chrono::milliseconds(std::max(options_.busy_timeout_ms, 1000));
   std::unique_lock lock(pool_mutex_);
+  ++readers_waiting_;
   bool ready = pool_available_.wait_for(lock, wait,
                                         [this] { return pool_closed_ || !idle_readers_.empty(); });
+  --readers_waiting_;
   if (pool_closed_) {
     status = Status::unavailable("store is closed");
     return nullptr;
@@ -157,6 +159,11 @@ std::unique_ptr<Connection> BatchingStore::borrow_reader(Status& status) {
   idle_readers_.pop_back();
   ++readers_out_;
   return connection;
+}
+
+int BatchingStore::waiting_readers() const {
+  std::lock_guard lock(pool_mutex_);
+  return readers_waiting_;
 }
 
 void BatchingStore::return_reader(std::unique_ptr<Connection> connection) {

@@ -75,6 +75,11 @@ class BatchingStore : public Store {
   // back to run op by op.
   uint64_t deferred_groups_written() const { return deferred_groups_written_.load(); }
   uint64_t deferred_groups_fallen_back() const { return deferred_groups_fallen_back_.load(); }
+  // Readers blocked in read()/read_single() because every pooled read connection is out, for
+  // tests to wait on instead of sleeping. Counted under the pool's lock, which the waiting reader
+  // releases only once it has found no free connection: a reader that gets one at once is never
+  // seen here.
+  int waiting_readers() const;
 
   // Test hooks: the first column of the first row of `sql`, run on the writer's connection (inside
   // a write op) or on a pooled read connection (inside a read transaction).
@@ -148,10 +153,11 @@ class BatchingStore : public Store {
   std::thread writer_thread_;
 
   // Read pool.
-  std::mutex pool_mutex_;
+  mutable std::mutex pool_mutex_;
   std::condition_variable pool_available_;
   std::vector<std::unique_ptr<Connection>> idle_readers_;  // guarded by pool_mutex_
   int readers_out_ = 0;                                    // guarded by pool_mutex_
+  int readers_waiting_ = 0;                                // guarded by pool_mutex_
   bool pool_closed_ = false;                               // guarded by pool_mutex_
 
   // Stats.
