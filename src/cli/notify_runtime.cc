@@ -14,6 +14,7 @@ notify::DispatcherOptions dispatcher_options(const config::EngineTimings& timing
   options.lease_ms = timings.notify_lease_ms;
   options.backoff_initial_ms = timings.notify_backoff_initial_ms;
   options.backoff_max_ms = timings.notify_backoff_max_ms;
+  options.backoff_jitter_percent = static_cast<int>(timings.notify_backoff_jitter_percent);
   options.retry_window_ms = timings.notify_retry_window_seconds * 1000;
   return options;
 }

@@ -102,6 +102,7 @@ constexpr TimingKey kTimingKeys[] = {
     {"notify_timeout_ms", &EngineTimings::notify_timeout_ms, 100, 120'000},
     {"notify_backoff_initial_ms", &EngineTimings::notify_backoff_initial_ms, 1, kDayMs},
     {"notify_backoff_max_ms", &EngineTimings::notify_backoff_max_ms, 1, kDayMs},
+    {"notify_backoff_jitter_percent", &EngineTimings::notify_backoff_jitter_percent, 0, 25},
     {"notify_retry_window_seconds", &EngineTimings::notify_retry_window_seconds, 1,
      30LL * 86'400},
 };

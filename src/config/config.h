@@ -58,6 +58,9 @@ struct EngineTimings {
   int64_t notify_timeout_ms = 10'000;          // whole attempt: connect, send, answer
   int64_t notify_backoff_initial_ms = 30'000;  // then doubling, with jitter
   int64_t notify_backoff_max_ms = 3'600'000;
+  // Spread of each retry delay (dispatcher.h retry_delay_ms): up to this percent longer below the
+  // cap, up to four fifths of it shorter at the cap. 0 = the exact schedule (tests assert it).
+  int64_t notify_backoff_jitter_percent = 25;
   int64_t notify_retry_window_seconds = 72LL * 3'600;
 };
 

@@ -87,6 +87,7 @@ Dispatcher::Dispatcher(Store& store, Clock& clock, RandomSource& random,
   PAYOUTD_ASSERT(options_.lease_ms >= 1000);
   PAYOUTD_ASSERT(options_.backoff_initial_ms >= 1);
   PAYOUTD_ASSERT(options_.backoff_max_ms >= options_.backoff_initial_ms);
+  PAYOUTD_ASSERT(options_.backoff_jitter_percent >= 0 && options_.backoff_jitter_percent <= 25);
   PAYOUTD_ASSERT(options_.retry_window_ms >= 1);
 }
 
@@ -125,6 +126,13 @@ DispatcherStats Dispatcher::stats() const {
 void Dispatcher::count(uint64_t DispatcherStats::*counter) {
   std::lock_guard<std::mutex> lock(stats_mutex_);
   stats_.*counter += 1;
+}
+
+double Dispatcher::scaled_jitter_unit() {
+  if (options_.backoff_jitter_percent == 0) return 0.0;
+  const double unit = jitter_unit() * options_.backoff_jitter_percent / 25.0;
+  PAYOUTD_ASSERT(unit >= 0.0 && unit < 1.0);
+  return unit;
 }
 
 double Dispatcher::jitter_unit() {
@@ -323,7 +331,7 @@ void Dispatcher::record(const Job& message, const OutboundResult& result, bool g
                                  ? message.give_up_at
                                  : message.created_at + options_.retry_window_ms * kMicrosPerMs;
     const int64_t next = now + retry_delay_ms(attempt.attempt, options_.backoff_initial_ms,
-                                              options_.backoff_max_ms, jitter_unit()) *
+                                              options_.backoff_max_ms, scaled_jitter_unit()) *
                                    kMicrosPerMs;
     if (give_up || next > deadline) {
       record.next_status = OutboxStatus::kFailed;

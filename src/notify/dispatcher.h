@@ -47,6 +47,8 @@ struct DispatcherOptions {
   int64_t lease_ms = 60'000;        // must exceed the sender's total timeout
   int64_t backoff_initial_ms = 30'000;
   int64_t backoff_max_ms = 3'600'000;
+  int backoff_jitter_percent = 25;  // 0..25: the jitter_unit passed to retry_delay_ms is scaled
+                                    // by percent / 25; 0 draws no randomness at all
   int64_t retry_window_ms = 72LL * 3600 * 1000;
 };
 
@@ -121,6 +123,7 @@ class Dispatcher {
   Prepared prepare(const OutboxMessage& message);
   void record(const Job& job, const OutboundResult& result, bool give_up, int64_t started_at);
   double jitter_unit();
+  double scaled_jitter_unit();  // jitter_unit() scaled by backoff_jitter_percent / 25
   void count(uint64_t DispatcherStats::*counter);
 
   Store& store_;

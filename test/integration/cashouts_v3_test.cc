@@ -8,7 +8,6 @@
 #include <fstream>
 #include <future>
 #include <sstream>
-#include <thread>
 
 #include "integration/v3_support.h"
 
@@ -630,6 +629,8 @@ class V3RateLimitTest : public V3Test {
 };
 
 TEST_F(V3RateLimitTest, TooManyRequestsWithRetryAfter) {
+  // The limiter runs on the sandbox's test clock: these requests all come at one time.
+  const int64_t emptied_at = sandbox_.clock_micros();
   Body body = credentials_body().set_string("external_id", "nothing-yet");
   EXPECT_TRUE(is_v3_error(status(body), 412, 509));
   EXPECT_TRUE(is_v3_error(status(body), 412, 509));
@@ -651,9 +652,18 @@ TEST_F(V3RateLimitTest, TooManyRequestsWithRetryAfter) {
   second.set_string("login", "second_login").set_string("pass", "p2");
   EXPECT_TRUE(is_v3_error(send("POST", "/v3/cashout/status", second.text(), Signing::kValid, "k2"),
                           412, 509));
-  // A token comes back after a second.
-  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  // A token comes back exactly one second (1 per second) after the bucket emptied: one
+  // microsecond before, the request is still refused, and told to come back in 1 s.
+  sandbox_.set_clock_micros(emptied_at + 1'000'000 - 1);
+  HttpResponse still_limited = status(body);
+  EXPECT_TRUE(is_v3_error(still_limited, 429, 429, "Too many requests"));
+  EXPECT_EQ(still_limited.header("retry-after").value_or("<none>"), "1");
+  sandbox_.set_clock_micros(emptied_at + 1'000'000);
   EXPECT_TRUE(is_v3_error(status(body), 412, 509));
+  // One token, and only one, came back.
+  HttpResponse limited_again = status(body);
+  EXPECT_TRUE(is_v3_error(limited_again, 429, 429, "Too many requests"));
+  EXPECT_EQ(limited_again.header("retry-after").value_or("<none>"), "1");
 }
 
 // ---- Storage unavailable: 703 (create) and 702 (cancel) ----

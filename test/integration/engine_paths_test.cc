@@ -75,6 +75,27 @@ std::vector<std::string> as_v1_events(const std::vector<std::string>& internal) 
   return out;
 }
 
+// The payout's events as "to_status+<ms>", <ms> the test clock's time of the event after
+// `base_micros` (exact: "+<us>us" when it is not a whole millisecond), in order.
+std::vector<std::string> timeline(const Sandbox& sandbox, const std::string& cashout_id,
+                                  int64_t base_micros) {
+  std::vector<std::string> out;
+  std::istringstream rows(sandbox.sql("SELECT to_status, created_at FROM payout_events WHERE "
+                                      "cashout_id = " + cashout_id + " ORDER BY seq;"));
+  for (std::string row; std::getline(rows, row);) {
+    const size_t bar = row.find('|');
+    if (bar == std::string::npos) {
+      out.push_back("<" + row + ">");
+      continue;
+    }
+    const int64_t after = std::stoll(row.substr(bar + 1)) - base_micros;
+    out.push_back(row.substr(0, bar) + "+" +
+                  (after % 1000 == 0 ? std::to_string(after / 1000)
+                                     : std::to_string(after) + "us"));
+  }
+  return out;
+}
+
 const std::vector<int> kAllRejectionCodes = {800, 801, 802, 803, 804, 805, 806, 807, 808, 809,
                                              810, 811, 812, 813, 814, 818, 819, 820, 824, 826};
 
@@ -230,12 +251,7 @@ PathCase screened_out() {
   return c;
 }
 
-// On the test clock (issue 17): the servers' time moves from event to event, so every sandbox
-// delay is exact and the test runs as fast as the servers answer.
-class EnginePathTest : public EngineTest, public ::testing::WithParamInterface<PathCase> {
- protected:
-  void SetUp() override { sandbox_.use_test_clock(); }
-};
+class EnginePathTest : public EngineTest, public ::testing::WithParamInterface<PathCase> {};
 
 // The statuses seen before the engine ran, then those seen while polling (repeats collapsed).
 std::vector<std::string> starting_with(const std::string& first, std::vector<std::string> seen) {
@@ -363,37 +379,65 @@ TEST_F(EnginePathsTest, UnknownOutcomeIsReconciledNeverGuessed) {
   ASSERT_NO_FATAL_FAILURE(login(server.port(), merchant));
   Api api(server.port(), merchant);
 
-  const int64_t before_create = steady_ms();
+  const int64_t created_at = sandbox_.clock_micros();
   const PayoutIds ids = create_v1(api, "unknown-1", "4444906");
   ASSERT_FALSE(ids.public_id.empty());
-  // Within the unknown window (500 ms from the submission): processing, in doubt, the money
-  // still held and not refunded - read in one snapshot of the database.
+  // Within the unknown window (sandbox_unknown_for_ms from the submission): processing, in doubt,
+  // the money still held and not refunded - read in one snapshot of the database at each clock
+  // time the engine asks the rail again.
   const std::string in_doubt_query =
       "SELECT p.status || '/' || p.connector_state || '/' || "
-      "CASE WHEN p.engine_attempts > 0 THEN 1 ELSE 0 END || '/' || "
+      "CAST(p.engine_attempts AS TEXT) || '/' || "
       "(SELECT balance FROM accounts a WHERE a.wallet_id = p.wallet_id AND a.kind = 'held') || "
       "'/' || (SELECT count(*) FROM wallet_transactions t WHERE t.reference_id = p.public_id AND "
       "t.type = 'PAYOUT_REFUND') FROM payouts p WHERE p.cashout_id = " + ids.cashout_id + ";";
-  bool seen_in_doubt = false;
-  while (steady_ms() - before_create < 3000) {
-    const std::string row = trimmed(sandbox_.sql(in_doubt_query));
-    if (row == "processing/unknown/1/10250/0") {
-      seen_in_doubt = true;
-      break;
-    }
-    ASSERT_TRUE(row == "created/none/0/10250/0" || row == "queued/none/0/10250/0" ||
-                row == "processing/submitting/0/10250/0")
-        << row;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  ASSERT_TRUE(seen_in_doubt);
+  const int64_t unknown_for_ms = config_.get("sandbox_unknown_for_ms", -1);
+  const int64_t reconcile_initial_ms = config_.get("engine_reconcile_initial_ms", -1);
+  const int64_t reconcile_max_ms = config_.get("engine_reconcile_max_ms", -1);
+  ASSERT_TRUE(unknown_for_ms > 0 && reconcile_initial_ms > 0 &&
+              reconcile_max_ms >= reconcile_initial_ms);
+  ClockDriver clock = driver();
+  // Submitted at once (the clock has not moved), and the answer was none.
+  ASSERT_TRUE(clock.wait_idle());
+  ASSERT_EQ(sandbox_.clock_micros(), created_at);
+  ASSERT_EQ(trimmed(sandbox_.sql(in_doubt_query)), "processing/unknown/1/10250/0");
   EXPECT_EQ(rail_submissions(ids.public_id), "1");
+  // The engine asks again on its backoff (reconcile_initial_ms, doubling up to reconcile_max_ms):
+  // every one of those times inside the window, it is still in doubt, nothing guessed.
+  int64_t asked_at_ms = 0;  // after the creation
+  for (int attempts = 1;; ++attempts) {
+    int64_t delay_ms = reconcile_initial_ms;
+    for (int i = 1; i < attempts && delay_ms < reconcile_max_ms; ++i) delay_ms *= 2;
+    asked_at_ms += std::min(delay_ms, reconcile_max_ms);
+    const std::optional<int64_t> next = clock.next_event_micros();
+    ASSERT_TRUE(next.has_value());
+    ASSERT_EQ(*next - created_at, asked_at_ms * 1000) << "attempt " << attempts + 1;
+    if (asked_at_ms >= unknown_for_ms) break;  // the rail answers again at this one
+    sandbox_.set_clock_micros(*next);
+    ASSERT_TRUE(clock.wait_idle());
+    ASSERT_EQ(trimmed(sandbox_.sql(in_doubt_query)),
+              "processing/unknown/" + std::to_string(attempts + 1) + "/10250/0")
+        << "at +" << asked_at_ms << " ms";
+    EXPECT_EQ(rail_submissions(ids.public_id), "1");
+  }
+  // The fast config's backoff (100, 200, 200 ms) hits the end of the window exactly.
+  ASSERT_EQ(asked_at_ms, unknown_for_ms);
 
   const std::vector<Observed> seen = poll_until(api, {ids}, {"completed"}, 20000);
   ASSERT_TRUE(seen[0].reached) << seen[0].last_v1_body;
   EXPECT_TRUE(sequence_matches(seen[0].v1, steps({{"processing", false},
                                                   {"settling", false},
                                                   {"completed", false}})));
+  // Its timeline started when the rail answered again: settling and completed exactly the
+  // sandbox's delays after the end of the window.
+  const int64_t settle_after_ms = config_.get("sandbox_settle_after_ms", -1);
+  const int64_t complete_after_ms = config_.get("sandbox_complete_after_ms", -1);
+  EXPECT_EQ(sandbox_.clock_micros() - created_at, (unknown_for_ms + complete_after_ms) * 1000);
+  EXPECT_EQ(timeline(sandbox_, ids.cashout_id, created_at),
+            (std::vector<std::string>{
+                "created+0", "queued+0", "processing+0",
+                "settling+" + std::to_string(unknown_for_ms + settle_after_ms),
+                "completed+" + std::to_string(unknown_for_ms + complete_after_ms)}));
   EXPECT_EQ(rail_submissions(ids.public_id), "1");
   EXPECT_EQ(trimmed(sandbox_.sql("SELECT connector_state || '/' || engine_attempts FROM payouts "
                                  "WHERE cashout_id = " + ids.cashout_id + ";")),
@@ -405,8 +449,10 @@ TEST_F(EnginePathsTest, UnknownOutcomeIsReconciledNeverGuessed) {
 // Every v3 rejection code the sandbox can produce ("8xx" accounts), through the v3 dialect: the
 // exact rejection code and reason, the v1 failure code, the event message, one refund each.
 TEST_F(EnginePathsTest, EveryRejectionCodeThroughV3) {
+  // Its own failure delay, so that the exact end time below can only come from this one.
+  constexpr int64_t kFailAfterMs = 800;
   EngineConfig config = fast_paths_config();
-  config.set("sandbox_fail_after_ms", 800);  // 20 payouts polled per round: keep `4` visible
+  config.set("sandbox_fail_after_ms", kFailAfterMs);
   const std::string config_path = write_config(config);
   // Created while no engine runs (see BothDialectsEndToEnd), then driven by an engine server.
   ServerProcess& front_server = start_server(config_path, EngineMode::kOff);
@@ -423,11 +469,14 @@ TEST_F(EnginePathsTest, EveryRejectionCodeThroughV3) {
     EXPECT_EQ(front.v3_status(ids.back().cashout_id).body, v3_status_json(0, "Pending"));
   }
   EXPECT_EQ(wallet_text(merchant.id, "BRL"), "3940.00/1060.00");
+  const int64_t clock_at_start = sandbox_.clock_micros();
   ServerProcess& engine_server = start_server(config_path);
   ASSERT_TRUE(engine_server.started());
   Api api(engine_server.port(), merchant);
   const std::vector<Observed> seen = poll_until(
-      api, ids, std::vector<std::string>(ids.size(), "failed"), 20000, /*pause_ms=*/0);
+      api, ids, std::vector<std::string>(ids.size(), "failed"), 20000);
+  // All submitted when the engine started, all failed exactly sandbox_fail_after_ms later.
+  EXPECT_EQ(sandbox_.clock_micros() - clock_at_start, kFailAfterMs * 1000);
   for (size_t i = 0; i < ids.size(); ++i) {
     const int code = kAllRejectionCodes[i];
     SCOPED_TRACE("rejection code " + std::to_string(code));
@@ -444,6 +493,9 @@ TEST_F(EnginePathsTest, EveryRejectionCodeThroughV3) {
     EXPECT_EQ(shown_events(*shown),
               (std::vector<std::string>{kCreated, kQueued, kProcessing,
                                         "failed/provider/Payout failed: " + reason_of(code)}));
+    EXPECT_EQ(timeline(sandbox_, ids[i].cashout_id, clock_at_start),
+              (std::vector<std::string>{"created+0", "queued+0", "processing+0",
+                                        "failed+" + std::to_string(kFailAfterMs)}));
     EXPECT_EQ(refunds(api, ids[i].public_id).size(), 1u);
     EXPECT_EQ(rail_submissions(ids[i].public_id), "1");
   }
@@ -455,9 +507,8 @@ TEST_F(EnginePathsTest, EveryRejectionCodeThroughV3) {
 
 // A cashout created on hold (v3 5) is left alone by the engine: one released with PUT PENDING
 // (v3 0 at once) goes through the default path; the other expires after on_hold_expiry_seconds
-// (v3 3, 809 WITHDRAWAL_EXPIRED) and is refunded. The expiry leaves 4 s to create both and
-// release the first: enough for the sanitizer build on PostgreSQL on a loaded 2-core machine (1 s
-// was not: the first one expired before its release).
+// (v3 3, 809 WITHDRAWAL_EXPIRED) and is refunded, exactly on_hold_expiry_seconds after it was put
+// on hold on the test clock. Nothing moves the clock while the test creates and releases.
 TEST_F(EnginePathsTest, OnHoldIsReleasedOrExpires) {
   constexpr int kOnHoldExpirySeconds = 4;
   EngineConfig config = fast_paths_config();
@@ -482,13 +533,18 @@ TEST_F(EnginePathsTest, OnHoldIsReleasedOrExpires) {
     }
     return ids;
   };
-  const int64_t created_at = steady_ms();
+  const int64_t created_at = sandbox_.clock_micros();
   const PayoutIds released = create_on_hold("hold-released");
   const PayoutIds expiring = create_on_hold("hold-expiring");
   ASSERT_FALSE(released.public_id.empty() || expiring.public_id.empty());
   EXPECT_EQ(wallet_text(merchant.id, "BRL"), "794.00/206.00");
-  std::this_thread::sleep_for(std::chrono::milliseconds(150));  // several engine passes
+  // Several engine passes at this time, each found nothing to do: on hold is left alone.
+  ClockDriver clock = driver();
+  for (int pass = 0; pass < 3; ++pass) ASSERT_TRUE(clock.wait_idle());
+  // The only thing scheduled is the expiry of both.
+  EXPECT_EQ(clock.next_event_micros(), created_at + kOnHoldExpirySeconds * 1'000'000LL);
   EXPECT_EQ(api.v3_status(released.cashout_id).body, v3_status_json(5, "On hold"));
+  EXPECT_EQ(api.v3_status(expiring.cashout_id).body, v3_status_json(5, "On hold"));
   HttpResponse release = api.v3("PUT", "/v3/cashout/status",
                                 api.v3_body({{"cashout_id", released.cashout_id},
                                              {"status", "\"PENDING\""}}),
@@ -500,7 +556,18 @@ TEST_F(EnginePathsTest, OnHoldIsReleasedOrExpires) {
       poll_until(api, {released, expiring}, {"completed", "expired"}, 20000);
   ASSERT_TRUE(seen[0].reached && seen[1].reached)
       << seen[0].last_v1_body << "\n" << seen[1].last_v1_body;
-  EXPECT_GE(steady_ms() - created_at, kOnHoldExpirySeconds * 1000);
+  // The released one went the default path from its release (the clock had not moved), the
+  // other one expired exactly on_hold_expiry_seconds after it was put on hold.
+  EXPECT_EQ(sandbox_.clock_micros() - created_at, kOnHoldExpirySeconds * 1'000'000LL);
+  const int64_t settle_after_ms = config.get("sandbox_settle_after_ms", -1);
+  const int64_t complete_after_ms = config.get("sandbox_complete_after_ms", -1);
+  EXPECT_EQ(timeline(sandbox_, released.cashout_id, created_at),
+            (std::vector<std::string>{"created+0", "on_hold+0", "queued+0", "processing+0",
+                                      "settling+" + std::to_string(settle_after_ms),
+                                      "completed+" + std::to_string(complete_after_ms)}));
+  EXPECT_EQ(timeline(sandbox_, expiring.cashout_id, created_at),
+            (std::vector<std::string>{"created+0", "on_hold+0",
+                                      "expired+" + std::to_string(kOnHoldExpirySeconds * 1000)}));
   EXPECT_TRUE(sequence_matches(starting_with("0", seen[0].v3),
                                steps({{"0", false}, {"4", false}, {"1", false}})));
   EXPECT_EQ(seen[0].last_v3_body,
@@ -529,24 +596,24 @@ TEST_F(EnginePathsTest, OnHoldIsReleasedOrExpires) {
 // ---------------------------------------------------------------------------------------------
 // 2. Cancelling a processing payout.
 
-// kCancelTestActionRequiredExpirySeconds: time enough to cancel two payouts that wait in
-// action_required before they expire, even in the sanitizer build on PostgreSQL.
+// How long a payout waits in action_required before it expires, on the test clock.
 constexpr int kCancelTestActionRequiredExpirySeconds = 4;
 
-// The sandbox rail's timeline in these tests: a submitted payout stays processing for
-// kProcessingMs (then settling, then completed 500 ms later) unless a cancel changes it, and a
-// cancel of accounts 903/904 is answered after kCancelAnswerAfterMs. Both are long enough for what
-// a test checks in between (a refused or accepted cancel, a second request, a CLI wallet read, a
-// SQL look at the rail, the refunds list) on a slow machine: at 800 ms and 300 ms, ASan builds on
-// PostgreSQL under load took longer twice (fresh-clone CI runs of 02d9926 and ac43789) and saw the
-// payout already settling, or already cancelled and refunded.
+// The sandbox rail's timeline in these tests, on the test clock: a submitted payout stays
+// processing for kProcessingMs (then settling, then completed kSettlingMs later) unless a cancel
+// changes it, and a cancel of accounts 903/904 is answered kCancelAnswerAfterMs after it was asked.
+// The clock stands still while a test checks what lies in between (a refused or accepted cancel, a
+// second request, a CLI wallet read, a SQL look at the rail), so no delay needs slack; they differ
+// from each other and from the engine's own intervals, so that each exact time asserted below can
+// only come from the delay it names.
 constexpr int64_t kProcessingMs = 3000;
+constexpr int64_t kSettlingMs = 500;
 constexpr int64_t kCancelAnswerAfterMs = 1500;
 
 EngineConfig cancel_config() {
   EngineConfig config = fast_paths_config();
   config.set("sandbox_settle_after_ms", kProcessingMs)
-      .set("sandbox_complete_after_ms", kProcessingMs + 500)
+      .set("sandbox_complete_after_ms", kProcessingMs + kSettlingMs)
       .set("sandbox_cancel_answer_after_ms", kCancelAnswerAfterMs)
       .set("action_required_expiry_seconds", kCancelTestActionRequiredExpirySeconds);
   return config;
@@ -562,14 +629,31 @@ class EngineCancelTest : public EngineTest {
     api_ = std::make_unique<Api>(server.port(), merchant_);
   }
 
-  // A v1 payout with this account suffix, processing and accepted by the rail.
-  PayoutIds processing_payout(const std::string& suffix) {
+  // A v1 payout with this account suffix, processing and accepted by the rail; `*created_at`:
+  // the clock when it was created, which is also when the rail got it (the engine submits it at
+  // once, before the clock moves).
+  PayoutIds processing_payout(const std::string& suffix, int64_t* created_at = nullptr) {
+    const int64_t clock_at_create = sandbox_.clock_micros();
+    if (created_at != nullptr) *created_at = clock_at_create;
     const PayoutIds ids = create_v1(*api_, "cancel-" + suffix, "5550" + suffix);
     EXPECT_FALSE(ids.public_id.empty());
     if (ids.public_id.empty()) return ids;
     EXPECT_TRUE(wait_until_accepted(ids.cashout_id, 5000));
+    EXPECT_EQ(sandbox_.clock_micros(), clock_at_create) << "accepted only after the clock moved";
     EXPECT_EQ(wallet_text(merchant_.id, "USD"), "897.50/102.50");
     return ids;
+  }
+
+  std::string cancel_state(const PayoutIds& ids) {
+    return trimmed(sandbox_.sql("SELECT cancel_state FROM payouts WHERE cashout_id = " +
+                                ids.cashout_id + ";"));
+  }
+
+  // The rail's record of when the cancel was asked (unix micros text), or "<none>".
+  std::string rail_cancel_requested_at(const PayoutIds& ids) {
+    return trimmed(sandbox_.sql(
+        "SELECT coalesce((SELECT CAST(cancel_requested_at AS TEXT) FROM rail_records WHERE "
+        "payout_key = '" + ids.public_id + "'), '<none>');"));
   }
 
   std::string rail_cancel_requested(const PayoutIds& ids) {
@@ -586,7 +670,8 @@ const std::string kCancelledByClient =
     "cancelled/client/Payout cancelled by client (confirmed by sandbox)";
 
 TEST_F(EngineCancelTest, Account901CancelAcceptedAtOnce) {
-  const PayoutIds ids = processing_payout("901");
+  int64_t created_at = 0;
+  const PayoutIds ids = processing_payout("901", &created_at);
   ASSERT_FALSE(ids.public_id.empty());
   HttpResponse cancelled = api_->v1("POST", "/api/v1/payouts/" + ids.public_id + "/cancel", "",
                                     /*retry=*/false);
@@ -603,6 +688,9 @@ TEST_F(EngineCancelTest, Account901CancelAcceptedAtOnce) {
   ASSERT_TRUE(shown.has_value());
   EXPECT_EQ(shown_events(*shown),
             (std::vector<std::string>{kCreated, kQueued, kProcessing, kCancelledByClient}));
+  // At once: the clock never moved.
+  EXPECT_EQ(timeline(sandbox_, ids.cashout_id, created_at),
+            (std::vector<std::string>{"created+0", "queued+0", "processing+0", "cancelled+0"}));
   EXPECT_EQ(rail_submissions(ids.public_id), "1");
   EXPECT_EQ(rail_cancel_requested(ids), "1");
   EXPECT_TRUE(wait_until_engine_done(ids.cashout_id));
@@ -615,7 +703,8 @@ TEST_F(EngineCancelTest, Account901CancelAcceptedAtOnce) {
 }
 
 TEST_F(EngineCancelTest, Account902CancelRefusedThenCompletes) {
-  const PayoutIds ids = processing_payout("902");
+  int64_t created_at = 0;
+  const PayoutIds ids = processing_payout("902", &created_at);
   ASSERT_FALSE(ids.public_id.empty());
   HttpResponse refused = api_->v1("POST", "/api/v1/payouts/" + ids.public_id + "/cancel", "",
                                   /*retry=*/false);
@@ -641,6 +730,13 @@ TEST_F(EngineCancelTest, Account902CancelRefusedThenCompletes) {
   ASSERT_TRUE(shown.has_value());
   EXPECT_EQ(shown_events(*shown),
             (std::vector<std::string>{kCreated, kQueued, kProcessing, kSettling, kCompleted}));
+  // The refused cancel changed nothing of the rail's default timeline.
+  EXPECT_EQ(sandbox_.clock_micros() - created_at, (kProcessingMs + kSettlingMs) * 1000);
+  EXPECT_EQ(timeline(sandbox_, ids.cashout_id, created_at),
+            (std::vector<std::string>{"created+0", "queued+0", "processing+0",
+                                      "settling+" + std::to_string(kProcessingMs),
+                                      "completed+" +
+                                          std::to_string(kProcessingMs + kSettlingMs)}));
   EXPECT_EQ(wallet_text(merchant_.id, "USD"), "897.50/0.00");
   EXPECT_EQ(refunds(*api_, ids.public_id), std::vector<std::string>{});
   EXPECT_TRUE(wait_until_engine_done(ids.cashout_id));
@@ -650,10 +746,18 @@ TEST_F(EngineCancelTest, Account902CancelRefusedThenCompletes) {
             R"({"error":"BadRequest","message":"payout has already been completed"})");
 }
 
+// The cancels of 903 and 904 are asked this long after the submission (on the test clock), so that
+// the rail's answer time, counted from the request, differs from every submission-based one.
+constexpr int64_t kCancelAskedAfterMs = 700;
+
 TEST_F(EngineCancelTest, Account903CancelAnsweredLaterCancelled) {
-  const PayoutIds ids = processing_payout("903");
+  int64_t created_at = 0;
+  const PayoutIds ids = processing_payout("903", &created_at);
   ASSERT_FALSE(ids.public_id.empty());
-  const int64_t asked_at = steady_ms();
+  sandbox_.set_clock_micros(created_at + kCancelAskedAfterMs * 1000);
+  ASSERT_TRUE(driver().wait_idle());
+  EXPECT_EQ(engine_state(ids.cashout_id), "processing/accepted");
+  const int64_t asked_at = sandbox_.clock_micros();
   HttpResponse accepted = api_->v1("POST", "/api/v1/payouts/" + ids.public_id + "/cancel", "",
                                    /*retry=*/false);
   ASSERT_EQ(accepted.status, 202) << accepted.body;
@@ -673,11 +777,14 @@ TEST_F(EngineCancelTest, Account903CancelAnsweredLaterCancelled) {
   }
   EXPECT_EQ(wallet_text(merchant_.id, "USD"), "897.50/102.50");
   EXPECT_EQ(refunds(*api_, ids.public_id), std::vector<std::string>{});
+  EXPECT_EQ(rail_cancel_requested_at(ids), std::to_string(asked_at));
 
   const std::vector<Observed> seen = poll_until(*api_, {ids}, {"cancelled"}, 20000);
   ASSERT_TRUE(seen[0].reached) << seen[0].last_v1_body;
-  EXPECT_GE(steady_ms() - asked_at, kCancelAnswerAfterMs)
-      << "cancelled before the rail's answer was due";
+  // Cancelled exactly when the rail's answer was due: not before, and not one engine interval
+  // after.
+  EXPECT_EQ(sandbox_.clock_micros() - asked_at, kCancelAnswerAfterMs * 1000)
+      << "not cancelled when the rail's answer was due";
   EXPECT_TRUE(sequence_matches(seen[0].v1, steps({{"processing", false}, {"cancelled", false}})));
   EXPECT_TRUE(sequence_matches(seen[0].v3, steps({{"4", false}, {"2", false}})));
   EXPECT_EQ(seen[0].last_v3_body, v3_status_json(2, "Canceled"));
@@ -689,6 +796,10 @@ TEST_F(EngineCancelTest, Account903CancelAnsweredLaterCancelled) {
   ASSERT_TRUE(shown.has_value());
   EXPECT_EQ(shown_events(*shown),
             (std::vector<std::string>{kCreated, kQueued, kProcessing, kCancelledByClient}));
+  EXPECT_EQ(timeline(sandbox_, ids.cashout_id, created_at),
+            (std::vector<std::string>{
+                "created+0", "queued+0", "processing+0",
+                "cancelled+" + std::to_string(kCancelAskedAfterMs + kCancelAnswerAfterMs)}));
   EXPECT_EQ(wallet_text(merchant_.id, "USD"), "1000.00/0.00");
   EXPECT_EQ(refunds(*api_, ids.public_id), std::vector<std::string>{"102.50/1000.00"});
   EXPECT_EQ(rail_submissions(ids.public_id), "1");
@@ -696,8 +807,13 @@ TEST_F(EngineCancelTest, Account903CancelAnsweredLaterCancelled) {
 }
 
 TEST_F(EngineCancelTest, Account904CancelAnsweredLaterRefusedCompletes) {
-  const PayoutIds ids = processing_payout("904");
+  int64_t created_at = 0;
+  const PayoutIds ids = processing_payout("904", &created_at);
   ASSERT_FALSE(ids.public_id.empty());
+  sandbox_.set_clock_micros(created_at + kCancelAskedAfterMs * 1000);
+  ASSERT_TRUE(driver().wait_idle());
+  EXPECT_EQ(engine_state(ids.cashout_id), "processing/accepted");
+  const int64_t asked_at = sandbox_.clock_micros();
   HttpResponse accepted = api_->v1("POST", "/api/v1/payouts/" + ids.public_id + "/cancel", "",
                                    /*retry=*/false);
   ASSERT_EQ(accepted.status, 202) << accepted.body;
@@ -705,9 +821,12 @@ TEST_F(EngineCancelTest, Account904CancelAnsweredLaterRefusedCompletes) {
   ASSERT_TRUE(body.has_value());
   EXPECT_EQ(member_text(*body, "status"), "processing");
   EXPECT_TRUE(timestamps_are(*body, {"queued_at", "submitted_at", "cancel_requested_at"}));
+  EXPECT_EQ(rail_cancel_requested_at(ids), std::to_string(asked_at));
 
   const std::vector<Observed> seen = poll_until(*api_, {ids}, {"completed"}, 20000);
   ASSERT_TRUE(seen[0].reached) << seen[0].last_v1_body;
+  // Paid out exactly when the rail's answer was due (before its default settling time).
+  EXPECT_EQ(sandbox_.clock_micros() - asked_at, kCancelAnswerAfterMs * 1000);
   EXPECT_TRUE(sequence_matches(seen[0].v1, steps({{"processing", false}, {"completed", false}})));
   EXPECT_TRUE(sequence_matches(seen[0].v3, steps({{"4", false}, {"1", false}})));
   EXPECT_EQ(seen[0].last_v3_body,
@@ -717,6 +836,10 @@ TEST_F(EngineCancelTest, Account904CancelAnsweredLaterRefusedCompletes) {
   // The rail held it while deciding, refused the cancel and paid it out: no settling step.
   EXPECT_EQ(shown_events(*shown),
             (std::vector<std::string>{kCreated, kQueued, kProcessing, kCompleted}));
+  EXPECT_EQ(timeline(sandbox_, ids.cashout_id, created_at),
+            (std::vector<std::string>{
+                "created+0", "queued+0", "processing+0",
+                "completed+" + std::to_string(kCancelAskedAfterMs + kCancelAnswerAfterMs)}));
   EXPECT_EQ(wallet_text(merchant_.id, "USD"), "897.50/0.00");
   EXPECT_EQ(refunds(*api_, ids.public_id), std::vector<std::string>{});
   EXPECT_EQ(rail_submissions(ids.public_id), "1");
@@ -730,9 +853,11 @@ TEST_F(EngineCancelTest, Account904CancelAnsweredLaterRefusedCompletes) {
 // is accepted for later (202). Once the rail answers again it refuses (the payout is out) and the
 // payout completes: never cancelled, never refunded on a guess.
 TEST_F(EngineCancelTest, Account906CancelWhileOutcomeUnknownIsDeferredThenRefused) {
+  const int64_t created_at = sandbox_.clock_micros();
   const PayoutIds ids = create_v1(*api_, "cancel-906", "5550906");
   ASSERT_FALSE(ids.public_id.empty());
   ASSERT_TRUE(wait_for_state(ids.cashout_id, "processing/unknown", 3000));
+  ASSERT_EQ(sandbox_.clock_micros(), created_at);  // submitted at once, in doubt at once
   HttpResponse accepted = api_->v1("POST", "/api/v1/payouts/" + ids.public_id + "/cancel", "",
                                    /*retry=*/false);
   ASSERT_EQ(accepted.status, 202) << accepted.body;
@@ -741,12 +866,47 @@ TEST_F(EngineCancelTest, Account906CancelWhileOutcomeUnknownIsDeferredThenRefuse
   EXPECT_EQ(member_text(*body, "status"), "processing");
   EXPECT_TRUE(timestamps_are(*body, {"queued_at", "submitted_at", "cancel_requested_at"}));
   EXPECT_EQ(wallet_text(merchant_.id, "USD"), "897.50/102.50");
+  // The rail could not even record the request while it gave no answer.
+  EXPECT_EQ(rail_cancel_requested_at(ids), "<none>");
+
+  // Pending at every event of the unknown window; from the first query after it, the rail's answer
+  // is known (the engine only queries a payout in doubt), and the cancel is asked at the engine's
+  // next cancel recheck, and refused then.
+  const int64_t unknown_for_ms = config_.get("sandbox_unknown_for_ms", -1);
+  const int64_t cancel_recheck_ms = config_.get("engine_cancel_recheck_ms", -1);
+  ASSERT_TRUE(unknown_for_ms > 0 && cancel_recheck_ms > 0);
+  const int64_t known_at = created_at + unknown_for_ms * 1000;
+  std::string state;
+  std::optional<int64_t> answered_at;  // when the engine first saw the rail's answer
+  ASSERT_TRUE(driver().run_until(
+      [&] {
+        state = engine_state(ids.cashout_id) + "/" + cancel_state(ids);
+        const int64_t now = sandbox_.clock_micros();
+        if (state == "processing/accepted/refused") return true;
+        EXPECT_EQ(state, now < known_at ? "processing/unknown/pending"
+                                        : "processing/accepted/pending")
+            << "at +" << (now - created_at) << " us";
+        if (now >= known_at && !answered_at) answered_at = now;
+        return false;
+      },
+      20000));
+  ASSERT_TRUE(answered_at.has_value());
+  EXPECT_EQ(sandbox_.clock_micros() - *answered_at, cancel_recheck_ms * 1000);
+  EXPECT_EQ(state, "processing/accepted/refused");
+  EXPECT_EQ(wallet_text(merchant_.id, "USD"), "897.50/102.50");
 
   const std::vector<Observed> seen = poll_until(*api_, {ids}, {"completed"}, 20000);
   ASSERT_TRUE(seen[0].reached) << seen[0].last_v1_body;
   EXPECT_TRUE(sequence_matches(seen[0].v1, steps({{"processing", false},
                                                   {"settling", false},
                                                   {"completed", false}})));
+  // Its timeline started when the rail answered again.
+  EXPECT_EQ(sandbox_.clock_micros() - known_at, (kProcessingMs + kSettlingMs) * 1000);
+  EXPECT_EQ(timeline(sandbox_, ids.cashout_id, created_at),
+            (std::vector<std::string>{
+                "created+0", "queued+0", "processing+0",
+                "settling+" + std::to_string(unknown_for_ms + kProcessingMs),
+                "completed+" + std::to_string(unknown_for_ms + kProcessingMs + kSettlingMs)}));
   std::optional<json::Value> shown = show(ids.cashout_id);
   ASSERT_TRUE(shown.has_value());
   EXPECT_EQ(shown_events(*shown),
@@ -763,11 +923,16 @@ TEST_F(EngineCancelTest, Account906CancelWhileOutcomeUnknownIsDeferredThenRefuse
 // 900 waiting in action_required (v3 5, On hold): cancellable at once in both dialects, refunded
 // once; the engine neither expires it afterwards nor keeps following it up.
 TEST_F(EngineCancelTest, ActionRequiredIsCancelledAtOnceInBothDialects) {
+  const int64_t created_at = sandbox_.clock_micros();
   const PayoutIds via_v3 = create_v3(*api_, "ar-v3", "5551900");
   const PayoutIds via_v1 = create_v1(*api_, "ar-v1", "5552900");
   ASSERT_FALSE(via_v3.public_id.empty() || via_v1.public_id.empty());
   ASSERT_TRUE(wait_for_state(via_v3.cashout_id, "action_required/accepted", 3000));
   ASSERT_TRUE(wait_for_state(via_v1.cashout_id, "action_required/accepted", 3000));
+  const int64_t action_required_after_ms = config_.get("sandbox_action_required_after_ms", -1);
+  ASSERT_EQ(sandbox_.clock_micros() - created_at, action_required_after_ms * 1000);
+  const int64_t expires_at =
+      sandbox_.clock_micros() + kCancelTestActionRequiredExpirySeconds * 1'000'000LL;
   EXPECT_EQ(api_->v3_status(via_v3.cashout_id).body, v3_status_json(5, "On hold"));
 
   HttpResponse v3_cancel = api_->v3(
@@ -784,9 +949,17 @@ TEST_F(EngineCancelTest, ActionRequiredIsCancelledAtOnceInBothDialects) {
   EXPECT_EQ(member_text(*body, "status"), "cancelled");
   EXPECT_TRUE(timestamps_are(*body, {"queued_at", "submitted_at", "cancelled_at"}));
 
-  // Past the action_required expiry: still cancelled, one refund each.
-  std::this_thread::sleep_for(
-      std::chrono::milliseconds(kCancelTestActionRequiredExpirySeconds * 1000 + 300));
+  // Nothing is scheduled for them any more. At the time they would have expired, and past it:
+  // still cancelled, one refund each.
+  ClockDriver clock = driver();
+  ASSERT_TRUE(clock.wait_idle());
+  EXPECT_EQ(clock.next_event_micros(), std::nullopt);
+  for (const int64_t at : {expires_at, expires_at + 300'000}) {
+    sandbox_.set_clock_micros(at);
+    ASSERT_TRUE(clock.wait_idle());
+    EXPECT_EQ(engine_state(via_v3.cashout_id), "cancelled/accepted");
+    EXPECT_EQ(engine_state(via_v1.cashout_id), "cancelled/accepted");
+  }
   for (const PayoutIds* ids : {&via_v3, &via_v1}) {
     std::optional<json::Value> shown = show(ids->cashout_id);
     ASSERT_TRUE(shown.has_value());
@@ -796,6 +969,10 @@ TEST_F(EngineCancelTest, ActionRequiredIsCancelledAtOnceInBothDialects) {
                   kCreated, kQueued, kProcessing,
                   "action_required/provider/Beneficiary verification required",
                   "cancelled/client/Payout cancelled by client"}));
+    const std::string ar_at = std::to_string(action_required_after_ms);
+    EXPECT_EQ(timeline(sandbox_, ids->cashout_id, created_at),
+              (std::vector<std::string>{"created+0", "queued+0", "processing+0",
+                                        "action_required+" + ar_at, "cancelled+" + ar_at}));
     EXPECT_EQ(rail_submissions(ids->public_id), "1");
     EXPECT_TRUE(wait_until_engine_done(ids->cashout_id));
   }
@@ -811,6 +988,9 @@ TEST_F(EngineCancelTest, V3CancelOfProcessingIsRefused510AndChangesNothing) {
   ASSERT_FALSE(ids.public_id.empty());
   ASSERT_TRUE(wait_until_accepted(ids.cashout_id, 5000));
   EXPECT_EQ(api_->v3_status(ids.cashout_id).body, v3_status_json(4, "Delivered"));
+  // The clock stands still: the engine has nothing due, so any change is the cancel's.
+  ClockDriver clock = driver();
+  ASSERT_TRUE(clock.wait_idle());
   const std::string before = sandbox_.snapshot();
   HttpResponse refused = api_->v3(
       "DELETE", "/v3/cashout/cancel",
@@ -818,6 +998,8 @@ TEST_F(EngineCancelTest, V3CancelOfProcessingIsRefused510AndChangesNothing) {
       /*retry=*/false);
   EXPECT_EQ(refused.status, 412);
   EXPECT_EQ(refused.body, R"({"code":510,"message":"Invalid status transition"})");
+  // Nor did it leave the engine anything to do: after a pass of it, still nothing changed.
+  ASSERT_TRUE(clock.wait_idle());
   EXPECT_EQ(sandbox_.snapshot(), before);
   EXPECT_EQ(api_->v3_status(ids.cashout_id).body, v3_status_json(4, "Delivered"));
   EXPECT_EQ(rail_cancel_requested(ids), "0");
@@ -867,7 +1049,14 @@ struct BulkPlan {
   // Kill server 1 with SIGKILL once this many payouts were created (0 = never); its clients then
   // finish their work on server 0, retrying the request that was in flight.
   int kill_after_created = 0;
+  // Real time allowed for driving the clock from the end of the creation until every payout
+  // ended.
   int finish_deadline_ms = 0;
+  // While payouts are being created, the test clock moves on by `advance_clock_ms` each time
+  // `advance_clock_every` more were created: the engines follow up, settle, complete, fail and
+  // reverse earlier payouts while they submit new ones, as they would in real time.
+  int advance_clock_every = 0;
+  int64_t advance_clock_ms = 0;
 };
 
 class EngineMultiServerTest : public EngineTest {
@@ -900,6 +1089,9 @@ void EngineMultiServerTest::run(const EngineConfig& config, const BulkPlan& plan
   }
   EXPECT_FALSE(second_instance.empty()) << second.log();
   std::string orphaned = "-";  // leases the killed server held when it died
+  // Those leases, as rows "cashout_id|lease_until", and the clock when it died.
+  std::string orphaned_leases;
+  int64_t clock_at_kill = 0;
 
   // Create: thread t makes payouts t, t + threads, ... on server t % 2 for merchant t % merchants;
   // every third through v3, the others through v1, each over one keep-alive connection.
@@ -907,6 +1099,7 @@ void EngineMultiServerTest::run(const EngineConfig& config, const BulkPlan& plan
   std::atomic<int> retried{0};  // after a lost connection
   std::atomic<int> busy{0};     // after a "retry later" answer
   std::atomic<bool> killed{false};
+  std::mutex clock_mutex;  // one mover of the clock at a time
   std::mutex errors_mutex;
   std::vector<std::string> errors;
   auto report = [&](std::string text) {
@@ -951,13 +1144,20 @@ void EngineMultiServerTest::run(const EngineConfig& config, const BulkPlan& plan
                response.body.find("\"code\":703") != std::string::npos);
           if (transient && attempt < 50) {
             (response.status == 0 ? retried : busy).fetch_add(1);
+            // A back-off from real contention (a lock held by the other process, a connection
+            // being re-made), not a wait for the test clock: nothing here depends on its time.
             std::this_thread::sleep_for(std::chrono::milliseconds(response.status == 0 ? 20 : 200));
             continue;
           }
           report(reference + ": HTTP " + std::to_string(response.status) + " " + response.body);
           break;
         }
-        if (created.fetch_add(1) + 1 == plan.kill_after_created && plan.kill_after_created > 0) {
+        const int created_now = created.fetch_add(1) + 1;
+        if (plan.advance_clock_every > 0 && created_now % plan.advance_clock_every == 0) {
+          std::lock_guard<std::mutex> lock(clock_mutex);
+          sandbox_.advance_clock_ms(plan.advance_clock_ms);
+        }
+        if (created_now == plan.kill_after_created && plan.kill_after_created > 0) {
           // SIGKILL mid-run: its in-flight requests, transactions and leases die with it.
           // Preferably while it holds leases (in the middle of a connector call), so the
           // survivor has to wait them out and reconcile; at the latest after 3 s.
@@ -968,6 +1168,14 @@ void EngineMultiServerTest::run(const EngineConfig& config, const BulkPlan& plan
           }
           const int code = kill_server(1);
           EXPECT_EQ(code, 128 + 9);
+          {
+            // The clock stands still meanwhile (its movers wait for this one).
+            std::lock_guard<std::mutex> lock(clock_mutex);
+            clock_at_kill = sandbox_.clock_micros();
+            orphaned_leases = sandbox_.sql(
+                "SELECT cashout_id, engine_lease_until FROM payouts WHERE engine_claimed_by = '" +
+                second_instance + "' ORDER BY cashout_id;");
+          }
           orphaned = trimmed(sandbox_.sql("SELECT count(*) FROM payouts WHERE "
                                           "engine_claimed_by = '" + second_instance + "';")) +
                      " leases (" +
@@ -990,26 +1198,67 @@ void EngineMultiServerTest::run(const EngineConfig& config, const BulkPlan& plan
   ASSERT_EQ(trimmed(sandbox_.sql("SELECT count(*) FROM payouts;")),
             std::to_string(plan.payouts));
 
-  // Wait (bounded) until every payout reached its end: completed or failed, and "905" payouts
-  // past their reversal.
+  // Move the clock from event to event (bounded in real time) until every payout reached its end:
+  // completed or failed, and "905" payouts past their reversal. The driver watches the engines
+  // still running (not the killed one): the leases the killed server left run out when the clock
+  // passes their end, one of its events, and the survivor takes them over then.
   const std::string pending_query =
       "SELECT count(*) FROM payouts WHERE status NOT IN ('completed', 'failed') OR "
       "(status = 'completed' AND beneficiary_bank_account LIKE '%905');";
+  const int64_t clock_at_created = sandbox_.clock_micros();
   const int64_t wait_started = steady_ms();
   std::string pending;
-  while (true) {
-    pending = trimmed(sandbox_.sql(pending_query));
-    if (pending == "0" || steady_ms() - wait_started > plan.finish_deadline_ms) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
+  ClockDriver clock = driver();
+  const bool all_ended = clock.run_until(
+      [&] {
+        pending = trimmed(sandbox_.sql(pending_query));
+        return pending == "0";
+      },
+      plan.finish_deadline_ms);
   const int64_t finished_ms = steady_ms() - wait_started;
-  ASSERT_EQ(pending, "0") << "after " << finished_ms << " ms:\n"
-                          << sandbox_.sql("SELECT status, connector_state, count(*) FROM payouts "
-                                          "GROUP BY 1, 2;");
+  ASSERT_TRUE(all_ended && pending == "0")
+      << pending << " not ended after " << finished_ms << " ms:\n"
+      << sandbox_.sql("SELECT status, connector_state, count(*) FROM payouts GROUP BY 1, 2;");
+  // The survivor took over no lease of the killed server before it ran out: none of those payouts
+  // has an event after the kill and before the end of its lease.
+  if (!orphaned_leases.empty()) {
+    std::map<std::string, int64_t> lease_until;
+    std::istringstream rows(orphaned_leases);
+    std::string ids_list;
+    for (std::string row; std::getline(rows, row);) {
+      const size_t bar = row.find('|');
+      ASSERT_NE(bar, std::string::npos) << orphaned_leases;
+      lease_until[row.substr(0, bar)] = std::stoll(row.substr(bar + 1));
+      ids_list += (ids_list.empty() ? "" : ",") + row.substr(0, bar);
+    }
+    std::istringstream events(sandbox_.sql(
+        "SELECT cashout_id, created_at, to_status FROM payout_events WHERE cashout_id IN (" +
+        ids_list + ") AND created_at > " + std::to_string(clock_at_kill) + " ORDER BY 1, 2;"));
+    std::set<std::string> moved_after_lease;
+    for (std::string row; std::getline(events, row);) {
+      std::vector<std::string> fields;
+      std::istringstream split(row);
+      for (std::string field; std::getline(split, field, '|');) fields.push_back(field);
+      ASSERT_EQ(fields.size(), 3u) << row;
+      const int64_t until = lease_until.at(fields[0]);
+      EXPECT_GE(std::stoll(fields[1]), until)
+          << "payout " << fields[0] << " moved to " << fields[2] << " "
+          << (until - std::stoll(fields[1])) << " us before the killed server's lease ran out";
+      moved_after_lease.insert(fields[0]);
+    }
+    // Every one of them was in processing when the server died, and ended after its lease.
+    EXPECT_EQ(moved_after_lease.size(), lease_until.size());
+  }
+  // Nothing left for any engine: no follow-up, no lease.
+  EXPECT_EQ(trimmed(sandbox_.sql("SELECT count(*) FROM payouts WHERE engine_next_at IS NOT NULL "
+                                 "OR engine_claimed_by IS NOT NULL;")),
+            "0");
   std::cerr << "[          ] " << plan.payouts << " payouts created in " << created_ms
             << " ms (" << retried.load() << " retried after a lost connection, " << busy.load()
-            << " after a busy answer), all ended " << finished_ms
-            << " ms later; the killed server left " << orphaned << "\n";
+            << " after a busy answer), all ended " << finished_ms << " ms later ("
+            << clock.steps() << " clock steps, "
+            << (sandbox_.clock_micros() - clock_at_created) / 1000
+            << " ms on the test clock); the killed server left " << orphaned << "\n";
 
   // Expected outcome of each payout, from its account.
   std::map<std::string, int> by_outcome;  // "status|code" -> count
@@ -1098,11 +1347,14 @@ TEST_F(EngineMultiServerTest, FiveThousandPayoutsOnTwoServersEachSubmittedOnce) 
   BulkPlan plan;
   plan.payouts = 5000;
   plan.finish_deadline_ms = 180'000;
+  plan.advance_clock_every = 250;
+  plan.advance_clock_ms = 50;
   run(bulk_config(), plan);
 }
 
 // Server 1 dies (SIGKILL) while payouts are being created and processed; its clients move to
-// server 0, which takes over server 1's leases when they expire (2 s) and finishes everything.
+// server 0, which takes over server 1's leases when they expire (2 s on the test clock) and
+// finishes everything.
 TEST_F(EngineMultiServerTest, SurvivorFinishesEverythingAfterKillNine) {
   EngineConfig config = bulk_config();
   config.set("engine_lease_ms", 2000)
@@ -1112,6 +1364,8 @@ TEST_F(EngineMultiServerTest, SurvivorFinishesEverythingAfterKillNine) {
   plan.payouts = 1000;
   plan.kill_after_created = 500;
   plan.finish_deadline_ms = 120'000;
+  plan.advance_clock_every = 50;
+  plan.advance_clock_ms = 50;
   run(config, plan);
 }
 
@@ -1158,10 +1412,36 @@ TEST_F(ConnectorCallbackTest, SignedCallbackMakesThePayoutDueAndBadOnesAreRefuse
   const std::string events_before =
       trimmed(sandbox_.sql("SELECT count(*) FROM payout_events WHERE cashout_id = " +
                            ids.cashout_id + ";"));
+  // When the engine means to ask the rail next, relative to the clock.
+  auto next_follow_up = [&] {
+    const std::string next_at =
+        trimmed(sandbox_.sql("SELECT coalesce(CAST(engine_next_at AS TEXT), 'null') FROM payouts "
+                             "WHERE cashout_id = " + ids.cashout_id + ";"));
+    if (next_at.empty() || next_at.find_first_not_of("0123456789") != std::string::npos) {
+      return "<" + next_at + ">";
+    }
+    return "+" + std::to_string((std::stoll(next_at) - sandbox_.clock_micros()) / 1000) + " ms";
+  };
+  const int64_t follow_up_ms = config_.get("engine_follow_up_max_ms", -1);
+  ASSERT_GT(follow_up_ms, 40);
+  // Half-way to its next follow-up, nothing is due.
+  ClockDriver clock = driver();
+  sandbox_.advance_clock_ms(follow_up_ms / 2);
+  ASSERT_TRUE(clock.wait_idle());
+  EXPECT_EQ(next_follow_up(), "+" + std::to_string(follow_up_ms - follow_up_ms / 2) + " ms");
 
+  // The signed callback makes it due now: the engine asks the rail at once (at this clock time)
+  // and schedules its next follow-up a whole interval from now.
   HttpResponse accepted = callback("sandbox", body, sign_hex(kCallbackSecret, body));
   EXPECT_EQ(accepted.status, 204) << accepted.body;
   EXPECT_EQ(accepted.body, "");
+  ASSERT_TRUE(clock.wait_idle());
+  EXPECT_EQ(next_follow_up(), "+" + std::to_string(follow_up_ms) + " ms");
+  // Move on a little (nothing due): a callback that pokes the payout now would show.
+  sandbox_.advance_clock_ms(follow_up_ms / 4);
+  ASSERT_TRUE(clock.wait_idle());
+  const std::string due_after_accepted = next_follow_up();
+  EXPECT_EQ(due_after_accepted, "+" + std::to_string(follow_up_ms - follow_up_ms / 4) + " ms");
 
   HttpResponse forged = callback("sandbox", body, sign_hex("another-secret", body));
   EXPECT_EQ(forged.status, 401) << forged.body;
@@ -1176,8 +1456,11 @@ TEST_F(ConnectorCallbackTest, SignedCallbackMakesThePayoutDueAndBadOnesAreRefuse
   HttpResponse other = callback("paypal", body, sign_hex(kCallbackSecret, body));
   EXPECT_EQ(other.status, 404) << other.body;
 
+  // None of the refused ones made the payout due.
+  ASSERT_TRUE(clock.wait_idle());
+  EXPECT_EQ(next_follow_up(), due_after_accepted);
+
   // A hint only: the engine asked the rail, which still says processing - nothing moved.
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
   EXPECT_EQ(trimmed(sandbox_.sql("SELECT status || '/' || count(*) FROM payouts JOIN "
                                  "payout_events USING (cashout_id) WHERE cashout_id = " +
                                  ids.cashout_id + " GROUP BY status;")),

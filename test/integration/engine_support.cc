@@ -13,12 +13,6 @@
 namespace payoutd::testing::engine_it {
 namespace {
 
-int64_t steady_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 std::string json_quoted(std::string_view text) {
   std::string out = "\"";
   json::append_escaped(text, &out);
@@ -412,17 +406,9 @@ bool poll_once(Api& api, const std::vector<PayoutIds>& payouts,
 
 std::vector<Observed> EngineTest::poll_until(Api& api, const std::vector<PayoutIds>& payouts,
                                              const std::vector<std::string>& awaited_v1_status,
-                                             int deadline_ms, int pause_ms) {
+                                             int deadline_ms) {
   EXPECT_EQ(payouts.size(), awaited_v1_status.size());
   std::vector<Observed> observed(payouts.size());
-  if (!sandbox_.test_clock_on()) {
-    const int64_t deadline = steady_ms() + deadline_ms;
-    while (!poll_once(api, payouts, awaited_v1_status, /*recheck_v3=*/true, observed) &&
-           steady_ms() < deadline) {
-      if (pause_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms));
-    }
-    return observed;
-  }
   // The engines are idle whenever a round runs and the clock stands still meanwhile, so both
   // dialects show the same state.
   driver().run_until(
@@ -499,7 +485,6 @@ std::string EngineTest::engine_state(const std::string& cashout_id) {
 
 bool EngineTest::wait_for_state(const std::string& cashout_id, const std::string& wanted,
                                 int deadline_ms) {
-  if (!sandbox_.test_clock_on()) return wait_for_state_on_system_clock(cashout_id, wanted, deadline_ms);
   std::string row;
   const bool reached = driver().run_until(
       [&] {
@@ -512,7 +497,6 @@ bool EngineTest::wait_for_state(const std::string& cashout_id, const std::string
 }
 
 bool EngineTest::wait_until_engine_done(const std::string& cashout_id) {
-  if (!sandbox_.test_clock_on()) return wait_until_engine_done_on_system_clock(cashout_id, 3000);
   if (!driver().wait_idle()) return false;
   const std::string row = sandbox_.sql(
       "SELECT coalesce(CAST(engine_next_at AS TEXT), 'null') || '/' || "
@@ -525,7 +509,6 @@ bool EngineTest::wait_until_engine_done(const std::string& cashout_id) {
 }
 
 bool EngineTest::wait_until_accepted(const std::string& cashout_id, int deadline_ms) {
-  if (!sandbox_.test_clock_on()) return wait_until_accepted_on_system_clock(cashout_id, deadline_ms);
   bool moved_past = false;
   std::string row;
   const bool reached = driver().run_until(
@@ -539,54 +522,6 @@ bool EngineTest::wait_until_accepted(const std::string& cashout_id, int deadline
       deadline_ms);
   EXPECT_FALSE(moved_past) << "payout " << cashout_id << " moved past processing: " << row;
   return reached && !moved_past;
-}
-
-// ---- The same waits for tests on the system clock (not yet on the test clock) ----
-
-
-bool EngineTest::wait_for_state_on_system_clock(const std::string& cashout_id, const std::string& wanted,
-                                int deadline_ms) {
-  const int64_t deadline = steady_ms() + deadline_ms;
-  while (steady_ms() < deadline) {
-    const std::string row = sandbox_.sql("SELECT status || '/' || connector_state FROM payouts "
-                                         "WHERE cashout_id = " + cashout_id + ";");
-    if (row == wanted + "\n") return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return false;
-}
-
-bool EngineTest::wait_until_engine_done_on_system_clock(const std::string& cashout_id, int deadline_ms) {
-  const int64_t deadline = steady_ms() + deadline_ms;
-  std::string row;
-  while (steady_ms() < deadline) {
-    row = sandbox_.sql(
-        "SELECT coalesce(CAST(engine_next_at AS TEXT), 'null') || '/' || "
-        "coalesce(engine_claimed_by, 'null') "
-        "FROM payouts WHERE cashout_id = " + cashout_id + ";");
-    if (row == "null/null\n") return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  ADD_FAILURE() << "the engine still has work scheduled for finished payout " << cashout_id
-                << ": next_at/claimed_by " << row;
-  return false;
-}
-
-bool EngineTest::wait_until_accepted_on_system_clock(const std::string& cashout_id, int deadline_ms) {
-  const int64_t deadline = steady_ms() + deadline_ms;
-  while (steady_ms() < deadline) {
-    const std::string row = sandbox_.sql(
-        "SELECT status || '/' || connector_state FROM payouts WHERE cashout_id = " + cashout_id +
-        ";");
-    if (row == "processing/accepted\n") return true;
-    if (row.rfind("processing", 0) != 0 && row.rfind("created", 0) != 0 &&
-        row.rfind("queued", 0) != 0) {
-      ADD_FAILURE() << "payout " << cashout_id << " moved past processing: " << row;
-      return false;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return false;
 }
 
 }  // namespace payoutd::testing::engine_it

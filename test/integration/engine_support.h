@@ -172,10 +172,10 @@ class EngineTest : public ::testing::Test {
   // Moves the clock from event to event (driver()) and, each time the engines are idle, reads the
   // v3 status and v1 GET of every payout, until each one's v1 status is its awaited one, or
   // `deadline_ms` of real time passed. Every state a payout rests in between two events is seen.
-  // Results in the same order. On the system clock (no use_test_clock()): polls every `pause_ms`.
+  // Results in the same order.
   std::vector<Observed> poll_until(Api& api, const std::vector<PayoutIds>& payouts,
                                    const std::vector<std::string>& awaited_v1_status,
-                                   int deadline_ms = 60000, int pause_ms = 5);
+                                   int deadline_ms = 60000);
 
   // `payout show --json <cashout_id>` parsed; nullopt on failure.
   std::optional<json::Value> show(const std::string& cashout_id);
@@ -205,12 +205,6 @@ class EngineTest : public ::testing::Test {
   // False when it moved past processing or did not get there.
   bool wait_until_accepted(const std::string& cashout_id, int deadline_ms = 60000);
 
-  // The waits above for a sandbox that did not call use_test_clock(): real-time polling until the
-  // condition holds or the deadline passed.
-  bool wait_for_state_on_system_clock(const std::string& cashout_id, const std::string& wanted,
-                                      int deadline_ms);
-  bool wait_until_engine_done_on_system_clock(const std::string& cashout_id, int deadline_ms);
-  bool wait_until_accepted_on_system_clock(const std::string& cashout_id, int deadline_ms);
 
   // SIGKILLs servers_[index] (a crash); TearDown then expects no clean exit from it.
   int kill_server(size_t index);

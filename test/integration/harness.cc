@@ -472,10 +472,8 @@ void Sandbox::set_clock_micros(int64_t now_micros) const {
 
 ProcessResult Sandbox::cli(std::vector<std::string> arguments) const {
   arguments.insert(arguments.begin(), payoutd_binary());
-  if (test_clock_on_) {
-    arguments.push_back("--test-clock");
-    arguments.push_back(clock_path());
-  }
+  arguments.push_back("--test-clock");
+  arguments.push_back(clock_path());
   arguments.push_back("--db");
   arguments.push_back(db_url());
   arguments.push_back("--master-key-file");
@@ -676,10 +674,8 @@ ServerProcess::ServerProcess(const Sandbox& sandbox, const std::vector<std::stri
                                              "--db",           sandbox.db_url(),
                                              "--master-key-file", sandbox.key_path(),
                                              "--log-format",   "text"};
-            if (sandbox.test_clock_on()) {
-              argv.push_back("--test-clock");
-              argv.push_back(sandbox.clock_path());
-            }
+            argv.push_back("--test-clock");
+            argv.push_back(sandbox.clock_path());
             if (engine == EngineMode::kOff) argv.push_back("--no-engine");
             argv.insert(argv.end(), extra.begin(), extra.end());
             return argv;

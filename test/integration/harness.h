@@ -12,10 +12,9 @@
 //   (sqlite3 or psql, both printing the sqlite3 shell's list mode), and snapshots it (row counts of
 //   every table, every account balance) so a test can prove that a request changed nothing.
 // - DatabaseLock: another client holding the database's write lock, to make storage unavailable.
-// - Test clock: each sandbox has one (cli/test_clock.h); after use_test_clock() every server and
-//   CLI command of the sandbox reads its time from it, and only the test moves it
-//   (advance_clock_ms): a test that needs time to pass advances the clock, then waits for a
-//   condition with a deadline.
+// - Test clock: each sandbox has one (cli/test_clock.h); every server and CLI command of the
+//   sandbox reads its time from it, and only the test moves it (advance_clock_ms): a test that
+//   needs time to pass advances the clock, then waits for a condition with a deadline.
 // - ServerProcess: `payoutd serve --listen 127.0.0.1:0 --no-engine ...` on a sandbox as a child
 //   process; waits for "payoutd listening on 127.0.0.1:<port>"; SIGTERM then SIGKILL on
 //   destruction.
@@ -126,13 +125,9 @@ class Sandbox {
   const std::string& db_url() const { return db_url_; }
   std::string key_path() const { return directory_ + "/mk.key"; }
 
-  // The sandbox's test clock (cli/test_clock.h). Once use_test_clock() was called (before the
-  // first server or CLI command), every server and CLI command of the sandbox runs with
-  // --test-clock on it, so their time moves only when the test moves it. It starts at the real
-  // time the sandbox was made. Without the call they run on the system clock (the tests not yet
-  // moved onto the test clock, issue 17).
-  void use_test_clock() { test_clock_on_ = true; }
-  bool test_clock_on() const { return test_clock_on_; }
+  // The sandbox's test clock (cli/test_clock.h): every server and CLI command of the sandbox runs
+  // with --test-clock on it, so their time moves only when the test moves it (no integration test
+  // waits for real time to pass). It starts at the real time the sandbox was made.
   const std::string& clock_path() const { return clock_path_; }
   int64_t clock_micros() const;
   void set_clock_micros(int64_t now_micros) const;
@@ -188,7 +183,6 @@ class Sandbox {
   std::string database_name_;  // PostgreSQL: this sandbox's database; "" when it was not created
   std::string db_url_;
   std::string clock_path_;
-  bool test_clock_on_ = false;
   std::unique_ptr<cli::TestClockFile> clock_;
 };
 

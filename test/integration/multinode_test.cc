@@ -26,8 +26,14 @@
 //    load after the kill). Clients see their connection refused or cut and go on with the
 //    next node (a create is retried with the same body: a v1 replay answers with the original
 //    payout, a v3 one says 511 if the lost attempt had committed, and the database has the rest).
-//    The survivors keep answering, take the dead instance's leases over once they expire and
-//    finish what it held; the same checks hold (a cancel whose answer was lost may have happened).
+//    The survivors keep answering, take the dead instance's leases over once they expire (the
+//    clock exactly one lease length after the kill) and finish what it held; the same checks hold
+//    (a cancel whose answer was lost may have happened).
+//
+// Time: the nodes run on the sandbox's test clock. The load (creates, racing cancels, the
+// engines' screening and submissions, the kill) runs at one fixed clock time; then a ClockDriver
+// moves the clock from event to event (the rail's answers, the engines' follow-ups, lease ends)
+// until nothing is live. No test thread sleeps for time to pass; what waits polls a condition.
 //
 // Counts: PAYOUTD_MULTINODE_PAYOUTS overrides the 10,000 (both backends; scripts/test.sh sets it
 // for the sanitizer build). PAYOUTD_MULTINODE_KEEP_LOGS=<dir> keeps every node's whole log there;
@@ -431,6 +437,9 @@ struct LoadOptions {
   // backend that stalls); then every payout must end within finish_deadline_ms.
   int load_deadline_ms = 0;
   int finish_deadline_ms = 0;
+  // The engines' lease (engine_lease_ms): the dead instance's leases end this long (test-clock
+  // time) after the kill.
+  int64_t lease_ms = 0;
 };
 
 constexpr int kVictim = 2;
@@ -441,8 +450,13 @@ struct LoadResult {
   int create_retries = 0;  // requests sent again on another node after a lost connection
   int cancel_retries = 0;
   int created_after_kill = 0;  // creates acknowledged by the survivors after the kill
-  int64_t kill_at_ms = -1;     // since the load started
-  int64_t takeover_ms = -1;    // from the kill until no lease of the dead instance remained
+  int64_t kill_at_ms = -1;     // since the load started (real time)
+  // Test-clock time from the kill until no lease of the dead instance remained: the survivors
+  // may take a lease over once the clock reaches its end, and the driver stops there.
+  int64_t takeover_clock_micros = -1;
+  int orphans_at_finish = -1;  // the dead instance's leases left when the load was in
+  int64_t finish_clock_ms = 0; // test-clock time from the end of the load until all ended
+  int finish_steps = 0;        // clock moves of the finish phase
   std::string orphaned;        // the dead instance's leases when it died, by state
   std::vector<std::string> orphaned_ids;  // their cashout ids
   std::string victim_instance;
@@ -564,6 +578,23 @@ class MultinodeTest : public EngineTest {
   void cancel(NodeClients& clients, Record& record, int i, int racer, Errors& errors,
               std::atomic<int>& retries);
 
+  // EngineTest::driver() over the engines of the nodes still running, allowed
+  // `idle_deadline_ms` of real time for them to become idle at one clock time (at the first
+  // steps of the finish phase thousands of payouts come due at once).
+  ClockDriver finish_driver(int idle_deadline_ms) const {
+    ClockDriverOptions options;
+    for (size_t i = 0; i < servers_.size(); ++i) {
+      if (!servers_[i] || !servers_[i]->started() || killed_[i]) continue;
+      if (engines_[i] != EngineMode::kRunning) continue;
+      options.engine_ports.push_back(servers_[i]->port());
+    }
+    options.on_hold_expiry_ms = config_.get("on_hold_expiry_seconds", 30LL * 86'400) * 1000;
+    options.action_required_expiry_ms =
+        config_.get("action_required_expiry_seconds", 72LL * 3'600) * 1000;
+    options.idle_deadline_ms = idle_deadline_ms;
+    return ClockDriver(sandbox_, std::move(options));
+  }
+
   LoadResult run_load(std::vector<Record>& records, const LoadOptions& options, Errors& errors);
   void verify(std::vector<Record>& records, const LoadOptions& options, const LoadResult& result);
 
@@ -638,13 +669,13 @@ void MultinodeTest::create(NodeClients& clients, Record& record, int i, Errors& 
     }
     // Anything else is a failure of the run: a 5xx (nothing may be lost or refused for want of
     // capacity at this load), or a refusal of a valid request. A 5xx is retried on the same node
-    // so that the checks below still learn what the database did with it.
+    // (at once: the run has failed already) so that the checks below still learn what the
+    // database did with it.
     errors.add(record.reference + " on node " + std::to_string(node) + " (attempt " +
                std::to_string(attempt) + "): " + describe(response));
     if (response.status < 500) return;
     lost_one = true;  // a 5xx promises nothing was changed; the retry shows whether it was true
     saw_5xx = true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   errors.add(record.reference + ": not created after " + std::to_string(kMaxAttempts) +
              " attempts");
@@ -714,7 +745,6 @@ void MultinodeTest::cancel(NodeClients& clients, Record& record, int i, int race
                std::to_string(node) + " (attempt " + std::to_string(attempt) +
                "): " + describe(response));
     if (response.status < 500) return;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
 }
 
@@ -732,6 +762,13 @@ LoadResult MultinodeTest::run_load(std::vector<Record>& records, const LoadOptio
   std::atomic<bool> creators_done{false};
   const int64_t started = steady_ms();
 
+  // The load runs at one fixed test-clock time: creates, cancels and the engines' screening and
+  // submissions race in real time, but nothing that waits for time (the rail's answers, follow-ups,
+  // leases) comes due until the finish phase below moves the clock.
+  const int64_t load_clock = sandbox_.clock_micros();
+  const std::string victim_leases = "SELECT count(*) FROM payouts WHERE engine_claimed_by = '" +
+                                    result.victim_instance + "';";
+
   // The killer: waits for the share of creates, then (at most 3 s) for the victim to hold leases
   // (in the middle of connector calls), then SIGKILL.
   std::thread killer;
@@ -740,10 +777,8 @@ LoadResult MultinodeTest::run_load(std::vector<Record>& records, const LoadOptio
       while (created.load() < options.kill_after_created && !creators_done.load()) {
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
       }
-      const std::string leases = "SELECT count(*) FROM payouts WHERE engine_claimed_by = '" +
-                                 result.victim_instance + "';";
       const int64_t watch_until = steady_ms() + 3000;
-      while (steady_ms() < watch_until && trimmed(sandbox_.sql(leases)) == "0") {
+      while (steady_ms() < watch_until && trimmed(sandbox_.sql(victim_leases)) == "0") {
       }
       // Flagged first, so a client that sees the victim's connection fail knows why.
       victim_killed_.store(true);
@@ -755,7 +790,7 @@ LoadResult MultinodeTest::run_load(std::vector<Record>& records, const LoadOptio
                                  result.victim_instance + "' ORDER BY cashout_id;"))) {
         result.orphaned_ids.push_back(id);
       }
-      result.orphaned = trimmed(sandbox_.sql(leases)) + " leases (" +
+      result.orphaned = trimmed(sandbox_.sql(victim_leases)) + " leases (" +
                         sandbox_.sql_joined(
                             "SELECT status || '/' || connector_state || ':' || "
                             "CAST(count(*) AS TEXT) FROM payouts WHERE engine_claimed_by = '" +
@@ -764,15 +799,16 @@ LoadResult MultinodeTest::run_load(std::vector<Record>& records, const LoadOptio
                                 "ORDER BY status, connector_state;",
                             " ") +
                         ")";
+      // Every lease the victim held was taken at the load's clock time: each ends exactly one
+      // lease length after it.
+      EXPECT_EQ(trimmed(sandbox_.sql(
+                    "SELECT count(*) FROM payouts WHERE engine_claimed_by = '" +
+                    result.victim_instance + "' AND engine_lease_until <> " +
+                    std::to_string(load_clock + options.lease_ms * 1000) + ";")),
+                "0")
+          << "leases of the dead instance that do not end at the load's clock + " << options.lease_ms
+          << " ms";
       killed.store(true);
-      // The survivors take the dead instance's leases over once they expire.
-      while (steady_ms() - kill_at < 120'000) {
-        if (trimmed(sandbox_.sql(leases)) == "0") {
-          result.takeover_ms = steady_ms() - kill_at;
-          break;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      }
     });
   }
 
@@ -857,20 +893,40 @@ LoadResult MultinodeTest::run_load(std::vector<Record>& records, const LoadOptio
   }
 
   // Every payout ends: nothing may stay in a live state (every on_hold and every processing
-  // payout of the scripts that never complete by themselves was a target with v1 racers).
+  // payout of the scripts that never complete by themselves was a target with v1 racers). The
+  // clock stood still during the load; now a driver moves it from event to event (the rail's
+  // answers, the engines' follow-ups, the dead instance's lease ends) over the engines of the
+  // nodes still running, until nothing is live.
+  EXPECT_EQ(sandbox_.clock_micros(), load_clock) << "nothing but this test moves the clock";
   const std::string pending_query =
       "SELECT count(*) FROM payouts WHERE status NOT IN ('completed', 'failed', 'cancelled', "
       "'expired');";
+  if (options.kill_after_created > 0) {
+    result.orphans_at_finish = std::atoi(trimmed(sandbox_.sql(victim_leases)).c_str());
+    // The racers may have ended every payout it held (a cancel ends a claimed payout): then the
+    // leases were gone before the clock moved.
+    if (result.orphans_at_finish == 0) result.takeover_clock_micros = 0;
+  }
   const int64_t wait_started = steady_ms();
   std::string pending;
-  while (true) {
-    pending = trimmed(sandbox_.sql(pending_query));
-    if (pending == "0" || steady_ms() - wait_started > options.finish_deadline_ms) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(250));
-  }
+  ClockDriver driver = finish_driver(options.finish_deadline_ms);
+  driver.run_until(
+      [&] {
+        // The engines are idle at this clock time: its state is stable.
+        if (options.kill_after_created > 0 && result.takeover_clock_micros < 0 &&
+            trimmed(sandbox_.sql(victim_leases)) == "0") {
+          result.takeover_clock_micros = sandbox_.clock_micros() - load_clock;
+        }
+        pending = trimmed(sandbox_.sql(pending_query));
+        return pending == "0";
+      },
+      options.finish_deadline_ms);
   result.finish_ms = steady_ms() - wait_started;
+  result.finish_clock_ms = (sandbox_.clock_micros() - load_clock) / 1000;
+  result.finish_steps = driver.steps();
   EXPECT_EQ(pending, "0")
-      << "payouts still live " << result.finish_ms << " ms after the load:\n"
+      << "payouts still live " << result.finish_ms << " ms after the load (clock "
+      << result.finish_clock_ms << " ms on, " << result.finish_steps << " steps):\n"
       << sandbox_.sql(
              "SELECT status, connector_state, cancel_state, "
              "coalesce(engine_claimed_by, '-'), substr(beneficiary_bank_account, 8), "
@@ -1143,7 +1199,9 @@ void MultinodeTest::verify(std::vector<Record>& records, const LoadOptions& opti
   }
   std::cerr << "[ multinode] " << backend_name(sandbox_.backend()) << ": " << options.payouts
             << " payouts on " << kNodes << " nodes, load (creates + cancels) " << result.load_ms
-            << " ms, all ended " << result.finish_ms << " ms later\n"
+            << " ms at one test-clock time, all ended " << result.finish_ms << " ms later ("
+            << result.finish_clock_ms << " ms of test clock in " << result.finish_steps
+            << " steps)\n"
             << "[ multinode] " << targets << " targets x " << kRacersPerTarget << " racers: 200x"
             << cancel_ok << " 202x" << cancel_accepted << " refusedx" << cancel_refused << " lostx"
             << cancel_lost << "; " << cancelled_targets << " targets cancelled\n"
@@ -1153,7 +1211,9 @@ void MultinodeTest::verify(std::vector<Record>& records, const LoadOptions& opti
     std::cerr << "[ multinode] node " << kVictim << " (" << result.victim_instance << ") killed at "
               << result.kill_at_ms << " ms holding " << result.orphaned << " (" << orphans_ended
               << " of them ended by the survivors)"
-              << "; its leases were taken over " << result.takeover_ms << " ms later; "
+              << "; its leases (" << options.lease_ms << " ms) were taken over "
+              << result.takeover_clock_micros / 1000.0 << " ms of test clock later ("
+              << result.orphans_at_finish << " left when the load was in); "
               << result.created_after_kill << " creates answered after the kill, "
               << result.create_retries << " creates and " << result.cancel_retries
               << " cancels sent again on another node (" << after_loss
@@ -1167,6 +1227,7 @@ void MultinodeTest::verify(std::vector<Record>& records, const LoadOptions& opti
 TEST_F(MultinodeTest, ThreeNodesShareLoadAndRacingCancels) {
   ASSERT_NO_FATAL_FAILURE(start_nodes(/*lease_ms=*/10'000));
   LoadOptions options;
+  options.lease_ms = 10'000;
   options.payouts = payouts_of_load_test();
   options.load_deadline_ms = 240'000;
   options.finish_deadline_ms = 120'000;
@@ -1184,6 +1245,7 @@ TEST_F(MultinodeTest, ThreeNodesShareLoadAndRacingCancels) {
 TEST_F(MultinodeTest, KillNineOneNodeMidLoad) {
   ASSERT_NO_FATAL_FAILURE(start_nodes(/*lease_ms=*/2'000));
   LoadOptions options;
+  options.lease_ms = 2'000;
   options.payouts = std::max(300, payouts_of_load_test() / 5);
   options.kill_after_created = options.payouts * 2 / 5;
   options.load_deadline_ms = 120'000;
@@ -1198,7 +1260,14 @@ TEST_F(MultinodeTest, KillNineOneNodeMidLoad) {
   EXPECT_EQ(errors.count(), 0) << "requests that failed:\n" << errors.text();
   // The survivors kept answering after the kill, and took the dead node's leases over.
   EXPECT_GT(result.created_after_kill, 0);
-  EXPECT_GE(result.takeover_ms, 0) << "leases of the dead instance were never taken over";
+  EXPECT_GE(result.takeover_clock_micros, 0)
+      << "leases of the dead instance were never taken over";
+  // The clock stood still from the kill to the end of the load, and the survivors took the
+  // leases left then over exactly when the clock reached their end: one lease length after the
+  // kill (or at once, when the racers had ended every payout the victim held).
+  EXPECT_EQ(result.takeover_clock_micros,
+            result.orphans_at_finish > 0 ? options.lease_ms * 1000 : 0)
+      << result.orphans_at_finish << " leases of the dead instance left when the load was in";
   EXPECT_EQ(trimmed(sandbox_.sql("SELECT count(*) FROM payouts WHERE engine_claimed_by = '" +
                                  result.victim_instance + "';")),
             "0");

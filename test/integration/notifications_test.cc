@@ -160,17 +160,17 @@ std::string trim(std::string text) {
 
 class NotificationsTest : public EngineTest {
  protected:
-  // On the test clock (issue 17): retries, leases and the rail's delays happen when the test
-  // moves the clock, so their times are asserted exactly.
-  void SetUp() override { sandbox_.use_test_clock(); }
-
+  // On the sandbox's test clock: retries, leases and the rail's delays happen when the test moves
+  // the clock, so their times are asserted exactly.
   // Fast timings: the engine every 20 ms, the dispatcher every 20 ms, first retry after
-  // `backoff_initial_ms`, 1 s per attempt, leases of 2 s.
+  // `backoff_initial_ms` doubling without jitter (notify_backoff_jitter_percent = 0: the exact
+  // schedule, no randomness drawn), 1 s per attempt, leases of 2 s.
   std::string notify_config(int64_t backoff_initial_ms = 300, int64_t timeout_ms = 1000,
                             EngineConfig config = fast_paths_config()) {
     config.set("notify_poll_interval_ms", 20)
         .set("notify_backoff_initial_ms", backoff_initial_ms)
         .set("notify_backoff_max_ms", std::max<int64_t>(backoff_initial_ms, 5000))
+        .set("notify_backoff_jitter_percent", 0)
         .set("notify_timeout_ms", timeout_ms)
         .set("notify_connect_timeout_ms", std::min<int64_t>(timeout_ms, 1000))
         .set("notify_lease_ms", timeout_ms + 1000);
@@ -423,8 +423,7 @@ TEST_F(NotificationsTest, FailingReceiverGetsItOnTheFourthAttemptInOrderWithoutH
   // Looked at every time the servers are idle, i.e. at every clock value they rest at (the clock
   // moves only between two looks): the clock value at which each /v1 request was first seen, and
   // the retry time the dispatcher scheduled for A's first event after each of its failed attempts
-  // (failed attempts -> next_attempt_at). The jitter is random (the server's CSPRNG; no setting
-  // turns it off), so each delay is read from what the dispatcher scheduled, exactly.
+  // (failed attempts -> next_attempt_at).
   std::vector<int64_t> v1_seen_at;
   std::map<int64_t, int64_t> a_retry_at;
   auto observe = [&] {
@@ -495,23 +494,20 @@ TEST_F(NotificationsTest, FailingReceiverGetsItOnTheFourthAttemptInOrderWithoutH
       "SELECT started_at FROM delivery_attempts WHERE event_id = '" + a_event + "1' ORDER BY id;");
   ASSERT_EQ(started.size(), 4u);
 
-  // Backoff on the clock: 400, 800, 1600 ms, each grown by jitter of less than a quarter, never
-  // shortened; each retry made exactly when it was scheduled, so the fourth attempt comes exactly
-  // the sum of the three delays after the first.
+  // Backoff on the clock, without jitter: exactly 400, 800, 1600 ms; each retry made exactly when
+  // it was scheduled, so the fourth attempt comes exactly 2800 ms after the first.
   int64_t backoff_sum_us = 0;
   for (int retry = 1; retry <= 3; ++retry) {
     SCOPED_TRACE("retry " + std::to_string(retry));
     ASSERT_EQ(a_retry_at.count(retry), 1u) << "no retry was seen scheduled after attempt " << retry;
     const int64_t delay_us = a_retry_at[retry] - started[retry - 1];
     const int64_t floor_us = (kBackoffMs << (retry - 1)) * 1000;
-    EXPECT_GE(delay_us, floor_us);
-    EXPECT_LT(delay_us, floor_us + floor_us / 4);
+    EXPECT_EQ(delay_us, floor_us);
     EXPECT_EQ(started[retry], a_retry_at[retry]);
     backoff_sum_us += delay_us;
   }
   EXPECT_EQ(started[3] - started[0], backoff_sum_us);
-  EXPECT_GE(backoff_sum_us, 7 * kBackoffMs * 1000);
-  EXPECT_LT(backoff_sum_us, 7 * kBackoffMs * 1000 * 5 / 4);
+  EXPECT_EQ(backoff_sum_us, 7 * kBackoffMs * 1000);
   // Each request reached the receiver at the clock of its attempt; the later events waited for
   // the first and followed it at once (no backoff of their own).
   for (size_t i = 0; i < 4; ++i) EXPECT_EQ(v1_seen_at[i], started[i]) << "request " << i;

@@ -13,6 +13,7 @@
 #include <sstream>
 #include <thread>
 
+#include "integration/clock_driver.h"
 #include "integration/v1_support.h"
 #include "json/writer.h"
 
@@ -584,7 +585,20 @@ std::vector<HttpResponse> parallel_posts(int port, int count, const std::string&
   const std::string head = request_bytes.substr(0, request_bytes.size() - 1);
   const std::string tail = request_bytes.substr(request_bytes.size() - 1);
   for (auto& client : clients) EXPECT_TRUE(client->write_only(head));
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  // Before the last bytes: the server has accepted every connection (its open-connection gauge
+  // counts them, and the connection that reads it), so each request completes with its last byte.
+  HttpClient metrics(port);
+  int64_t open = -1;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::optional<HttpResponse> page = metrics.request("GET", "/metrics", "");
+    if (page && page->status == 200) {
+      open = metric_value(page->body, "payoutd_http_connections_open");
+      if (open >= count + 1) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));  // a poll of the condition
+  }
+  EXPECT_GE(open, count + 1) << "the server did not accept the " << count << " connections";
   for (auto& client : clients) EXPECT_TRUE(client->write_only(tail));
   std::vector<HttpResponse> responses;
   for (auto& client : clients) responses.push_back(client->read_response().value_or(HttpResponse{}));
@@ -1081,10 +1095,14 @@ class V1ShortTokenTest : public V1Test {
 
 TEST_F(V1ShortTokenTest, ExpiredAccessTokenIsRefusedAndRefreshRecovers) {
   const V1Merchant merchant = add_merchant("short", "10.00");
+  // Token lifetimes run on the sandbox's test clock: the login happens at `issued_at`.
+  const int64_t issued_at = sandbox_.clock_micros();
   const Tokens tokens = login(merchant);
   ASSERT_FALSE(tokens.access.empty());
-  // The token may already be in its last second; what matters is that it expires.
-  std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+  // Valid for exactly one second: still accepted one microsecond before its end, refused at it.
+  sandbox_.set_clock_micros(issued_at + 1'000'000 - 1);
+  EXPECT_EQ(call(tokens.access, "GET", "/api/v1/wallets").status, 200);
+  sandbox_.set_clock_micros(issued_at + 1'000'000);
   EXPECT_TRUE(is_v1_error(call(tokens.access, "GET", "/api/v1/wallets"), 401,
                           "UnauthorizedAccess", "Authentication required"));
   HttpResponse refreshed =
@@ -1092,6 +1110,12 @@ TEST_F(V1ShortTokenTest, ExpiredAccessTokenIsRefusedAndRefreshRecovers) {
   ASSERT_EQ(refreshed.status, 200) << refreshed.body;
   const std::string fresh = member_text(*parse_json(refreshed.body), "access_token");
   EXPECT_EQ(call(fresh, "GET", "/api/v1/wallets").status, 200);
+  // The fresh token has its own second, from the refresh.
+  sandbox_.set_clock_micros(issued_at + 2'000'000 - 1);
+  EXPECT_EQ(call(fresh, "GET", "/api/v1/wallets").status, 200);
+  sandbox_.set_clock_micros(issued_at + 2'000'000);
+  EXPECT_TRUE(is_v1_error(call(fresh, "GET", "/api/v1/wallets"), 401, "UnauthorizedAccess",
+                          "Authentication required"));
 }
 
 }  // namespace

@@ -577,6 +577,7 @@ TEST_F(DispatcherTest, FailedAttemptsAreRetriedWithBackoffAndKeepPayoutOrder) {
   const std::vector<std::pair<int64_t, int64_t>> delay_bounds_ms = {
       {1000, 1251}, {2000, 2501}, {4000, 5001}};
   OutboxMessage current = a1;
+  bool any_jittered = false;  // the default 25 % spread is applied, not only allowed
   for (size_t failure = 0; failure < delay_bounds_ms.size(); ++failure) {
     SCOPED_TRACE(failure + 1);
     const int64_t now = clock_.now_micros();
@@ -588,6 +589,7 @@ TEST_F(DispatcherTest, FailedAttemptsAreRetriedWithBackoffAndKeepPayoutOrder) {
     const int64_t delay = current.next_attempt_at - now;
     EXPECT_GE(delay, delay_bounds_ms[failure].first * kMilli);
     EXPECT_LT(delay, delay_bounds_ms[failure].second * kMilli);
+    if (delay != delay_bounds_ms[failure].first * kMilli) any_jittered = true;
     // The follower waits at least as long.
     EXPECT_GE(row(a, 2, "v1").next_attempt_at, current.next_attempt_at);
 
@@ -603,6 +605,7 @@ TEST_F(DispatcherTest, FailedAttemptsAreRetriedWithBackoffAndKeepPayoutOrder) {
     EXPECT_EQ(header(sender_.requests().back(), "Payoutd-Event-Id"),
               std::optional<std::string>(a_created));
   }
+  EXPECT_TRUE(any_jittered) << "three delays, none spread by the jitter";
   const OutboxMessage delivered = row(a, 1, "v1");
   EXPECT_EQ(delivered.status, OutboxStatus::kDelivered);
   EXPECT_EQ(delivered.attempts, 4);
@@ -639,6 +642,29 @@ TEST_F(DispatcherTest, FailedAttemptsAreRetriedWithBackoffAndKeepPayoutOrder) {
   EXPECT_EQ(stats.failed_attempts, 3u);
   EXPECT_EQ(stats.delivered, 4u);  // a1, a2 (v1), a2 (v3), b1
   EXPECT_EQ(stats.given_up, 0u);
+}
+
+// notify_backoff_jitter_percent = 0: the delays are the schedule itself, to the microsecond, up to
+// the cap and at it, and the dispatcher never draws from its random source.
+TEST_F(DispatcherTest, ZeroJitterIsTheExactScheduleAndDrawsNoRandomness) {
+  endpoint("https://hooks.example/all");
+  DispatcherOptions exact = options();
+  exact.backoff_jitter_percent = 0;
+  auto node = dispatcher(exact);
+  const Payout a = create("exact-a");
+  sender_.answer_with([](const OutboundRequest&) { return answered(500); });
+  const std::mt19937_64 before = dispatch_random_.engine();
+  for (int32_t failure = 1; failure <= 8; ++failure) {
+    SCOPED_TRACE(failure);
+    const int64_t now = clock_.now_micros();
+    ASSERT_EQ(run(*node), 1);
+    const OutboxMessage message = row(a, 1, "v1");
+    EXPECT_EQ(message.attempts, failure);
+    const int64_t scheduled_ms = std::min<int64_t>(int64_t{1000} << (failure - 1), 60'000);
+    EXPECT_EQ(message.next_attempt_at - now, scheduled_ms * kMilli);
+    clock_.set_micros(message.next_attempt_at);
+  }
+  EXPECT_TRUE(dispatch_random_.engine() == before) << "the dispatcher drew randomness";
 }
 
 TEST_F(DispatcherTest, TransportErrorsAreRetriedToo) {
