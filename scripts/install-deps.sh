@@ -10,6 +10,8 @@ packages=(
   libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev libcurl4-openssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   curl openssl python3 nodejs
+  # The build compiles docs/openapi/*.yaml into the binary (scripts/openapi-embed.py: PyYAML).
+  python3-yaml
   # The PostgreSQL backend: libpq to build against; a server for the tests' throwaway clusters
   # (scripts/pg-cluster.sh) and for pgbench (on Debian 12 pgbench ships in postgresql-15, which
   # `postgresql` pulls in; /usr/bin/pgbench is postgresql-client-common's wrapper); psql.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# README command 2: installs what is missing, builds with -Werror, runs every test; then builds
-# with AddressSanitizer + UndefinedBehaviorSanitizer and runs the tests again under them.
+# README command 2: installs what is missing, lints the OpenAPI documents (docs/openapi/), builds
+# with -Werror, runs every test; then builds with AddressSanitizer + UndefinedBehaviorSanitizer
+# and runs the tests again under them.
 # The integration tests run once per store backend: SQLite files in temp directories, and a
 # throwaway PostgreSQL cluster (scripts/pg-cluster.sh) started here, shared by both runs and removed
 # on every exit path.
@@ -11,7 +12,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-jobs="$(nproc 2>/dev/null || echo 2)"
+# Two CTest tests per core: the release run is partly bound by round trips (PostgreSQL, loopback
+# HTTP), so a second test per core fills the idle CPU (measured on 2 cores: release tests 307 s
+# at -j2, 267 s at -j4; the sanitizer run, CPU-bound, is 485 s either way; docs/benchmarks.md).
+jobs="$(( $(nproc 2>/dev/null || echo 2) * 2 ))"
 
 phases="$(mktemp "${TMPDIR:-/tmp}/payoutd-phases.XXXXXX")"
 script_start=$SECONDS
@@ -48,6 +52,11 @@ run_ctest() {
      --output-junit "$PWD/test-results/ctest-junit.xml")
 }
 failed=0
+
+echo "== OpenAPI documents (Redocly lint, seed subset) =="
+# Installs the pinned Node tools from package-lock.json (npm ci) when they are missing or stale.
+bash scripts/lint-openapi.sh || failed=1
+phase_done "openapi lint"
 
 echo "== release build (-Werror) =="
 # Drop results of an earlier run, so that a build that fails now shows no stale table.

@@ -1,6 +1,7 @@
 #include "cli/routes.h"
 
 #include "api/cashouts_v3/cashouts_v3.h"
+#include "api/openapi/routes.h"
 #include "api/payouts_v1/payouts_v1.h"
 #include "http/server.h"
 #include "json/writer.h"
@@ -82,6 +83,7 @@ void add_readiness_route(http::Router& router, commands::Commands& commands) {
 void register_routes(http::Router& router, RouteContext& context) {
   http::add_builtin_routes(router, context.metrics, context.version, context.status_warning);
   add_readiness_route(router, context.commands);
+  api::openapi::register_routes(router);
   if (context.engine != nullptr) add_connector_callback_route(router, *context.engine);
 
   api::cashouts_v3::CashoutsV3Options v3_options;
