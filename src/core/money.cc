@@ -4,6 +4,8 @@
 #include <array>
 #include <iterator>
 
+#include "core/text.h"
+
 namespace payoutd {
 namespace {
 
@@ -145,8 +147,6 @@ Status amount_error(std::string message) {
 
 Status not_a_number() { return amount_error("amount is not a valid number"); }
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-
 std::string decimals_message(int max_decimals) {
   if (max_decimals == 0) return "amount must not have decimals";
   if (max_decimals == 1) return "amount has more than 1 decimal";
@@ -202,18 +202,18 @@ Result<int64_t> parse_amount(std::string_view text, const Currency& currency,
 
   const bool negative = text[pos] == '-';
   if (negative) ++pos;
-  if (pos == size || !is_digit(text[pos])) return not_a_number();
+  if (pos == size || !is_ascii_digit(text[pos])) return not_a_number();
   if (text[pos] == '0') {
     digits[digit_count++] = '0';
     ++pos;
-    if (pos < size && is_digit(text[pos])) return not_a_number();  // leading zero ("00.5", "01")
+    if (pos < size && is_ascii_digit(text[pos])) return not_a_number();  // leading zero ("00.5", "01")
   } else {
-    while (pos < size && is_digit(text[pos])) digits[digit_count++] = text[pos++];
+    while (pos < size && is_ascii_digit(text[pos])) digits[digit_count++] = text[pos++];
   }
   if (pos < size && text[pos] == '.') {
     ++pos;
-    if (pos == size || !is_digit(text[pos])) return not_a_number();  // "5." or "5.e1"
-    while (pos < size && is_digit(text[pos])) {
+    if (pos == size || !is_ascii_digit(text[pos])) return not_a_number();  // "5." or "5.e1"
+    while (pos < size && is_ascii_digit(text[pos])) {
       digits[digit_count++] = text[pos++];
       ++fraction_digits;
     }
@@ -226,8 +226,8 @@ Result<int64_t> parse_amount(std::string_view text, const Currency& currency,
       exponent_negative = text[pos] == '-';
       ++pos;
     }
-    if (pos == size || !is_digit(text[pos])) return not_a_number();  // "1e", "1e+"
-    while (pos < size && is_digit(text[pos])) {
+    if (pos == size || !is_ascii_digit(text[pos])) return not_a_number();  // "1e", "1e+"
+    while (pos < size && is_ascii_digit(text[pos])) {
       exponent = std::min(exponent * 10 + (text[pos] - '0'), kExponentClamp);
       ++pos;
     }

@@ -5,13 +5,22 @@
 // dialect layer knows about HTTP statuses or v3 numeric codes.
 #pragma once
 
-#include <cassert>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <variant>
+
+// Invariant assertions that stay on in release builds: a failed one is a bug, never an error path.
+#define PAYOUTD_ASSERT(condition)                                                   \
+  do {                                                                              \
+    if (!(condition)) ::payoutd::assertion_failed(#condition, __FILE__, __LINE__);  \
+  } while (false)
+
+namespace payoutd {
+[[noreturn]] void assertion_failed(const char* condition, const char* file, int line);
+}  // namespace payoutd
 
 namespace payoutd {
 
@@ -33,13 +42,13 @@ enum class ErrorKind : uint8_t {
 
 std::string_view error_kind_name(ErrorKind kind);
 
-class Status {
+class [[nodiscard]] Status {
  public:
   Status() = default;  // ok
 
   static Status ok() { return Status(); }
   static Status error(ErrorKind kind, std::string message) {
-    assert(kind != ErrorKind::kOk);
+    PAYOUTD_ASSERT(kind != ErrorKind::kOk);
     return Status(kind, std::move(message), {});
   }
   static Status invalid_argument(std::string field, std::string message) {
@@ -83,7 +92,7 @@ class [[nodiscard]] Result {
  public:
   Result(T value) : storage_(std::move(value)) {}  // NOLINT: implicit by design
   Result(Status status) : storage_(std::move(status)) {  // NOLINT: implicit by design
-    assert(!std::get<Status>(storage_).is_ok() && "Result built from an ok Status");
+    PAYOUTD_ASSERT(!std::get<Status>(storage_).is_ok());  // a Result is never built from ok
   }
 
   bool is_ok() const { return std::holds_alternative<T>(storage_); }
@@ -91,15 +100,15 @@ class [[nodiscard]] Result {
 
   // REQUIRES: is_ok()
   T& value() & {
-    assert(is_ok());
+    PAYOUTD_ASSERT(is_ok());
     return std::get<T>(storage_);
   }
   const T& value() const& {
-    assert(is_ok());
+    PAYOUTD_ASSERT(is_ok());
     return std::get<T>(storage_);
   }
   T&& value() && {
-    assert(is_ok());
+    PAYOUTD_ASSERT(is_ok());
     return std::get<T>(std::move(storage_));
   }
   T* operator->() { return &value(); }
@@ -109,11 +118,11 @@ class [[nodiscard]] Result {
 
   // REQUIRES: !is_ok()
   const Status& status() const& {
-    assert(!is_ok());
+    PAYOUTD_ASSERT(!is_ok());
     return std::get<Status>(storage_);
   }
   Status status() && {
-    assert(!is_ok());
+    PAYOUTD_ASSERT(!is_ok());
     return std::get<Status>(std::move(storage_));
   }
 
@@ -130,12 +139,14 @@ class [[nodiscard]] Result {
     if (!status_macro_.is_ok()) return status_macro_; \
   } while (false)
 
-// Invariant assertions that stay on in release builds: a failed one is a bug, never an error path.
-#define PAYOUTD_ASSERT(condition)                                                   \
-  do {                                                                              \
-    if (!(condition)) ::payoutd::assertion_failed(#condition, __FILE__, __LINE__);  \
-  } while (false)
-
-namespace payoutd {
-[[noreturn]] void assertion_failed(const char* condition, const char* file, int line);
-}  // namespace payoutd
+// `PAYOUTD_ASSIGN_OR_RETURN(T x, expr);` or `PAYOUTD_ASSIGN_OR_RETURN(x, expr);`: evaluates `expr`
+// (a Result<U>) once; on an error returns its Status from the enclosing function (which returns
+// Status or any Result<V>), else moves the value into `x`. A statement, not an expression.
+#define PAYOUTD_STATUS_CONCAT_INNER_(a, b) a##b
+#define PAYOUTD_STATUS_CONCAT_(a, b) PAYOUTD_STATUS_CONCAT_INNER_(a, b)
+#define PAYOUTD_ASSIGN_OR_RETURN(lhs, expr) \
+  PAYOUTD_ASSIGN_OR_RETURN_IMPL_(PAYOUTD_STATUS_CONCAT_(result_macro_, __LINE__), lhs, expr)
+#define PAYOUTD_ASSIGN_OR_RETURN_IMPL_(result, lhs, expr) \
+  auto result = (expr);                                   \
+  if (!result.is_ok()) return std::move(result).status(); \
+  lhs = std::move(result).value()

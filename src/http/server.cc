@@ -61,6 +61,8 @@
 #include <thread>
 #include <unordered_map>
 
+#include "core/text.h"
+
 namespace payoutd::http {
 namespace {
 
@@ -138,20 +140,11 @@ bool is_safe_header(std::string_view name, std::string_view value) {
   return value.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
 }
 
-bool equals_ignoring_case(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    const auto lower = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; };
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
-
 // Headers the server owns: a handler cannot set framing or override the request id.
 bool is_reserved_header(std::string_view name) {
-  return equals_ignoring_case(name, "content-length") ||
-         equals_ignoring_case(name, "transfer-encoding") || equals_ignoring_case(name, "connection") ||
-         equals_ignoring_case(name, "x-request-id") || equals_ignoring_case(name, "content-type");
+  return equals_ignoring_ascii_case(name, "content-length") ||
+         equals_ignoring_ascii_case(name, "transfer-encoding") || equals_ignoring_ascii_case(name, "connection") ||
+         equals_ignoring_ascii_case(name, "x-request-id") || equals_ignoring_ascii_case(name, "content-type");
 }
 
 std::string lower_case(std::string_view text) {
@@ -393,7 +386,7 @@ class Session : public std::enable_shared_from_this<Session> {
       return;
     }
     const auto expect = parser_->get().find(bhttp::field::expect);
-    if (expect != parser_->get().end() && equals_ignoring_case(expect->value(), "100-continue")) {
+    if (expect != parser_->get().end() && equals_ignoring_ascii_case(expect->value(), "100-continue")) {
       write_continue();
       return;
     }
@@ -474,7 +467,7 @@ class Session : public std::enable_shared_from_this<Session> {
     // Absolute-form ("http://host/path?q"): route on the path, ignore the authority.
     for (std::string_view scheme : {std::string_view("http://"), std::string_view("https://")}) {
       if (origin_form.size() >= scheme.size() &&
-          equals_ignoring_case(origin_form.substr(0, scheme.size()), scheme)) {
+          equals_ignoring_ascii_case(origin_form.substr(0, scheme.size()), scheme)) {
         const size_t slash = origin_form.find('/', scheme.size());
         origin_form = slash == std::string_view::npos ? std::string_view("/") : origin_form.substr(slash);
         break;

@@ -6,6 +6,8 @@
 #include <array>
 #include <cstring>
 
+#include "core/text.h"
+
 namespace payoutd::notify {
 namespace {
 
@@ -23,11 +25,9 @@ std::string lower_cased(std::string_view text) {
   return out;
 }
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_hex_digit(char c) { return is_digit(c) || (c >= 'a' && c <= 'f'); }
-bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+bool is_hex_digit(char c) { return is_ascii_digit(c) || (c >= 'a' && c <= 'f'); }
 
-bool is_hostname_char(char c) { return is_alpha(c) || is_digit(c) || c == '-' || c == '_' || c == '.'; }
+bool is_hostname_char(char c) { return is_ascii_alpha(c) || is_ascii_digit(c) || c == '-' || c == '_' || c == '.'; }
 
 // WHATWG's "ends in a number" test: a host whose last label is all decimal digits, or 0x followed by
 // hex digits, is an IPv4 address to a browser (and to inet_aton, which getaddrinfo uses), so it must
@@ -43,7 +43,7 @@ bool last_label_is_numeric(std::string_view host) {
     return true;
   }
   for (char c : label) {
-    if (!is_digit(c)) return false;
+    if (!is_ascii_digit(c)) return false;
   }
   return true;
 }
@@ -87,7 +87,7 @@ Result<uint16_t> parse_port(std::string_view text) {
   if (text.size() > 5) return url_error("callback URL port must be 1..65535");
   uint32_t value = 0;
   for (char c : text) {
-    if (!is_digit(c)) return url_error("callback URL port must be 1..65535");
+    if (!is_ascii_digit(c)) return url_error("callback URL port must be 1..65535");
     value = value * 10 + static_cast<uint32_t>(c - '0');
   }
   if (value < 1 || value > 65535) return url_error("callback URL port must be 1..65535");
@@ -188,9 +188,9 @@ Result<CallbackUrl> parse_callback_url(std::string_view url) {
 
   const size_t scheme_end = url.find("://");
   const std::string_view scheme_text = scheme_end == std::string_view::npos ? std::string_view{} : url.substr(0, scheme_end);
-  bool scheme_well_formed = !scheme_text.empty() && is_alpha(scheme_text[0]);
+  bool scheme_well_formed = !scheme_text.empty() && is_ascii_alpha(scheme_text[0]);
   for (char c : scheme_text) {
-    if (!is_alpha(c) && !is_digit(c) && c != '+' && c != '-' && c != '.') scheme_well_formed = false;
+    if (!is_ascii_alpha(c) && !is_ascii_digit(c) && c != '+' && c != '-' && c != '.') scheme_well_formed = false;
   }
   if (!scheme_well_formed) return url_error("callback URL must be an absolute http or https URL");
   CallbackUrl parsed;

@@ -67,6 +67,61 @@ TEST(StatusDeathTest, AssertionFailedPrintsAndAborts) {
   EXPECT_DEATH(assertion_failed("x", "file.cc", 42), "assertion failed: x at file\\.cc:42");
 }
 
+Result<int> half(int n) {
+  if (n % 2 != 0) return Status::invalid_argument("n", "odd");
+  return n / 2;
+}
+
+// Two steps through PAYOUTD_ASSIGN_OR_RETURN: the first error is returned as it was, and the
+// expression is evaluated exactly once.
+Result<int> quarter(int n, int* calls) {
+  ++*calls;
+  PAYOUTD_ASSIGN_OR_RETURN(const int h, half(n));
+  int q = 0;
+  PAYOUTD_ASSIGN_OR_RETURN(q, half(h));
+  return q;
+}
+
+Status check_quarter(int n, int* calls) {
+  PAYOUTD_ASSIGN_OR_RETURN(const int q, quarter(n, calls));
+  return q > 0 ? Status::ok() : Status::not_found("zero");
+}
+
+TEST(StatusTest, AssignOrReturn) {
+  int calls = 0;
+  Result<int> eight = quarter(32, &calls);
+  ASSERT_TRUE(eight.is_ok());
+  EXPECT_EQ(*eight, 8);
+  EXPECT_EQ(calls, 1);
+  Result<int> odd_half = quarter(6, &calls);  // 6 -> 3 -> odd
+  ASSERT_FALSE(odd_half.is_ok());
+  EXPECT_EQ(odd_half.status().kind(), ErrorKind::kInvalidArgument);
+  EXPECT_EQ(odd_half.status().message(), "odd");
+  EXPECT_EQ(check_quarter(3, &calls).kind(), ErrorKind::kInvalidArgument);
+  EXPECT_EQ(check_quarter(0, &calls).kind(), ErrorKind::kNotFound);  // 0 / 4 == 0
+  EXPECT_TRUE(check_quarter(4, &calls).is_ok());
+  EXPECT_EQ(calls, 5);
+}
+
+// Result's preconditions are checked in every build (PAYOUTD_ASSERT, not assert): this test runs
+// in the Release build too, where NDEBUG would have compiled assert() out.
+TEST(StatusDeathTest, ResultMisuseAbortsInEveryBuild) {
+  EXPECT_DEATH(
+      {
+        Result<int> bad = Status::internal("boom");
+        (void)bad.value();
+      },
+      "assertion failed: is_ok\\(\\)");
+  EXPECT_DEATH(
+      {
+        Result<int> good = 1;
+        (void)good.status();
+      },
+      "assertion failed: !is_ok\\(\\)");
+  EXPECT_DEATH({ Result<int> from_ok = Status::ok(); }, "assertion failed");
+  EXPECT_DEATH({ (void)Status::error(ErrorKind::kOk, "ok is no error"); }, "assertion failed");
+}
+
 TEST(TypesTest, Names) {
   EXPECT_EQ(account_kind_name(AccountKind::kAvailable), "available");
   EXPECT_EQ(account_kind_name(AccountKind::kHeld), "held");

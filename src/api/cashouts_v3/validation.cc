@@ -236,28 +236,6 @@ int parse_digits(std::string_view text) {
 
 }  // namespace
 
-size_t count_characters(std::string_view text) {
-  size_t count = 0;
-  for (char c : text) {
-    // Every code point has exactly one byte that is not a continuation byte (10xxxxxx).
-    if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) ++count;
-  }
-  return count;
-}
-
-bool has_control_characters(std::string_view text) {
-  for (size_t i = 0; i < text.size(); ++i) {
-    const auto byte = static_cast<unsigned char>(text[i]);
-    if (byte < 0x20 || byte == 0x7F) return true;
-    // C1 controls U+0080..U+009F are encoded C2 80..C2 9F.
-    if (byte == 0xC2 && i + 1 < text.size()) {
-      const auto next = static_cast<unsigned char>(text[i + 1]);
-      if (next >= 0x80 && next <= 0x9F) return true;
-    }
-  }
-  return false;
-}
-
 bool is_valid_email(std::string_view text) {
   const size_t at = text.find('@');
   if (at == std::string_view::npos || text.find('@', at + 1) != std::string_view::npos) {

@@ -20,6 +20,7 @@
 #include "commands/commands.h"
 #include "core/payout_status.h"
 #include "core/status.h"
+#include "core/text.h"
 #include "json/value.h"
 
 namespace payoutd::api::cashouts_v3 {
@@ -82,10 +83,9 @@ std::optional<Credentials> read_credentials(const json::Value& body);
 
 // ---- Building blocks (exposed for unit tests) ----
 
-// Unicode code points in valid UTF-8 `text`.
-size_t count_characters(std::string_view text);
-// True when valid UTF-8 `text` holds a C0 control, DEL, or a C1 control.
-bool has_control_characters(std::string_view text);
+// core/text.h: code points of UTF-8 text; C0, DEL or C1 controls in it.
+using ::payoutd::count_characters;
+using ::payoutd::has_control_characters;
 // A pragmatic address check: one '@', a non-empty local part of at most 64 printable ASCII
 // characters without spaces, a domain of dot-separated labels of [A-Za-z0-9-] (no label empty or
 // starting/ending with '-') with at least two labels.

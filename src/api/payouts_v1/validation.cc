@@ -6,6 +6,7 @@
 
 #include "core/money.h"
 #include "core/payout_status.h"
+#include "core/text.h"
 #include "core/time_format.h"
 #include "crypto/hash.h"
 #include "http/request.h"
@@ -19,13 +20,6 @@ constexpr size_t kMaxPhoneChars = 30;
 constexpr size_t kMaxSearchChars = 254;
 // Deepest page a listing may ask for; (page - 1) * limit stays far below the store's bound.
 constexpr int kMaxPage = 1'000'000;
-
-bool has_control_characters(std::string_view text) {
-  return std::any_of(text.begin(), text.end(), [](char c) {
-    const auto byte = static_cast<unsigned char>(c);
-    return byte < 0x20 || byte == 0x7F;
-  });
-}
 
 bool is_blank(std::string_view text) {
   return std::all_of(text.begin(), text.end(), [](char c) { return c == ' ' || c == '\t'; });
@@ -116,7 +110,7 @@ bool check_text(const std::string& text, const std::string& field, size_t max_ch
     errors.add(field, field + " must be at most " + std::to_string(max_chars) + " characters");
     return false;
   }
-  if (has_control_characters(text)) {
+  if (has_ascii_control(text)) {
     errors.add(field, field + " must not contain control characters");
     return false;
   }
@@ -252,7 +246,7 @@ std::optional<std::string> read_metadata(const json::Value& body, Collector& err
   for (const auto& [name, value] : metadata->members()) {
     const std::string field = "metadata." + name;
     const size_t key_length = utf8_length(name);
-    if (key_length == 0 || key_length > kMaxMetadataKeyChars || has_control_characters(name)) {
+    if (key_length == 0 || key_length > kMaxMetadataKeyChars || has_ascii_control(name)) {
       errors.add("metadata", "metadata keys must be 1 to 100 characters without control characters");
       ok = false;
       continue;
@@ -362,7 +356,7 @@ class QueryReader {
     std::optional<std::string> value = get(name);
     if (!value) return std::nullopt;
     const std::string field(name);
-    if (!is_valid_utf8(*value) || has_control_characters(*value)) {
+    if (!is_valid_utf8(*value) || has_ascii_control(*value)) {
       errors_.add(field, field + " must be UTF-8 text without control characters");
       return std::nullopt;
     }
@@ -480,7 +474,7 @@ Validated<commands::CreatePayoutInput> parse_create_request(std::string_view bod
       errors.add("reference_id", "reference_id must not be empty");
     } else if (reference->size() > kMaxReferenceIdBytes) {
       errors.add("reference_id", "reference_id must be at most 100 bytes");
-    } else if (has_control_characters(*reference)) {
+    } else if (has_ascii_control(*reference)) {
       errors.add("reference_id", "reference_id must not contain control characters");
     } else {
       input.external_id = std::move(*reference);
@@ -548,7 +542,7 @@ Validated<commands::CreatePayoutInput> parse_create_request(std::string_view bod
   if (auto description = string_member(object, "description", "description", false, errors)) {
     if (utf8_length(*description) > kMaxDescriptionChars) {
       errors.add("description", "description must be at most 255 characters");
-    } else if (has_control_characters(*description)) {
+    } else if (has_ascii_control(*description)) {
       errors.add("description", "description must not contain control characters");
     } else {
       input.description = std::move(*description);

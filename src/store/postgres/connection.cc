@@ -9,6 +9,8 @@
 #include <limits>
 #include <utility>
 
+#include "core/text.h"
+
 namespace payoutd::postgres {
 namespace {
 
@@ -45,23 +47,9 @@ bool is_identifier_char(char c) {
          static_cast<unsigned char>(c) >= 0x80;
 }
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-
-bool equals_ignoring_case(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i];
-    char y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
-
 bool is_data_changing_keyword(std::string_view word) {
-  return equals_ignoring_case(word, "insert") || equals_ignoring_case(word, "update") ||
-         equals_ignoring_case(word, "delete") || equals_ignoring_case(word, "merge");
+  return equals_ignoring_ascii_case(word, "insert") || equals_ignoring_ascii_case(word, "update") ||
+         equals_ignoring_ascii_case(word, "delete") || equals_ignoring_ascii_case(word, "merge");
 }
 
 // Trims the trailing newline libpq leaves on its messages and bounds the length.
@@ -192,7 +180,7 @@ RewrittenSql rewrite_sql(std::string_view sql) {
       }
       copy_until(std::min(j, n));
     } else if (c == '$' && (i == 0 || !is_identifier_char(sql[i - 1])) && i + 1 < n &&
-               !is_digit(sql[i + 1])) {
+               !is_ascii_digit(sql[i + 1])) {
       // A dollar-quoted string: $tag$ ... $tag$ (a tag never starts with a digit; `$1` is not one).
       size_t j = i + 1;
       while (j < n && is_identifier_char(sql[j]) && sql[j] != '$') ++j;
@@ -203,10 +191,10 @@ RewrittenSql rewrite_sql(std::string_view sql) {
       } else {
         copy_until(i + 1);
       }
-    } else if (c == '?' && i + 1 < n && is_digit(sql[i + 1])) {
+    } else if (c == '?' && i + 1 < n && is_ascii_digit(sql[i + 1])) {
       size_t j = i + 1;
       int number = 0;
-      while (j < n && is_digit(sql[j])) {
+      while (j < n && is_ascii_digit(sql[j])) {
         number = number * 10 + (sql[j] - '0');
         PAYOUTD_ASSERT(number <= kMaxParameters);
         ++j;
@@ -220,7 +208,7 @@ RewrittenSql rewrite_sql(std::string_view sql) {
       }
       out.referenced[static_cast<size_t>(number) - 1] = true;
       i = j;
-    } else if (is_identifier_char(c) && !is_digit(c)) {
+    } else if (is_identifier_char(c) && !is_ascii_digit(c)) {
       size_t j = i;
       while (j < n && is_identifier_char(sql[j])) ++j;
       std::string_view word = sql.substr(i, j - i);
@@ -234,7 +222,7 @@ RewrittenSql rewrite_sql(std::string_view sql) {
   }
   out.referenced.resize(static_cast<size_t>(out.parameter_count), false);
   out.changes_data = is_data_changing_keyword(first_word) ||
-                     (equals_ignoring_case(first_word, "with") && saw_data_changing_word);
+                     (equals_ignoring_ascii_case(first_word, "with") && saw_data_changing_word);
   return out;
 }
 
