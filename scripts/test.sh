@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # README command 2: installs what is missing, lints the OpenAPI documents (docs/openapi/), builds
-# with -Werror, runs every test; then builds with AddressSanitizer + UndefinedBehaviorSanitizer
-# and runs the tests again under them.
+# with -Werror, runs the OpenAPI contract test (scripts/contract-test.sh: both dialects through
+# Prism's validating proxies) and every test; then builds with AddressSanitizer +
+# UndefinedBehaviorSanitizer and runs the tests again under them.
 # The integration tests run once per store backend: SQLite files in temp directories, and a
 # throwaway PostgreSQL cluster (scripts/pg-cluster.sh) started here, shared by both runs and removed
 # on every exit path.
@@ -63,6 +64,9 @@ echo "== release build (-Werror) =="
 rm -f build/test-results/manifest.tsv build-asan/test-results/manifest.tsv
 scripts/build.sh build -DPAYOUTD_WERROR=ON
 phase_done "release build"
+echo "== OpenAPI contract test (Prism validating proxies) =="
+bash scripts/contract-test.sh build || failed=1
+phase_done "contract test"
 echo "== PostgreSQL test cluster =="
 pg_dir="$(mktemp -d "${TMPDIR:-/tmp}/payoutd-pg.XXXXXX")"
 PAYOUTD_TEST_POSTGRES_URL="$(scripts/pg-cluster.sh start "$pg_dir")"
