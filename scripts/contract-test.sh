@@ -116,12 +116,32 @@ wait_listening() { # name -> prints the port
 }
 start_payoutd payoutd
 start_payoutd payoutd-rl --v3-rate-limit-per-second 1 --v3-rate-limit-burst 1
+
+# A third payoutd with the engine and the sandbox rail, on a database of its own (its engine
+# would otherwise move the payouts the traffic above puts in place): the answers only a running
+# engine gives (v1 cancel of a processing payout: 202; the rail's callback: 204).
+edb="sqlite:///$tmp/e.db"
+ecommon=(--db "$edb" --master-key-file "$mk")
+printf 'sandbox_callback_secret = "%s"\nengine_poll_interval_ms = 20\n' "$callback_secret" \
+  >"$tmp/engine.toml"
+me="$("$bin" merchant create "${ecommon[@]}" --json --name "Contract Engine")"
+"$bin" wallet fund "${ecommon[@]}" --merchant 1 --currency USD --amount 1000.00 >/dev/null
+"$bin" serve "${ecommon[@]}" --config "$tmp/engine.toml" --listen 127.0.0.1:0 \
+  --log-format json --log-level warn >"$tmp/payoutd-engine.log" 2>&1 &
+pids+=($!)
+
 port="$(wait_listening payoutd)"
 port_rl="$(wait_listening payoutd-rl)"
-echo "contract-test: payoutd on 127.0.0.1:$port (and 127.0.0.1:$port_rl with a v3 limit of 1/s)"
+port_engine="$(wait_listening payoutd-engine)"
+echo "contract-test: payoutd on 127.0.0.1:$port (and 127.0.0.1:$port_rl with a v3 limit of 1/s;" \
+  "127.0.0.1:$port_engine with the engine)"
 
 export PAYOUTD_BIN="$bin" PAYOUTD_DB="$db" PAYOUTD_MASTER_KEY_FILE="$mk"
 export PAYOUTD_URL="http://127.0.0.1:$port" PAYOUTD_RL_URL="http://127.0.0.1:$port_rl"
+export PAYOUTD_ENGINE_URL="http://127.0.0.1:$port_engine"
+V1_ENGINE_USERNAME="$(json_get "$me" api.username)"
+V1_ENGINE_PASSWORD="$(json_get "$me" api.password)"
+export V1_ENGINE_USERNAME V1_ENGINE_PASSWORD
 export PAYOUTD_SHARED_DIR="${PAYOUTD_SHARED_DIR:-$(cd "$repo/.." && pwd)/shared}"
 export CONTRACT_TMP="$tmp" CONTRACT_PID_FILE="$tmp/pids"
 export V3_LOGIN=ct_login V3_PASS=ct_pass V3_SECRET=ct_secret_key

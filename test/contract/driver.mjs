@@ -9,7 +9,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import util from 'node:util';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import yaml from 'js-yaml';
 import { repoRoot, loadYaml, operationsOf, startPrism, request, prismViolation, killChildren,
   prismUncompilableSchemas }
@@ -23,6 +23,8 @@ const env = (name) => {
 const BIN = env('PAYOUTD_BIN');
 const UPSTREAM = env('PAYOUTD_URL');            // payoutd (default limits)
 const UPSTREAM_RL = env('PAYOUTD_RL_URL');      // a second payoutd on the same db, v3 limit 1/s
+const UPSTREAM_ENGINE = env('PAYOUTD_ENGINE_URL');  // a third, with the engine, on a db of its own
+const V1_ENGINE = { username: env('V1_ENGINE_USERNAME'), password: env('V1_ENGINE_PASSWORD') };
 const DB_ARGS = ['--db', env('PAYOUTD_DB'), '--master-key-file', env('PAYOUTD_MASTER_KEY_FILE')];
 const TMP = env('CONTRACT_TMP');
 const SHARED = env('PAYOUTD_SHARED_DIR');
@@ -145,15 +147,17 @@ try {
   const brokenFile = path.join(TMP, 'payouts-v1-broken.yaml');
   fs.writeFileSync(brokenFile, yaml.dump(broken, { noRefs: true, lineWidth: -1 }));
 
-  const [pv3, pv1, pops, pv3rl, pbroken, ...pseeds] = await Promise.all([
+  const [pv3, pv1, pops, pv3rl, pbroken, pv1e, popse, ...pseeds] = await Promise.all([
     startPrism('cashouts-v3', docFile('cashouts-v3'), UPSTREAM, TMP),
     startPrism('payouts-v1', docFile('payouts-v1'), UPSTREAM, TMP),
     startPrism('operations', docFile('operations'), UPSTREAM, TMP),
     startPrism('cashouts-v3-ratelimited', docFile('cashouts-v3'), UPSTREAM_RL, TMP),
     startPrism('payouts-v1-broken', brokenFile, UPSTREAM, TMP),
+    startPrism('payouts-v1-engine', docFile('payouts-v1'), UPSTREAM_ENGINE, TMP),
+    startPrism('operations-engine', docFile('operations'), UPSTREAM_ENGINE, TMP),
     ...seedDocs.map((s, i) => startPrism(`seed-${i}`, s.file, `${UPSTREAM}/v3`, TMP)),
   ]);
-  console.log(`contract-test: ${5 + pseeds.length} Prism proxies listening (${Date.now() - t0} ms)`);
+  console.log(`contract-test: ${7 + pseeds.length} Prism proxies listening (${Date.now() - t0} ms)`);
 
   // ================= Cashouts v3 =================
   const d3 = 'cashouts-v3';
@@ -458,6 +462,60 @@ try {
     const violation = prismViolation(res);
     if (!violation) fail('the deliberately broken payouts-v1 (PayoutSummary.status renamed to state) was not detected: the contract test cannot fail');
     else console.log(`contract-test: mismatch self-check detected (${res.status})`);
+  }
+
+  // ================= With the engine: v1 cancel of a processing payout, rail callbacks =========
+  {
+    const d1 = 'payouts-v1';
+    const login = await request(UPSTREAM_ENGINE, 'POST', '/auth/login', { body: V1_ENGINE });
+    const eauth = { Authorization: `Bearer ${login.json?.access_token}` };
+    // Account ...903 (docs/engine.md): stays processing at the rail; a cancel is answered later.
+    const created = await via(pv1e, d1, 'POST', '/api/v1/payouts', 201, { headers: eauth, label: 'engine: account 903',
+      body: { reference_id: 'ct-engine-903', wallet_id: 1, amount: '10.00', currency: 'USD',
+        beneficiary: { email: 'bea@example.com', first_name: 'Bea', last_name: 'Souza', country: 'US' },
+        beneficiary_identifiers: { account_number: '5550903', bank_code: '021' } } });
+    const eid = created?.json?.id;
+    // The engine submits it: polled directly (not a contract exchange), bounded.
+    let status = '';
+    const deadline = Date.now() + 30000;
+    while (eid && Date.now() < deadline) {
+      const got = await request(UPSTREAM_ENGINE, 'GET', `/api/v1/payouts/${eid}`, { headers: eauth });
+      status = got.json?.status ?? '';
+      if (status === 'processing') break;
+      await new Promise((r) => setTimeout(r, 20));  // a poll of the condition
+    }
+    if (status !== 'processing') fail(`engine: payout ${eid} never reached processing (last: ${status})`);
+    // Signed callback of the sandbox rail for it: 204 (the engine asks the rail at once).
+    const cbBody = JSON.stringify({ payout_id: eid });
+    const cbSig = crypto.createHmac('sha256', CALLBACK_SECRET).update(cbBody).digest('hex');
+    await via(popse, 'operations', 'POST', '/connectors/sandbox/callback', 204, { label: 'engine: signed callback',
+      headers: { 'Content-Type': 'application/json', 'sandbox-signature': cbSig }, body: cbBody });
+    // The cancel is requested of the rail, which answers later: 202, and the same 202 again.
+    for (const label of ['engine: cancel of processing', 'engine: cancel asked again']) {
+      await via(pv1e, d1, 'POST', `/api/v1/payouts/${eid}/cancel`, 202, { headers: eauth, label,
+        check: (res) => (res.json?.status === 'processing' ? null : `expected status processing, got ${res.text.slice(0, 200)}`) });
+    }
+  }
+
+  // ================= Storage unavailable (last: it locks the main database) =================
+  {
+    // Another process holds the SQLite write lock longer than payoutd's busy timeout (5 s).
+    const dbFile = env('PAYOUTD_DB').replace(/^sqlite:\/\//, '');
+    const locker = spawn('sqlite3', [dbFile], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let lockOut = '';
+    locker.stdout.on('data', (b) => { lockOut += b; });
+    locker.stdin.write("BEGIN EXCLUSIVE;\nSELECT 'locked';\n");
+    const lockDeadline = Date.now() + 10000;
+    while (!lockOut.includes('locked') && Date.now() < lockDeadline) await new Promise((r) => setTimeout(r, 10));
+    if (!lockOut.includes('locked')) fail('could not take the database lock for the 503 case');
+    const d1 = 'payouts-v1';
+    await Promise.all([
+      via(pv1, d1, 'POST', '/api/v1/payouts', 503, { headers: auth, body: payoutBody('ct-locked-1'), label: 'database locked',
+        check: (res) => (res.headers.get('retry-after') ? null : 'no Retry-After') }),
+      via(pv3, 'cashouts-v3', 'POST', '/v3/cashout', 500, { ...v3(create('ct-locked-2')), label: 'database locked', check: code(703) }),
+    ]);
+    locker.stdin.end('ROLLBACK;\n.quit\n');
+    await new Promise((r) => locker.on('close', r));
   }
 
   // ================= Report =================
