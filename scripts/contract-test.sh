@@ -126,8 +126,9 @@ printf 'sandbox_callback_secret = "%s"\nengine_poll_interval_ms = 20\n' "$callba
   >"$tmp/engine.toml"
 me="$("$bin" merchant create "${ecommon[@]}" --json --name "Contract Engine")"
 "$bin" wallet fund "${ecommon[@]}" --merchant 1 --currency USD --amount 1000.00 >/dev/null
+# At debug level it logs its route table, which the driver checks against the documents.
 "$bin" serve "${ecommon[@]}" --config "$tmp/engine.toml" --listen 127.0.0.1:0 \
-  --log-format json --log-level warn >"$tmp/payoutd-engine.log" 2>&1 &
+  --log-format json --log-level debug >"$tmp/payoutd-engine.log" 2>&1 &
 pids+=($!)
 
 port="$(wait_listening payoutd)"

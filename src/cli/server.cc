@@ -73,6 +73,11 @@ int serve_session(const config::Settings& settings, Session& session, const List
                  *clock_file);
   }
   register_routes(router, context);
+  // The route table at debug level: what this process answers (the contract test checks that
+  // each route is an operation of docs/openapi/).
+  for (const http::Router::Route& route : router.routes()) {
+    spdlog::debug("route {} {} ({})", route.method, route.pattern, route.route_name);
+  }
 
   http::ServerOptions options;
   options.listen_address = listen->host;

@@ -518,6 +518,28 @@ try {
     await new Promise((r) => locker.on('close', r));
   }
 
+  // ================= Every route the server registers is a documented operation =========
+  {
+    // The engine server logged its route table at debug level (src/cli/server.cc): every route,
+    // the connector callback included.
+    const routes = [];
+    for (const line of fs.readFileSync(path.join(TMP, 'payoutd-engine.log'), 'utf8').split('\n')) {
+      let entry;
+      try { entry = JSON.parse(line); } catch { continue; }
+      const m = /^route (\S+) (\S+) \((\S+)\)$/.exec(entry?.msg ?? entry?.message ?? '');
+      if (m) routes.push({ method: m[1].toLowerCase(), path: m[2].replace(/:([A-Za-z_]+)/g, '{$1}'), name: m[3] });
+    }
+    if (routes.length < 20) fail(`only ${routes.length} routes found in the engine server's log`);
+    const documented = new Set(Object.values(coverage).map((c) => `${c.op.method.toLowerCase()} ${c.op.path}`));
+    const undocumented = routes.filter((r) => !documented.has(`${r.method} ${r.path}`));
+    for (const r of undocumented) fail(`route ${r.method.toUpperCase()} ${r.path} (${r.name}) is in no document`);
+    const served = new Set(routes.map((r) => `${r.method} ${r.path}`));
+    for (const c of Object.values(coverage)) {
+      if (!served.has(`${c.op.method.toLowerCase()} ${c.op.path}`)) fail(`${c.doc} ${c.op.method.toUpperCase()} ${c.op.path} is documented but not routed`);
+    }
+    console.log(`contract-test: ${routes.length} routes, each a documented operation, and each operation routed`);
+  }
+
   // ================= Report =================
   console.log('\ncoverage (operation: documented statuses → reached):');
   for (const d of DOCS) {
