@@ -385,6 +385,10 @@ void Dispatcher::claimer_loop() {
   std::unique_lock<std::mutex> lock(mutex_);
   while (!stopping_) {
     const int capacity = options_.workers - in_flight_;
+    // Idle means: this look's claim saw every earlier delivery's outcome. A delivery still in
+    // flight when the look began may finish (and make a follower of its payout due) after the
+    // claim's snapshot, so such a look is not an idle one even if in_flight_ is 0 at its end.
+    const bool nothing_in_flight_at_start = in_flight_ == 0;
     if (capacity > 0) {
       lock.unlock();
       uint64_t look = 0;
@@ -394,7 +398,7 @@ void Dispatcher::claimer_loop() {
       }
       Result<std::vector<Job>> jobs = claim(capacity, clock_.now_micros());
       lock.lock();
-      if (jobs.is_ok() && jobs->empty() && in_flight_ == 0) {
+      if (jobs.is_ok() && jobs->empty() && nothing_in_flight_at_start && in_flight_ == 0) {
         std::lock_guard<std::mutex> stats_lock(stats_mutex_);
         stats_.last_idle_claim = look;
       }

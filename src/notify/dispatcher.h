@@ -71,7 +71,8 @@ struct DispatcherStats {
   uint64_t leases_lost = 0;     // results recorded after another owner took the row
   uint64_t errors = 0;          // store errors while claiming or recording
   // The claimer's looks for due rows, numbered from 1: how many have started, and the number of
-  // the latest that found nothing due while no delivery was in flight (0 before the first). A
+  // the latest that found nothing due with no delivery in flight from its start to its end (0
+  // before the first: a delivery finishing during the claim may make a follower due). A
   // look that started after an event and found the dispatcher idle shows that everything the
   // event made due was delivered and recorded: under a test clock, the sign that time may move on.
   uint64_t claims_started = 0;
