@@ -43,6 +43,18 @@ if [[ ! -x node_modules/.bin/prism || ! -f node_modules/js-yaml/package.json ||
   echo "$wanted" >"$stamp"
 fi
 
+# Runs "$@" until it succeeds or $1 seconds passed (then fails): the script's one poll loop; it
+# waits for a condition with a deadline, never for time to pass.
+wait_until() {
+  local deadline=$((SECONDS + $1))
+  shift
+  until "$@"; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.05
+  done
+}
+gone() { ! kill -0 "$1" 2>/dev/null; }
+
 started=$SECONDS
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/payoutd-contract.XXXXXX")"
 pids=()
@@ -60,11 +72,8 @@ cleanup() {
     kill -TERM "$pid" 2>/dev/null || true
   done
   # Bounded wait for a clean stop, then force.
-  local deadline=$((SECONDS + 5))
   for pid in "${pids[@]}"; do
-    while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do
-      sleep 0.05
-    done
+    wait_until 5 gone "$pid" || true
     kill -KILL "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
   done
@@ -103,13 +112,14 @@ start_payoutd() { # name, extra args...
     --log-format json --log-level warn "$@" >"$tmp/$name.log" 2>&1 &
   pids+=($!)
 }
+port_in_log() { # name -> the port payoutd reported, or "" (then fails)
+  local port
+  port="$(sed -n 's/^payoutd listening on 127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' "$tmp/$1.log" | head -n1)"
+  [[ -n "$port" ]] && echo "$port"
+}
 wait_listening() { # name -> prints the port
-  local name=$1 deadline=$((SECONDS + 20)) port=""
-  while ((SECONDS < deadline)); do
-    port="$(sed -n 's/^payoutd listening on 127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' "$tmp/$name.log" | head -n1)"
-    [[ -n "$port" ]] && { echo "$port"; return 0; }
-    sleep 0.05
-  done
+  local name=$1
+  if wait_until 20 port_in_log "$name" >/dev/null; then port_in_log "$name"; return 0; fi
   echo "contract-test: payoutd ($name) did not report its port within 20 s:" >&2
   cat "$tmp/$name.log" >&2
   return 1

@@ -11,7 +11,7 @@ import path from 'node:path';
 import util from 'node:util';
 import { execFileSync, spawn } from 'node:child_process';
 import yaml from 'js-yaml';
-import { repoRoot, loadYaml, operationsOf, startPrism, request, prismViolation, killChildren,
+import { repoRoot, loadYaml, operationsOf, startPrism, request, prismViolation, killChildren, waitFor,
   prismUncompilableSchemas }
   from './lib.mjs';
 
@@ -477,13 +477,12 @@ try {
     const eid = created?.json?.id;
     // The engine submits it: polled directly (not a contract exchange), bounded.
     let status = '';
-    const deadline = Date.now() + 30000;
-    while (eid && Date.now() < deadline) {
+    await waitFor(async () => {
+      if (!eid) return true;
       const got = await request(UPSTREAM_ENGINE, 'GET', `/api/v1/payouts/${eid}`, { headers: eauth });
       status = got.json?.status ?? '';
-      if (status === 'processing') break;
-      await new Promise((r) => setTimeout(r, 20));  // a poll of the condition
-    }
+      return status === 'processing';
+    }, 30000);
     if (status !== 'processing') fail(`engine: payout ${eid} never reached processing (last: ${status})`);
     // Signed callback of the sandbox rail for it: 204 (the engine asks the rail at once).
     const cbBody = JSON.stringify({ payout_id: eid });
@@ -505,8 +504,7 @@ try {
     let lockOut = '';
     locker.stdout.on('data', (b) => { lockOut += b; });
     locker.stdin.write("BEGIN EXCLUSIVE;\nSELECT 'locked';\n");
-    const lockDeadline = Date.now() + 10000;
-    while (!lockOut.includes('locked') && Date.now() < lockDeadline) await new Promise((r) => setTimeout(r, 10));
+    await waitFor(() => lockOut.includes('locked'), 10000, 10);
     if (!lockOut.includes('locked')) fail('could not take the database lock for the 503 case');
     const d1 = 'payouts-v1';
     await Promise.all([

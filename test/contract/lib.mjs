@@ -60,6 +60,18 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
 
 // Starts `prism proxy <doc> <upstream> --errors` on a free port and waits (deadline) until it
 // says it listens. Returns {url, name, log()}.
+// Waits until `condition()` (sync or async) is true or `deadlineMs` passed, checking it every
+// `pollMs`; the condition's last value. The one poll loop of the contract test: it waits for a
+// condition with a deadline, never for time to pass.
+export async function waitFor(condition, deadlineMs, pollMs = 20) {
+  const deadline = Date.now() + deadlineMs;
+  while (Date.now() < deadline) {
+    if (await condition()) return true;
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
+  return Boolean(await condition());
+}
+
 export async function startPrism(name, docFile, upstream, logDir, { deadlineMs = 45000 } = {}) {
   const port = await freePort();
   const logFile = path.join(logDir, `prism-${name}.log`);
@@ -70,13 +82,10 @@ export async function startPrism(name, docFile, upstream, logDir, { deadlineMs =
   children.push(child);
   if (pidFile) fs.appendFileSync(pidFile, `${child.pid}\n`);
   const log = () => fs.readFileSync(logFile, 'utf8');
-  const deadline = Date.now() + deadlineMs;
-  for (;;) {
-    if (/Prism is listening on/.test(log())) break;
-    if (child.exitCode !== null) throw new Error(`prism ${name} exited (${child.exitCode}):\n${log()}`);
-    if (Date.now() > deadline) throw new Error(`prism ${name} did not listen within ${deadlineMs} ms:\n${log()}`);
-    await new Promise((r) => setTimeout(r, 100)); // polling the log with a deadline
-  }
+  const listening = await waitFor(() => /Prism is listening on/.test(log()) || child.exitCode !== null,
+    deadlineMs, 100);
+  if (child.exitCode !== null) throw new Error(`prism ${name} exited (${child.exitCode}):\n${log()}`);
+  if (!listening) throw new Error(`prism ${name} did not listen within ${deadlineMs} ms:\n${log()}`);
   return { name, url: `http://127.0.0.1:${port}`, log, child };
 }
 

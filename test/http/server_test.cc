@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "http/test_client.h"
+#include "support/test_support.h"
 
 namespace payoutd::http {
 namespace {
@@ -30,12 +31,7 @@ int64_t elapsed_ms(Clock::time_point since) {
 // Polls `condition` every 10 ms for up to `timeout_ms` (metrics and log lines are recorded just
 // after the response is written, so a client can see the response a moment before them).
 bool eventually(const std::function<bool()>& condition, int timeout_ms = 3000) {
-  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (Clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return condition();
+  return ::payoutd::testing::eventually(condition, timeout_ms, 10);
 }
 
 bool contains(std::string_view haystack, std::string_view needle) {

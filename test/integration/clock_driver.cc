@@ -61,15 +61,13 @@ bool ClockDriver::wait_idle() {
   }
   const int64_t deadline = steady_ms() + options_.idle_deadline_ms;
   for (Watched& loop : watched) {
-    while (scrape_metric(loop.port, loop.idle_metric) <= loop.started_before) {
-      if (steady_ms() >= deadline) {
-        ADD_FAILURE() << loop.idle_metric << " on port " << loop.port
-                      << " did not pass look " << loop.started_before << " within "
-                      << options_.idle_deadline_ms << " ms (clock " << sandbox_.clock_micros()
-                      << ")";
-        return false;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(kIdlePollMs));
+    const int left_ms = static_cast<int>(std::max<int64_t>(0, deadline - steady_ms()));
+    if (!eventually([&] { return scrape_metric(loop.port, loop.idle_metric) > loop.started_before; },
+                    left_ms, kIdlePollMs)) {
+      ADD_FAILURE() << loop.idle_metric << " on port " << loop.port << " did not pass look "
+                    << loop.started_before << " within " << options_.idle_deadline_ms
+                    << " ms (clock " << sandbox_.clock_micros() << ")";
+      return false;
     }
   }
   return true;

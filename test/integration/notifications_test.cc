@@ -297,12 +297,7 @@ class NotificationsTest : public EngineTest {
   // and the clock driver cannot be used. Waits for a condition, not for time to pass.
   bool poll_sql_without_clock(const std::string& statement, const std::string& wanted,
                               int deadline_ms) {
-    const int64_t until = steady_ms() + deadline_ms;
-    while (steady_ms() < until) {
-      if (sql_text(statement) == wanted) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    return sql_text(statement) == wanted;
+    return eventually([&] { return sql_text(statement) == wanted; }, deadline_ms, 5);
   }
 
   // For every delivery attempt in id order: its start on the clock minus its outbox row's

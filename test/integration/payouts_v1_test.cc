@@ -589,15 +589,11 @@ std::vector<HttpResponse> parallel_posts(int port, int count, const std::string&
   // counts them, and the connection that reads it), so each request completes with its last byte.
   HttpClient metrics(port);
   int64_t open = -1;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (std::chrono::steady_clock::now() < deadline) {
+  eventually([&] {
     std::optional<HttpResponse> page = metrics.request("GET", "/metrics", "");
-    if (page && page->status == 200) {
-      open = metric_value(page->body, "payoutd_http_connections_open");
-      if (open >= count + 1) break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));  // a poll of the condition
-  }
+    if (page && page->status == 200) open = metric_value(page->body, "payoutd_http_connections_open");
+    return open >= count + 1;
+  });
   EXPECT_GE(open, count + 1) << "the server did not accept the " << count << " connections";
   for (auto& client : clients) EXPECT_TRUE(client->write_only(tail));
   std::vector<HttpResponse> responses;

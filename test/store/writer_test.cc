@@ -423,10 +423,7 @@ TEST(ReadPoolTest, ReadersWaitForAFreeConnection) {
   });
   // The second read is blocked waiting for the only connection (the pool counts it), not merely
   // not done yet.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (store->waiting_readers() != 1 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));  // polling a condition
-  }
+  EXPECT_TRUE(eventually([&] { return store->waiting_readers() == 1; }));
   EXPECT_EQ(store->waiting_readers(), 1);
   EXPECT_FALSE(second_done.load());  // waiting for the only connection
   release.open();

@@ -8,6 +8,7 @@
 
 #include "pg_test_support.h"
 #include "store/postgres/schema.h"
+#include "support/test_support.h"
 
 namespace payoutd::testing {
 namespace {
@@ -760,14 +761,13 @@ TEST_F(PgConnectionTest, DeadlockIsAConflict) {
   const int waiter_pid = other->backend_pid();  // read before the thread uses `other`
   std::thread waiter([&] { from_thread = settle(*other, update(*other, 1)); });  // waits on row 1
   // The server shows the waiter blocked on row 1's lock before this side closes the cycle.
-  bool waiter_blocked = false;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!(waiter_blocked = database_.admin().value(
-               "SELECT count(*) FROM pg_stat_activity WHERE pid = " + std::to_string(waiter_pid) +
-               " AND wait_event_type = 'Lock'") == "1") &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // polling a condition
-  }
+  const bool waiter_blocked = eventually(
+      [&] {
+        return database_.admin().value("SELECT count(*) FROM pg_stat_activity WHERE pid = " +
+                                       std::to_string(waiter_pid) +
+                                       " AND wait_event_type = 'Lock'") == "1";
+      },
+      10'000, 5);
   EXPECT_TRUE(waiter_blocked) << "the other session never waited for row 1";
   Outcome here = settle(*connection_, update(*connection_, 2));  // closes the cycle
   waiter.join();

@@ -17,6 +17,7 @@
 #include "store/postgres/pg_store.h"
 #include "store/sql/transactions.h"
 #include "store_postgres/pg_test_support.h"
+#include "support/test_support.h"
 
 namespace payoutd::testing {
 namespace {
@@ -37,20 +38,9 @@ Status run(WriteTx& tx, const std::string& statement) {
   return static_cast<sql::SqlWriteTx&>(tx).connection().execute_script(statement);
 }
 
-// Waits (bounded) until `condition` holds, checking it every `poll`. False at the deadline.
-bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 10s,
-                std::chrono::milliseconds poll = 1ms) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(poll);
-  }
-  return true;
-}
-
 // Waits (bounded) until `flag` is set.
 bool wait_for(const std::atomic<bool>& flag, std::chrono::milliseconds timeout) {
-  return eventually([&] { return flag.load(); }, timeout);
+  return eventually([&] { return flag.load(); }, static_cast<int>(timeout.count()));
 }
 
 // How many payoutd sessions on `database` wait for an advisory lock (the writers' turn) right now,
@@ -79,7 +69,7 @@ size_t terminate_payoutd_sessions(RawPg& admin, const std::string& database) {
   for (const std::string& pid : pids) list += (list.empty() ? "" : ",") + pid;
   const bool gone = eventually([&] {
     return admin.value("SELECT count(*) FROM pg_stat_activity WHERE pid IN (" + list + ")") == "0";
-  }, 10s, 5ms);
+  }, 10'000, 5);
   EXPECT_TRUE(gone) << "terminated sessions still listed: " << list;
   return pids.size();
 }
@@ -174,7 +164,7 @@ TEST_F(PgStoreTest, WritersOfTwoNodesTakeTurns) {
   // Node B's writer is blocked on the writers' advisory lock, which A's open transaction holds...
   RawPg watcher(database_.url());
   EXPECT_TRUE(eventually([&] { return advisory_lock_waiters(watcher, database_.name()) == 1; },
-                         10s, 5ms))
+                         10'000, 5))
       << "node B's writer never waited for the writers' lock";
   // ...and its op has not begun: B's transaction starts only once it holds the lock.
   EXPECT_FALSE(b_inside.load()) << "node B's transaction began while node A's was open";
@@ -213,7 +203,7 @@ TEST_F(PgStoreTest, DeadlockVictimTransactionIsRetriedWholeAndCommits) {
         // First attempt: wait until the outsider is queued for cell 2 (the server shows it waiting
         // on a lock), so that this transaction is the one that closes the cycle (PostgreSQL
         // aborts the session that finds the deadlock).
-        outsider_queued = eventually([&] { return waits_on_a_lock(watcher, outsider_pid); }, 10s, 5ms);
+        outsider_queued = eventually([&] { return waits_on_a_lock(watcher, outsider_pid); }, 10'000, 5);
         if (!outsider_queued) return Status::internal("the outsider never waited for cell 2");
       }
       return run(tx, "UPDATE cells SET value = value + 1 WHERE id = 1");
@@ -275,7 +265,7 @@ TEST_F(PgStoreTest, SecondRefundFromAnotherNodeIsRefusedAndTheBatchGoesOn) {
   // lock (A holds it until it commits). Then let A commit.
   RawPg watcher(database_.url());
   EXPECT_TRUE(eventually([&] { return advisory_lock_waiters(watcher, database_.name()) == 1; },
-                         10s, 5ms))
+                         10'000, 5))
       << "B's writer never waited for A's transaction";
   EXPECT_EQ(b.wait_for(0s), std::future_status::timeout) << "B did not wait for A's commit";
   release_a = true;

@@ -4,12 +4,26 @@
 #include <unistd.h>
 
 #include <array>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
 #include <stdexcept>
+#include <thread>
+
+#include "core/status.h"
 
 namespace payoutd::testing {
+
+bool eventually(const std::function<bool()>& condition, int timeout_ms, int poll_ms) {
+  PAYOUTD_ASSERT(timeout_ms >= 0 && poll_ms >= 1);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(poll_ms));
+  }
+  return condition();
+}
 
 TempDir::TempDir() {
   const char* base = std::getenv("TMPDIR");

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <random>
 #include <span>
 #include <string>
@@ -11,6 +12,11 @@
 #include "core/random.h"
 
 namespace payoutd::testing {
+
+// Waits until `condition` holds or `timeout_ms` of real time passed, checking it every `poll_ms`;
+// the condition's last value. The one poll loop of the tests: a test waits for a condition with a
+// deadline (never for time to pass: a test that needs time advances a clock).
+bool eventually(const std::function<bool()>& condition, int timeout_ms = 10'000, int poll_ms = 1);
 
 // A fresh directory under $TMPDIR (or /tmp), removed with everything in it on destruction.
 class TempDir {
