@@ -94,20 +94,20 @@ void seed(int64_t payouts) {
 }
 
 struct Cancel {
-  Stmt read{"SELECT status, total_amount, wallet_id, event_seq, public_id FROM payouts WHERE cashout_id = ?1 AND merchant_id = 1"};
-  Stmt update{"UPDATE payouts SET status = 'cancelled', cancelled_at = ?2, updated_at = ?2, "
-              "event_seq = event_seq + 1 WHERE cashout_id = ?1 AND status IN ('created', 'queued', 'action_required')"};
-  Stmt journal{"INSERT INTO journal_transactions (kind, cashout_id, currency, created_at) VALUES ('payout_refund', ?1, 'BRL', ?2)"};
-  Stmt entry{"INSERT INTO journal_entries (journal_id, account_id, amount, currency) VALUES (?1, ?2, ?3, 'BRL')"};
-  Stmt balance{"UPDATE accounts SET balance = balance + ?1, updated_at = ?2 WHERE id = ?3 AND currency = 'BRL'"};
-  Stmt wallet{"SELECT balance FROM accounts WHERE wallet_id = ?1 AND kind = 'available'"};
+  Stmt read{"SELECT status, total_amount, wallet_id, event_seq, public_id FROM payouts WHERE cashout_id = $1 AND merchant_id = 1"};
+  Stmt update{"UPDATE payouts SET status = 'cancelled', cancelled_at = $2, updated_at = $2, "
+              "event_seq = event_seq + 1 WHERE cashout_id = $1 AND status IN ('created', 'queued', 'action_required')"};
+  Stmt journal{"INSERT INTO journal_transactions (kind, cashout_id, currency, created_at) VALUES ('payout_refund', $1, 'BRL', $2)"};
+  Stmt entry{"INSERT INTO journal_entries (journal_id, account_id, amount, currency) VALUES ($1, $2, $3, 'BRL')"};
+  Stmt balance{"UPDATE accounts SET balance = balance + $1, updated_at = $2 WHERE id = $3 AND currency = 'BRL'"};
+  Stmt wallet{"SELECT balance FROM accounts WHERE wallet_id = $1 AND kind = 'available'"};
   Stmt wallet_tx{"INSERT INTO wallet_transactions (wallet_id, journal_id, type, transaction_type, amount, currency, "
                  "balance_after, reference_type, reference_id, remarks, created_at) VALUES "
-                 "(?1, ?2, 'PAYOUT_REFUND', 'CREDIT', ?3, 'BRL', ?4, 'payout', ?5, 'Refund of payout ' || ?5, ?6)"};
+                 "($1, $2, 'PAYOUT_REFUND', 'CREDIT', $3, 'BRL', $4, 'payout', $5, 'Refund of payout ' || $5, $6)"};
   Stmt event{"INSERT INTO payout_events (cashout_id, seq, event_type, from_status, to_status, actor_type, message, created_at) "
-             "VALUES (?1, ?2, 'status_change', 'created', 'cancelled', 'client', 'Payout cancelled by client', ?3)"};
+             "VALUES ($1, $2, 'status_change', 'created', 'cancelled', 'client', 'Payout cancelled by client', $3)"};
   Stmt outbox{"INSERT INTO outbox (cashout_id, event_seq, channel, target_url, payload, next_attempt_at, created_at, updated_at) "
-              "VALUES (?1, ?2, 'v3', 'https://merchant.example.com/notify', '{\"cashout_id\":' || ?1 || ',\"status\":2}', ?3, ?3, ?3)"};
+              "VALUES ($1, $2, 'v3', 'https://merchant.example.com/notify', '{\"cashout_id\":' || $1 || ',\"status\":2}', $3, $3, $3)"};
 
   void run(int64_t id) {
     const int64_t at = now_us();

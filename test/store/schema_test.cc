@@ -4,6 +4,8 @@
 #include <thread>
 
 #include "store/database_url.h"
+#include "store/sql/constraints.h"
+#include "store/sqlite/connection.h"
 #include "store/sqlite/schema.h"
 #include "store_fixture.h"
 
@@ -151,6 +153,139 @@ TEST(ConnectionSettingsTest, EveryConnectionHasTheRequiredPragmas) {
   ASSERT_TRUE(writer_query_only.is_ok());
   EXPECT_EQ(*writer_query_only, "0");
   store->close();
+}
+
+// Every constraint a query answers for (store/sql/constraints.h) is in the schema under the key
+// SQLite's diagnostic gives it: a unique index or key on exactly those columns, a unique index of
+// that name, or a named CHECK. (PostgreSQL's names: test/store_postgres/connection_test.cc.)
+TEST(ConstraintIdentityTest, EveryListedConstraintIsInTheSqliteSchemaUnderItsKey) {
+  TempDir dir;
+  std::unique_ptr<sqlite::SqliteStore> store = open_migrated(dir.file("c.db"));
+  ASSERT_NE(store, nullptr);
+  store->close();
+  RawDatabase raw(dir.file("c.db"));
+  size_t checked = 0;
+  for (const sql::ConstraintName& entry : sql::constraint_names()) {
+    const std::string key(entry.sqlite_key);
+    SCOPED_TRACE(key);
+    EXPECT_EQ(sql::constraint_of_sqlite_key(key), entry.id);
+    EXPECT_EQ(sql::constraint_of_postgres_name(entry.postgres_name), entry.id);
+    if (key.starts_with("index '")) {
+      const std::string name = key.substr(7, key.size() - 8);
+      EXPECT_EQ(raw.text("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = '" +
+                         name + "' AND sql LIKE 'CREATE UNIQUE INDEX%'"),
+                "1");
+    } else if (key.find('.') != std::string::npos) {
+      // "t.a, t.b": a unique index of t whose columns are a, b in that order.
+      const std::string table = key.substr(0, key.find('.'));
+      std::string columns;
+      for (size_t at = 0; at < key.size();) {
+        const size_t dot = key.find('.', at);
+        const size_t end = std::min(key.find(", ", at), key.size());
+        if (!columns.empty()) columns += ",";
+        columns += key.substr(dot + 1, end - dot - 1);
+        at = end == key.size() ? end : end + 2;
+      }
+      std::vector<std::string> matching;
+      for (const std::string& index : raw.column(
+               "SELECT name FROM pragma_index_list('" + table + "') WHERE \"unique\" = 1")) {
+        std::string names;
+        for (const std::string& column :
+             raw.column("SELECT name FROM pragma_index_info('" + index + "') ORDER BY seqno")) {
+          names += (names.empty() ? "" : ",") + column;
+        }
+        if (names == columns) matching.push_back(index);
+      }
+      EXPECT_EQ(matching.size(), 1u) << table << " (" << columns << ")";
+    } else {
+      EXPECT_EQ(raw.text("SELECT count(*) FROM sqlite_master WHERE sql LIKE '%CONSTRAINT " + key +
+                         " CHECK%'"),
+                "1");
+    }
+    ++checked;
+  }
+  EXPECT_EQ(checked, 13u);
+  EXPECT_EQ(sql::constraint_of_sqlite_key("payouts.external_id"), sql::Constraint::kUnlisted);
+  EXPECT_EQ(sql::constraint_of_postgres_name(""), sql::Constraint::kUnlisted);
+}
+
+// What SQLite reports is turned into the identity: the diagnostic's shape, read whole.
+TEST(ConstraintIdentityTest, SqliteFailuresCarryTheIdentityOfTheirConstraint) {
+  using sqlite::database_error;
+  constexpr int kUnique = 2067;      // SQLITE_CONSTRAINT_UNIQUE
+  constexpr int kPrimaryKey = 1555;  // SQLITE_CONSTRAINT_PRIMARYKEY
+  constexpr int kCheck = 275;        // SQLITE_CONSTRAINT_CHECK
+  constexpr int kTrigger = 1811;     // SQLITE_CONSTRAINT_TRIGGER
+  EXPECT_EQ(database_error(kUnique, "UNIQUE constraint failed: payouts.merchant_id, payouts.external_id")
+                .constraint,
+            sql::Constraint::kPayoutExternalId);
+  EXPECT_EQ(database_error(kPrimaryKey, "UNIQUE constraint failed: api_tokens.token_hash").constraint,
+            sql::Constraint::kApiTokenHash);
+  EXPECT_EQ(database_error(kUnique, "UNIQUE constraint failed: index 'outbox_one_per_destination'")
+                .constraint,
+            sql::Constraint::kOutboxOnePerDestination);
+  EXPECT_EQ(database_error(kCheck, "CHECK constraint failed: held_balance_non_negative").constraint,
+            sql::Constraint::kHeldBalanceNonNegative);
+  // Not a prefix match: a longer column list is another constraint.
+  EXPECT_EQ(database_error(kUnique, "UNIQUE constraint failed: payouts.public_id, payouts.x").constraint,
+            sql::Constraint::kUnlisted);
+  EXPECT_EQ(database_error(kTrigger, "payouts are never deleted").constraint,
+            sql::Constraint::kUnlisted);
+  EXPECT_EQ(database_error(1 /* SQLITE_ERROR */, "UNIQUE constraint failed: payouts.public_id")
+                .constraint,
+            sql::Constraint::kNone);
+}
+
+// Texts name their parameters `$N`; SQLite numbers them in order of appearance, and the statement
+// binds by the number in the name.
+TEST(SqliteParametersTest, DollarParametersBindByTheirNumberWhereverTheyAppear) {
+  TempDir dir;
+  Result<std::unique_ptr<sqlite::SqliteConnection>> connection =
+      sqlite::SqliteConnection::open(dir.file("p.db"), {});
+  ASSERT_TRUE(connection.is_ok()) << connection.status().to_string();
+  {
+    Result<sql::StatementLease> s = (*connection)->prepare("SELECT $3, $1, $3 || $2");
+    ASSERT_TRUE(s.is_ok());
+    (*s)->bind(1, "one");
+    (*s)->bind(2, int64_t{2});
+    (*s)->bind(3, "three");
+    ASSERT_TRUE(*(*s)->step());
+    EXPECT_EQ((*s)->column_text(0), "three");
+    EXPECT_EQ((*s)->column_text(1), "one");
+    EXPECT_EQ((*s)->column_text(2), "three2");
+  }
+  {
+    // A number the text does not use is accepted and ignored (as on PostgreSQL); one out of
+    // range is a bind error, reported by step().
+    Result<sql::StatementLease> s = (*connection)->prepare("SELECT $1, $3");
+    ASSERT_TRUE(s.is_ok());
+    (*s)->bind(1, int64_t{1});
+    (*s)->bind(2, int64_t{2});
+    (*s)->bind(3, int64_t{3});
+    ASSERT_TRUE(*(*s)->step());
+    EXPECT_EQ((*s)->column_int64(1), 3);
+    (*s)->reset();
+    (*s)->bind(0, int64_t{0});
+    EXPECT_FALSE((*s)->step().is_ok());
+    EXPECT_NE((*s)->last_error().message.find("out of range"), std::string::npos)
+        << (*s)->last_error().message;
+  }
+  {
+    // Every parameter is bound, a NULL too: a missing one is refused, not read as NULL.
+    Result<sql::StatementLease> s = (*connection)->prepare("SELECT $1, $2");
+    ASSERT_TRUE(s.is_ok());
+    (*s)->bind(2, int64_t{2});
+    EXPECT_FALSE((*s)->step().is_ok());
+    EXPECT_NE((*s)->last_error().message.find("parameter $1 is not bound"), std::string::npos)
+        << (*s)->last_error().message;
+  }
+  {
+    Result<sql::StatementLease> s = (*connection)->prepare("SELECT $1 IS NULL");
+    ASSERT_TRUE(s.is_ok());
+    (*s)->bind_null(1, sql::SqlType::kInt);
+    ASSERT_TRUE(*(*s)->step());
+    EXPECT_EQ((*s)->column_int64(0), 1);
+  }
 }
 
 TEST(MigrationTest, OpenDoesNotMigrateAndQueriesBeforeMigrateFailCleanly) {

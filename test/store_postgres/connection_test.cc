@@ -15,87 +15,27 @@ namespace {
 
 using postgres::PgConnection;
 using postgres::PgConnectionOptions;
-using postgres::rewrite_sql;
-using postgres::RewrittenSql;
 using sql::FailureKind;
 using sql::StatementLease;
 
 // ---- pure helpers ----
 
-TEST(PgRewriteSqlTest, NumberedParametersBecomeDollarParameters) {
-  RewrittenSql out = rewrite_sql("SELECT ?1, ?2 + ?1 FROM t WHERE a = ?12");
-  EXPECT_EQ(out.text, "SELECT $1, $2 + $1 FROM t WHERE a = $12");
-  EXPECT_EQ(out.parameter_count, 12);
-  ASSERT_EQ(out.referenced.size(), 12u);
-  EXPECT_TRUE(out.referenced[0]);
-  EXPECT_TRUE(out.referenced[1]);
-  EXPECT_FALSE(out.referenced[2]);
-  EXPECT_TRUE(out.referenced[11]);
-  EXPECT_FALSE(out.changes_data);
-}
-
-TEST(PgRewriteSqlTest, LeavesLiteralsIdentifiersAndCommentsAlone) {
-  struct Case {
-    std::string in;
-    std::string out;
-    int count;
-  };
-  const std::vector<Case> cases = {
-      {"SELECT '?1', ?1", "SELECT '?1', $1", 1},
-      {"SELECT 'it''s ?2', ?1", "SELECT 'it''s ?2', $1", 1},
-      {"SELECT \"col?1\", \"a\"\"?2\" FROM t WHERE x = ?1", "SELECT \"col?1\", \"a\"\"?2\" FROM t WHERE x = $1", 1},
-      {"SELECT ?1 -- not ?2\n, ?3", "SELECT $1 -- not ?2\n, $3", 3},
-      {"SELECT /* ?4 /* nested ?5 */ still ?6 */ ?2", "SELECT /* ?4 /* nested ?5 */ still ?6 */ $2", 2},
-      {"SELECT $$ ?1 $$, $tag$ ?2 $tag$, ?3", "SELECT $$ ?1 $$, $tag$ ?2 $tag$, $3", 3},
-      {"SELECT E'\\' ?1', ?2", "SELECT E'\\' ?1', $2", 2},
-      {"SELECT 'a' || ?1 || 'b?'", "SELECT 'a' || $1 || 'b?'", 1},
-      {"SELECT '?1", "SELECT '?1", 0},  // unterminated: copied as is
-      {"SELECT 1", "SELECT 1", 0},
-  };
-  for (const Case& test : cases) {
-    SCOPED_TRACE(test.in);
-    RewrittenSql out = rewrite_sql(test.in);
-    EXPECT_EQ(out.text, test.out);
-    EXPECT_EQ(out.parameter_count, test.count);
-  }
-}
-
 // changes_data is what FailureScope::kStatement requires: PgConnection::prepare() asserts it (a
 // statement savepoint is for an op that carries on from a constraint failure, which only a
 // data-changing statement meets). What counts is the first keyword, or a WITH wrapping an
-// INSERT / UPDATE / DELETE; not a keyword inside a literal or an identifier, nor a later FOR UPDATE.
-TEST(PgRewriteSqlTest, DecidesWhichStatementsChangeData) {
-  EXPECT_TRUE(rewrite_sql("INSERT INTO t VALUES (?1)").changes_data);
-  EXPECT_TRUE(rewrite_sql("  update t SET a = 1").changes_data);
-  EXPECT_TRUE(rewrite_sql("-- comment\nDELETE FROM t").changes_data);
-  EXPECT_TRUE(rewrite_sql("/* c */ WITH x AS (SELECT 1) INSERT INTO t SELECT * FROM x").changes_data);
-  EXPECT_FALSE(rewrite_sql("WITH x AS (SELECT 1) SELECT * FROM x").changes_data);
-  EXPECT_FALSE(rewrite_sql("SELECT * FROM t FOR UPDATE").changes_data);
-  EXPECT_FALSE(rewrite_sql("SELECT 'insert'").changes_data);
-  EXPECT_FALSE(rewrite_sql("SELECT inserted_at FROM t").changes_data);
-}
-
-TEST(PgUniqueMessageTest, NamesTableDotColumnWithoutTheValues) {
-  EXPECT_EQ(postgres::unique_violation_message(
-                "payouts", "payouts_merchant_id_external_id_key",
-                "Key (merchant_id, external_id)=(1, secret-ext) already exists."),
-            "UNIQUE constraint failed: payouts.merchant_id, payouts.external_id "
-            "(payouts_merchant_id_external_id_key)");
-  EXPECT_EQ(postgres::unique_violation_message("idempotency_keys", "idempotency_keys_pkey",
-                                               "Key (merchant_id, \"key\")=(1, k) already exists."),
-            "UNIQUE constraint failed: idempotency_keys.merchant_id, idempotency_keys.key "
-            "(idempotency_keys_pkey)");
-  EXPECT_EQ(postgres::unique_violation_message(
-                "outbox", "outbox_one_per_destination",
-                "Key (cashout_id, event_seq, channel, COALESCE(endpoint_id, 0::bigint))=(1, 1, v3, "
-                "0) already exists."),
-            "UNIQUE constraint failed: index 'outbox_one_per_destination'");
-  EXPECT_EQ(postgres::unique_violation_message("t", "t_pkey", ""),
-            "UNIQUE constraint failed: index 't_pkey'");
-  // A value that looks like a key list never leaks.
-  std::string message = postgres::unique_violation_message(
-      "t", "t_a_key", "Key (a)=(x), Key (secret)=(y) already exists.");
-  EXPECT_EQ(message, "UNIQUE constraint failed: t.a (t_a_key)");
+// INSERT / UPDATE / DELETE; not a keyword inside an identifier, nor a later FOR UPDATE.
+TEST(PgChangesDataTest, DecidesWhichStatementsChangeData) {
+  EXPECT_TRUE(postgres::changes_data("INSERT INTO t VALUES ($1)"));
+  EXPECT_TRUE(postgres::changes_data("  update t SET a = 1"));
+  EXPECT_TRUE(postgres::changes_data("DELETE FROM t"));
+  EXPECT_TRUE(postgres::changes_data("MERGE INTO t USING s ON t.a = s.a WHEN MATCHED THEN DELETE"));
+  EXPECT_TRUE(postgres::changes_data("WITH x AS (SELECT 1) INSERT INTO t SELECT * FROM x"));
+  EXPECT_TRUE(postgres::changes_data("WITH c AS (UPDATE t SET a = 1 RETURNING 1) SELECT count(*) FROM c"));
+  EXPECT_FALSE(postgres::changes_data("WITH x AS (SELECT 1) SELECT * FROM x"));
+  EXPECT_FALSE(postgres::changes_data("WITH x AS (SELECT updated_at, last_insert FROM t) SELECT 1"));
+  EXPECT_FALSE(postgres::changes_data("SELECT * FROM t FOR UPDATE"));
+  EXPECT_FALSE(postgres::changes_data("SELECT inserted_at FROM t"));
+  EXPECT_FALSE(postgres::changes_data(""));
 }
 
 TEST(PgByteaTest, DecodesHexAndRefusesGarbage) {
@@ -168,7 +108,7 @@ TEST_F(PgConnectionTest, Int64BoundsRoundTripAndArithmeticStaysInt8) {
                                        std::numeric_limits<int64_t>::min()};
   for (size_t i = 0; i < values.size(); ++i) {
     Result<StatementLease> insert =
-        connection_->prepare("INSERT INTO numbers (id, value) VALUES (?1, ?2)");
+        connection_->prepare("INSERT INTO numbers (id, value) VALUES ($1, $2)");
     ASSERT_TRUE(insert.is_ok());
     (*insert)->bind(1, static_cast<int64_t>(i));
     (*insert)->bind(2, values[i]);
@@ -176,7 +116,7 @@ TEST_F(PgConnectionTest, Int64BoundsRoundTripAndArithmeticStaysInt8) {
     EXPECT_EQ((*insert)->changes(), 1);
   }
   for (size_t i = 0; i < values.size(); ++i) {
-    Result<StatementLease> select = connection_->prepare("SELECT value FROM numbers WHERE id = ?1");
+    Result<StatementLease> select = connection_->prepare("SELECT value FROM numbers WHERE id = $1");
     ASSERT_TRUE(select.is_ok());
     (*select)->bind(1, static_cast<int64_t>(i));
     Result<bool> row = (*select)->step();
@@ -185,8 +125,8 @@ TEST_F(PgConnectionTest, Int64BoundsRoundTripAndArithmeticStaysInt8) {
     EXPECT_FALSE((*select)->column_is_null(0));
     EXPECT_FALSE(*(*select)->step());
   }
-  // `?1 + 1` with a micros value: int8 arithmetic, not int4 (which would overflow).
-  Result<StatementLease> sum = connection_->prepare("SELECT ?1 + 1, ?1 * 1000");
+  // `$1 + 1` with a micros value: int8 arithmetic, not int4 (which would overflow).
+  Result<StatementLease> sum = connection_->prepare("SELECT $1 + 1, $1 * 1000");
   ASSERT_TRUE(sum.is_ok());
   (*sum)->bind(1, int64_t{1'700'000'000'000'000});
   ASSERT_TRUE(*(*sum)->step()) << (*sum)->last_error().message;
@@ -201,26 +141,27 @@ TEST_F(PgConnectionTest, TextBlobNullAndBooleanRoundTrips) {
   const std::string unicode = "Ünïcødé ✓ 日本 'quoted' \"dq\" \\ back";
   {
     Result<StatementLease> insert =
-        connection_->prepare("INSERT INTO things (id, t, b, n) VALUES (?1, ?2, ?3, ?4)");
+        connection_->prepare("INSERT INTO things (id, t, b, n) VALUES ($1, $2, $3, $4)");
     ASSERT_TRUE(insert.is_ok());
     (*insert)->bind(1, int64_t{1});
     (*insert)->bind(2, unicode);
     (*insert)->bind_blob(3, all_bytes);
-    (*insert)->bind_null(4);
+    (*insert)->bind_null(4, sql::SqlType::kInt);
     ASSERT_TRUE((*insert)->execute().is_ok()) << (*insert)->last_error().message;
   }
   {
-    // Empty text and empty blob are values, not NULL; an unbound parameter is NULL.
+    // Empty text and empty blob are values, not NULL; a NULL is bound as one, with its type.
     Result<StatementLease> insert =
-        connection_->prepare("INSERT INTO things (id, t, b, n) VALUES (?1, ?2, ?3, ?4)");
+        connection_->prepare("INSERT INTO things (id, t, b, n) VALUES ($1, $2, $3, $4)");
     ASSERT_TRUE(insert.is_ok());
     (*insert)->bind(1, int64_t{2});
     (*insert)->bind(2, std::string_view());
     (*insert)->bind_blob(3, std::string_view());
+    (*insert)->bind_null(4, sql::SqlType::kInt);
     ASSERT_TRUE((*insert)->execute().is_ok()) << (*insert)->last_error().message;
   }
   const std::string kSelect =
-      "SELECT t, b, n, t IS NULL, b IS NULL, n IS NULL, length(b) FROM things WHERE id = ?1";
+      "SELECT t, b, n, t IS NULL, b IS NULL, n IS NULL, length(b) FROM things WHERE id = $1";
   {
     Result<StatementLease> select = connection_->prepare(kSelect);
     ASSERT_TRUE(select.is_ok());
@@ -262,14 +203,14 @@ TEST_F(PgConnectionTest, OneTextTypedByWhatIsBound) {
   // The same text prepared once per parameter-type signature.
   for (int round = 0; round < 2; ++round) {
     {
-      Result<StatementLease> s = connection_->prepare("SELECT ?1");
+      Result<StatementLease> s = connection_->prepare("SELECT $1");
       ASSERT_TRUE(s.is_ok());
       (*s)->bind(1, int64_t{42});
       ASSERT_TRUE(*(*s)->step());
       EXPECT_EQ((*s)->column_int64(0), 42);
     }
     {
-      Result<StatementLease> s = connection_->prepare("SELECT ?1");
+      Result<StatementLease> s = connection_->prepare("SELECT $1");
       ASSERT_TRUE(s.is_ok());
       (*s)->bind(1, "forty-two");
       ASSERT_TRUE(*(*s)->step());
@@ -278,8 +219,18 @@ TEST_F(PgConnectionTest, OneTextTypedByWhatIsBound) {
   }
   EXPECT_EQ(connection_->prepared_statement_count(), 2u);
   EXPECT_EQ(connection_->cached_statement_count(), 1u);
-  // A number the text skips is sent as a typed NULL: the server need not infer it.
-  Result<StatementLease> gap = connection_->prepare("SELECT ?1, ?3");
+  // A NULL shares the statement of its type's values: no third prepare.
+  {
+    Result<StatementLease> s = connection_->prepare("SELECT $1");
+    ASSERT_TRUE(s.is_ok());
+    (*s)->bind_null(1, sql::SqlType::kInt);
+    ASSERT_TRUE(*(*s)->step());
+    EXPECT_TRUE((*s)->column_is_null(0));
+  }
+  EXPECT_EQ(connection_->prepared_statement_count(), 2u);
+  // A number the text skips (never bound) is sent as a NULL typed text: the server need not
+  // infer it.
+  Result<StatementLease> gap = connection_->prepare("SELECT $1, $3");
   ASSERT_TRUE(gap.is_ok());
   (*gap)->bind(1, int64_t{1});
   (*gap)->bind(3, "three");
@@ -291,7 +242,7 @@ TEST_F(PgConnectionTest, NullsTakeTheirTypeFromTheContext) {
   exec("CREATE TABLE t (id BIGINT, name TEXT); INSERT INTO t VALUES (1, 'a'), (2, 'b')");
   ASSERT_TRUE(connection_->begin_write().is_ok());
   const std::string optional_filter =
-      "SELECT count(*) FROM t WHERE (?1 IS NULL OR name = ?1) AND (?2 IS NULL OR id = ?2)";
+      "SELECT count(*) FROM t WHERE ($1 IS NULL OR name = $1) AND ($2 IS NULL OR id = $2)";
   auto run = [&](std::optional<std::string> name, std::optional<int64_t> id) -> int64_t {
     Result<StatementLease> s = connection_->prepare(optional_filter);
     PAYOUTD_ASSERT(s.is_ok());
@@ -301,18 +252,21 @@ TEST_F(PgConnectionTest, NullsTakeTheirTypeFromTheContext) {
     EXPECT_TRUE(row.is_ok()) << (*s)->last_error().message;
     return row.is_ok() && *row ? (*s)->column_int64(0) : -1;
   };
-  // `?N IS NULL` alone cannot type a NULL (42P18): typed text and prepared again, inside the
-  // transaction without harming it.
+  // `$N IS NULL` alone cannot type a NULL: the binder's type does (text for the optional
+  // string, bigint for the optional number), so the server infers nothing and nothing is retried.
   EXPECT_EQ(run(std::nullopt, std::nullopt), 2);
   EXPECT_EQ(run("a", std::nullopt), 1);
   EXPECT_EQ(run(std::nullopt, 2), 1);
   EXPECT_EQ(run("a", 2), 0);
   EXPECT_EQ(run(std::nullopt, std::nullopt), 2);
   EXPECT_TRUE(connection_->take_hard_error().is_ok());
-  // A NULL the context types: coalesce with a BIGINT column stays BIGINT.
-  Result<StatementLease> update = connection_->prepare("UPDATE t SET id = coalesce(?1, id) + 1");
+  // A NULL and a value of the same type share one server-side statement: 4 shapes above (two
+  // NULLs, one, the other, none), one prepared statement.
+  EXPECT_EQ(connection_->prepared_statement_count(), 1u);
+  // A NULL typed as bigint in a bigint expression.
+  Result<StatementLease> update = connection_->prepare("UPDATE t SET id = coalesce($1, id) + 1");
   ASSERT_TRUE(update.is_ok());
-  (*update)->bind_null(1);
+  (*update)->bind_null(1, sql::SqlType::kInt);
   ASSERT_TRUE((*update)->execute().is_ok()) << (*update)->last_error().message;
   EXPECT_EQ((*update)->changes(), 2);
   ASSERT_TRUE(connection_->commit().is_ok());
@@ -320,14 +274,27 @@ TEST_F(PgConnectionTest, NullsTakeTheirTypeFromTheContext) {
 }
 
 TEST_F(PgConnectionTest, BindErrorsAreReportedByStep) {
-  Result<StatementLease> s = connection_->prepare("SELECT ?1");
+  Result<StatementLease> s = connection_->prepare("SELECT $1");
   ASSERT_TRUE(s.is_ok());
-  (*s)->bind(2, int64_t{1});
-  Result<bool> stepped = (*s)->step();
-  ASSERT_FALSE(stepped.is_ok());
-  EXPECT_EQ((*s)->last_error().kind, FailureKind::kOther);
-  EXPECT_NE((*s)->last_error().message.find("out of range"), std::string::npos);
-  EXPECT_FALSE(connection_->take_hard_error().is_ok());
+  for (int index : {0, 65536}) {
+    SCOPED_TRACE(index);
+    (*s)->reset();
+    (*s)->bind(index, int64_t{1});
+    Result<bool> stepped = (*s)->step();
+    ASSERT_FALSE(stepped.is_ok());
+    EXPECT_EQ((*s)->last_error().kind, FailureKind::kOther);
+    EXPECT_NE((*s)->last_error().message.find("out of range"), std::string::npos);
+    EXPECT_FALSE(connection_->take_hard_error().is_ok());
+  }
+
+  // The parameters are the ones bound: a text referring past them is refused by the server.
+  Result<StatementLease> past = connection_->prepare("SELECT $1, $2");
+  ASSERT_TRUE(past.is_ok());
+  (*past)->bind(1, int64_t{1});
+  EXPECT_FALSE((*past)->step().is_ok());
+  EXPECT_NE((*past)->last_error().message.find("requires 2"), std::string::npos)
+      << (*past)->last_error().message;
+  (void)connection_->take_hard_error();
 
   (*s)->reset();
   (*s)->bind(1, std::string_view("a\0b", 3));
@@ -347,7 +314,7 @@ TEST_F(PgConnectionTest, QueryTextAndChanges) {
   EXPECT_EQ(*connection_->query_text("SELECT count(*) FROM t"), "3");
   EXPECT_EQ(*connection_->query_text("SELECT NULL"), "");
   EXPECT_EQ(*connection_->query_text("SELECT a FROM t WHERE a > 10"), "");
-  Result<StatementLease> update = connection_->prepare("UPDATE t SET a = a + ?1 WHERE a >= ?2");
+  Result<StatementLease> update = connection_->prepare("UPDATE t SET a = a + $1 WHERE a >= $2");
   ASSERT_TRUE(update.is_ok());
   (*update)->bind(1, int64_t{10});
   (*update)->bind(2, int64_t{2});
@@ -383,7 +350,7 @@ class PgSchemaFixture : public PgTest {
   static constexpr const char* kInsertPayout =
       "INSERT INTO payouts (public_id, merchant_id, wallet_id, external_id, amount, fees, "
       "total_amount, currency, country, status, created_at, updated_at, event_seq) "
-      "VALUES (?1, ?2, ?3, ?4, 100, 0, 100, ?5, 'DE', 'created', 1, 1, 1)";
+      "VALUES ($1, $2, $3, $4, 100, 0, 100, $5, 'DE', 'created', 1, 1, 1)";
 
   Status insert_payout(const std::string& external_id, const std::string& public_id,
                        int64_t wallet = 1, const std::string& currency = "EUR") {
@@ -415,11 +382,12 @@ TEST_F(PgSchemaFixture, UniqueViolationInsideATransactionLeavesItUsable) {
   EXPECT_EQ(duplicate.kind(), ErrorKind::kInternal);
   EXPECT_TRUE(last_error_.is_unique());
   EXPECT_TRUE(last_error_.is_constraint());
-  EXPECT_TRUE(last_error_.message_contains("payouts.external_id")) << last_error_.message;
+  EXPECT_EQ(last_error_.constraint, sql::Constraint::kPayoutExternalId) << last_error_.message;
+  EXPECT_TRUE(last_error_.violated(sql::Constraint::kPayoutExternalId));
+  EXPECT_FALSE(last_error_.violated(sql::Constraint::kPayoutPublicId));
   EXPECT_EQ(last_error_.message,
-            "UNIQUE constraint failed: payouts.merchant_id, payouts.external_id "
-            "(payouts_merchant_id_external_id_key)");
-  EXPECT_FALSE(last_error_.message_contains("ext-2"));  // key values never appear
+            "duplicate key value violates unique constraint \"payouts_merchant_id_external_id_key\"");
+  EXPECT_EQ(last_error_.message.find("ext-2"), std::string::npos);  // key values never appear
   EXPECT_EQ(duplicate.message().find("ext-2"), std::string::npos) << duplicate.message();
   // A constraint failure is an answer, not a hard error, and the transaction goes on.
   EXPECT_TRUE(connection_->take_hard_error().is_ok());
@@ -428,24 +396,45 @@ TEST_F(PgSchemaFixture, UniqueViolationInsideATransactionLeavesItUsable) {
   ASSERT_TRUE(insert_payout("ext-3", "po_000000000003").is_ok());
   Status public_id_taken = insert_payout("ext-4", "po_000000000003");
   EXPECT_FALSE(public_id_taken.is_ok());
-  EXPECT_TRUE(last_error_.message_contains("payouts.public_id")) << last_error_.message;
+  EXPECT_EQ(last_error_.constraint, sql::Constraint::kPayoutPublicId) << last_error_.message;
   ASSERT_TRUE(connection_->commit().is_ok());
   EXPECT_FALSE(connection_->in_transaction());
   EXPECT_EQ(count("payouts"), 3);
+}
+
+// Every constraint a query answers for (store/sql/constraints.h) exists in PostgreSQL's catalog
+// under its name, on the table SQLite's key names. (SQLite: test/store/schema_test.cc.)
+TEST_F(PgSchemaFixture, EveryListedConstraintIsInTheCatalogUnderItsName) {
+  size_t checked = 0;
+  for (const sql::ConstraintName& entry : sql::constraint_names()) {
+    SCOPED_TRACE(std::string(entry.postgres_name));
+    const std::string name(entry.postgres_name);
+    const std::string key(entry.sqlite_key);
+    const size_t dot = key.find('.');
+    const std::string table = dot != std::string::npos ? key.substr(0, dot) : "";
+    const std::string found = *connection_->query_text(
+        "SELECT count(*) FROM (SELECT conrelid::regclass::text AS t FROM pg_constraint WHERE conname = '" +
+        name + "' UNION ALL SELECT tablename FROM pg_indexes WHERE indexname = '" + name +
+        "' AND NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = '" + name + "')) AS c" +
+        (table.empty() ? std::string() : " WHERE t = '" + table + "'"));
+    EXPECT_EQ(found, "1");
+    ++checked;
+  }
+  EXPECT_EQ(checked, 13u);
 }
 
 TEST_F(PgSchemaFixture, ConstraintKindsAreMapped) {
   ASSERT_TRUE(connection_->begin_write().is_ok());
   {
     Result<StatementLease> debit =
-        connection_->prepare("UPDATE accounts SET balance = balance - ?1 WHERE id = ?2", sql::FailureScope::kStatement);
+        connection_->prepare("UPDATE accounts SET balance = balance - $1 WHERE id = $2", sql::FailureScope::kStatement);
     ASSERT_TRUE(debit.is_ok());
     (*debit)->bind(1, int64_t{5000});
     (*debit)->bind(2, int64_t{1});
     Status refused = (*debit)->execute();
     ASSERT_FALSE(refused.is_ok());
     EXPECT_TRUE((*debit)->last_error().is_check());
-    EXPECT_TRUE((*debit)->last_error().message_contains("available_balance_non_negative"))
+    EXPECT_EQ((*debit)->last_error().constraint, sql::Constraint::kAvailableBalanceNonNegative)
         << (*debit)->last_error().message;
     // The refused statement changed nothing; a smaller debit in the same transaction works.
     (*debit)->reset();
@@ -462,7 +451,7 @@ TEST_F(PgSchemaFixture, ConstraintKindsAreMapped) {
   {
     Result<StatementLease> s = connection_->prepare(
         "INSERT INTO payout_events (cashout_id, seq, event_type, to_status, actor_type, message, "
-        "created_at) VALUES (?1, 1, 'created', 'created', 'system', '', 1)", sql::FailureScope::kStatement);
+        "created_at) VALUES ($1, 1, 'created', 'created', 'system', '', 1)", sql::FailureScope::kStatement);
     ASSERT_TRUE(s.is_ok());
     (*s)->bind(1, int64_t{999});
     EXPECT_FALSE((*s)->execute().is_ok());
@@ -472,11 +461,12 @@ TEST_F(PgSchemaFixture, ConstraintKindsAreMapped) {
   {
     Result<StatementLease> s = connection_->prepare(
         "INSERT INTO payout_events (cashout_id, seq, event_type, to_status, actor_type, message, "
-        "created_at) VALUES (1, 1, 'created', ?1, 'system', '', 1)", sql::FailureScope::kStatement);
+        "created_at) VALUES (1, 1, 'created', $1, 'system', '', 1)", sql::FailureScope::kStatement);
     ASSERT_TRUE(s.is_ok());
-    (*s)->bind_null(1);
+    (*s)->bind_null(1, sql::SqlType::kText);
     EXPECT_FALSE((*s)->execute().is_ok());
     EXPECT_EQ((*s)->last_error().kind, FailureKind::kNotNull);
+    EXPECT_EQ((*s)->last_error().constraint, sql::Constraint::kUnlisted);
   }
   EXPECT_TRUE(connection_->take_hard_error().is_ok());
   ASSERT_TRUE(connection_->commit().is_ok());
@@ -489,7 +479,7 @@ TEST_F(PgSchemaFixture, AppendOnlyTriggersRefuse) {
   ASSERT_TRUE(connection_->begin_write().is_ok());
   {
     Result<StatementLease> s =
-        connection_->prepare("UPDATE payout_events SET message = ?1 WHERE cashout_id = 1", sql::FailureScope::kStatement);
+        connection_->prepare("UPDATE payout_events SET message = $1 WHERE cashout_id = 1", sql::FailureScope::kStatement);
     ASSERT_TRUE(s.is_ok());
     (*s)->bind(1, "rewritten");
     EXPECT_FALSE((*s)->execute().is_ok());
@@ -497,7 +487,7 @@ TEST_F(PgSchemaFixture, AppendOnlyTriggersRefuse) {
     EXPECT_EQ((*s)->last_error().message, "payout_events is append-only");
   }
   {
-    Result<StatementLease> s = connection_->prepare("DELETE FROM payouts WHERE cashout_id = ?1", sql::FailureScope::kStatement);
+    Result<StatementLease> s = connection_->prepare("DELETE FROM payouts WHERE cashout_id = $1", sql::FailureScope::kStatement);
     ASSERT_TRUE(s.is_ok());
     (*s)->bind(1, int64_t{1});
     EXPECT_FALSE((*s)->execute().is_ok());
@@ -534,7 +524,7 @@ TEST_F(PgSchemaFixture, AnOpScopedFailureAbortsUntilTheOpIsRolledBack) {
   ASSERT_TRUE(connection_->begin_write().is_ok());
   ASSERT_TRUE(connection_->execute_cached("SAVEPOINT op").is_ok());
   Result<StatementLease> debit =
-      connection_->prepare("UPDATE accounts SET balance = balance - ?1 WHERE id = ?2");
+      connection_->prepare("UPDATE accounts SET balance = balance - $1 WHERE id = $2");
   ASSERT_TRUE(debit.is_ok());
   (*debit)->bind(1, int64_t{1});
   (*debit)->bind(2, int64_t{1});
@@ -587,7 +577,7 @@ TEST_F(PgSchemaFixture, SavepointCommandsTravelWithTheNextStatement) {
   ASSERT_TRUE(connection_->begin_write().is_ok());
   ASSERT_TRUE(connection_->query_text("SELECT 1").is_ok());  // BEGIN is behind us
   Result<StatementLease> credit =
-      connection_->prepare("UPDATE accounts SET balance = balance + ?1 WHERE id = ?2");
+      connection_->prepare("UPDATE accounts SET balance = balance + $1 WHERE id = $2");
   ASSERT_TRUE(credit.is_ok());
   (*credit)->bind(1, int64_t{1});
   (*credit)->bind(2, int64_t{1});
@@ -630,13 +620,13 @@ TEST_F(PgSchemaFixture, SavepointCommandsTravelWithTheNextStatement) {
 TEST_F(PgConnectionTest, FailedParseInsideATransactionIsUndoneToo) {
   exec("CREATE TABLE t (a BIGINT)");
   ASSERT_TRUE(connection_->begin_write().is_ok());
-  Result<StatementLease> bad = connection_->prepare("INSERT INTO t (nope) VALUES (?1)");
+  Result<StatementLease> bad = connection_->prepare("INSERT INTO t (nope) VALUES ($1)");
   ASSERT_TRUE(bad.is_ok());
   (*bad)->bind(1, int64_t{1});
   EXPECT_FALSE((*bad)->execute().is_ok());
   EXPECT_EQ((*bad)->last_error().kind, FailureKind::kOther);
   EXPECT_FALSE(connection_->take_hard_error().is_ok());  // a hard error, yet the transaction lives
-  Result<StatementLease> good = connection_->prepare("INSERT INTO t (a) VALUES (?1)");
+  Result<StatementLease> good = connection_->prepare("INSERT INTO t (a) VALUES ($1)");
   (*good)->bind(1, int64_t{1});
   ASSERT_TRUE((*good)->execute().is_ok());
   ASSERT_TRUE(connection_->commit().is_ok());
@@ -706,7 +696,7 @@ TEST_F(PgConnectionTest, SerializationFailureIsAConflict) {
   exec("BEGIN ISOLATION LEVEL REPEATABLE READ");
   EXPECT_EQ(*connection_->query_text("SELECT a FROM t WHERE id = 1"), "0");  // snapshot taken
   exec(*other, "UPDATE t SET a = 5 WHERE id = 1");
-  Result<StatementLease> update = connection_->prepare("UPDATE t SET a = a + ?1 WHERE id = 1");
+  Result<StatementLease> update = connection_->prepare("UPDATE t SET a = a + $1 WHERE id = 1");
   ASSERT_TRUE(update.is_ok());
   (*update)->bind(1, int64_t{1});
   Status status = (*update)->execute();
@@ -729,7 +719,7 @@ TEST_F(PgConnectionTest, DeadlockIsAConflict) {
   ASSERT_TRUE(connection_->begin_write().is_ok());
   ASSERT_TRUE(other->begin_write().is_ok());
   auto update = [](PgConnection& connection, int64_t id) {
-    Result<StatementLease> s = connection.prepare("UPDATE t SET a = a + 1 WHERE id = ?1", sql::FailureScope::kStatement);
+    Result<StatementLease> s = connection.prepare("UPDATE t SET a = a + 1 WHERE id = $1", sql::FailureScope::kStatement);
     PAYOUTD_ASSERT(s.is_ok());
     (*s)->bind(1, id);
     Status status = (*s)->execute();
@@ -787,7 +777,7 @@ TEST_F(PgConnectionTest, DeadlockIsAConflict) {
 TEST_F(PgConnectionTest, StatementCachesAreBounded) {
   const size_t texts = PgConnection::kMaxPreparedStatements + 60;
   for (size_t i = 0; i < texts; ++i) {
-    Result<StatementLease> s = connection_->prepare("SELECT ?1 + " + std::to_string(i));
+    Result<StatementLease> s = connection_->prepare("SELECT $1 + " + std::to_string(i));
     ASSERT_TRUE(s.is_ok());
     (*s)->bind(1, int64_t{1});
     ASSERT_TRUE(*(*s)->step()) << (*s)->last_error().message;
@@ -799,7 +789,7 @@ TEST_F(PgConnectionTest, StatementCachesAreBounded) {
   const int64_t on_server = std::stoll(*connection_->query_text("SELECT count(*) FROM pg_prepared_statements"));
   EXPECT_LE(on_server, static_cast<int64_t>(PgConnection::kMaxPreparedStatements));
   // An evicted text is prepared again when needed.
-  Result<StatementLease> first = connection_->prepare("SELECT ?1 + 0");
+  Result<StatementLease> first = connection_->prepare("SELECT $1 + 0");
   ASSERT_TRUE(first.is_ok());
   (*first)->bind(1, int64_t{7});
   ASSERT_TRUE(*(*first)->step()) << (*first)->last_error().message;
@@ -809,13 +799,13 @@ TEST_F(PgConnectionTest, StatementCachesAreBounded) {
 TEST_F(PgConnectionTest, EvictionInsideATransactionWaitsForIdle) {
   ASSERT_TRUE(connection_->begin_write().is_ok());
   for (size_t i = 0; i < PgConnection::kMaxPreparedStatements + 10; ++i) {
-    Result<StatementLease> s = connection_->prepare("SELECT ?1 - " + std::to_string(i));
+    Result<StatementLease> s = connection_->prepare("SELECT $1 - " + std::to_string(i));
     ASSERT_TRUE(s.is_ok());
     (*s)->bind(1, int64_t{100});
     ASSERT_TRUE(*(*s)->step()) << (*s)->last_error().message;
   }
   ASSERT_TRUE(connection_->commit().is_ok());
-  Result<StatementLease> s = connection_->prepare("SELECT ?1");
+  Result<StatementLease> s = connection_->prepare("SELECT $1");
   (*s)->bind(1, int64_t{1});
   ASSERT_TRUE(*(*s)->step());  // idle: the pending DEALLOCATEs go first
   const int64_t on_server = std::stoll(*connection_->query_text("SELECT count(*) FROM pg_prepared_statements"));
@@ -825,7 +815,7 @@ TEST_F(PgConnectionTest, EvictionInsideATransactionWaitsForIdle) {
 TEST_F(PgConnectionTest, ReconnectsAfterTheServerEndsTheSession) {
   exec("CREATE TABLE t (a BIGINT)");
   auto insert = [this](int64_t value) {
-    Result<StatementLease> s = connection_->prepare("INSERT INTO t (a) VALUES (?1)");
+    Result<StatementLease> s = connection_->prepare("INSERT INTO t (a) VALUES ($1)");
     PAYOUTD_ASSERT(s.is_ok());
     (*s)->bind(1, value);
     return (*s)->execute();
@@ -885,7 +875,7 @@ TEST_F(PgSchemaFixture, MeasuresTheStatementSavepointCost) {
                .count() /
            kRows;
   };
-  const char* kInsert = "INSERT INTO bench (id, a, b) VALUES (?1, ?2, ?3)";
+  const char* kInsert = "INSERT INTO bench (id, a, b) VALUES ($1, $2, $3)";
   auto run = [&](int64_t base) {
     for (int i = 0; i < kRows; ++i) {
       Result<StatementLease> s = connection_->prepare(kInsert);

@@ -20,11 +20,7 @@ constexpr Oid kInt8Oid = 20;
 constexpr Oid kTextOid = 25;
 constexpr Oid kByteaOid = 17;
 constexpr Oid kBoolOid = 16;
-constexpr int kMaxParameters = 65535;
-// PgPrepared::null_types
-constexpr uint8_t kNullInferred = 0;
-constexpr uint8_t kNullText = 1;
-constexpr uint8_t kNullInt8 = 2;          // the protocol's limit
+constexpr int kMaxParameters = 65535;  // the protocol's limit
 constexpr size_t kMaxMessageBytes = 1000;      // error messages kept in statuses
 constexpr const char* kStatementSavepoint = "SAVEPOINT payoutd_statement";
 constexpr const char* kStatementRelease = "RELEASE SAVEPOINT payoutd_statement";
@@ -111,187 +107,26 @@ int64_t parse_changes(const PGresult* result) {
 
 // ---- free helpers ----
 
-RewrittenSql rewrite_sql(std::string_view sql) {
-  RewrittenSql out;
-  out.text.reserve(sql.size() + 8);
-  std::string_view first_word;
-  bool saw_data_changing_word = false;
-  size_t i = 0;
-  const size_t n = sql.size();
-  auto copy_until = [&](size_t end) {
-    out.text.append(sql.substr(i, end - i));
-    i = end;
+bool changes_data(std::string_view sql) {
+  // The texts are ours: no leading comment, keywords separated by spaces.
+  auto word_at = [&sql](size_t at) {
+    size_t end = at;
+    while (end < sql.size() && is_identifier_char(sql[end])) ++end;
+    return sql.substr(at, end - at);
   };
-  while (i < n) {
-    const char c = sql[i];
-    if (c == '\'') {
-      // A string literal; E'...' (escape string) also honours backslash escapes.
-      const bool escape_string =
-          i > 0 && (sql[i - 1] == 'E' || sql[i - 1] == 'e') && (i < 2 || !is_identifier_char(sql[i - 2]));
-      size_t j = i + 1;
-      while (j < n) {
-        if (escape_string && sql[j] == '\\' && j + 1 < n) {
-          j += 2;
-        } else if (sql[j] == '\'') {
-          if (j + 1 < n && sql[j + 1] == '\'') {
-            j += 2;
-          } else {
-            ++j;
-            break;
-          }
-        } else {
-          ++j;
-        }
-      }
-      copy_until(std::min(j, n));
-    } else if (c == '"') {
-      size_t j = i + 1;
-      while (j < n) {
-        if (sql[j] == '"') {
-          if (j + 1 < n && sql[j + 1] == '"') {
-            j += 2;
-          } else {
-            ++j;
-            break;
-          }
-        } else {
-          ++j;
-        }
-      }
-      copy_until(std::min(j, n));
-    } else if (c == '-' && i + 1 < n && sql[i + 1] == '-') {
-      size_t j = sql.find('\n', i);
-      copy_until(j == std::string_view::npos ? n : j);
-    } else if (c == '/' && i + 1 < n && sql[i + 1] == '*') {
-      // Block comments nest in PostgreSQL.
-      int depth = 0;
-      size_t j = i;
-      while (j < n) {
-        if (sql[j] == '/' && j + 1 < n && sql[j + 1] == '*') {
-          ++depth;
-          j += 2;
-        } else if (sql[j] == '*' && j + 1 < n && sql[j + 1] == '/') {
-          --depth;
-          j += 2;
-          if (depth == 0) break;
-        } else {
-          ++j;
-        }
-      }
-      copy_until(std::min(j, n));
-    } else if (c == '$' && (i == 0 || !is_identifier_char(sql[i - 1])) && i + 1 < n &&
-               !is_ascii_digit(sql[i + 1])) {
-      // A dollar-quoted string: $tag$ ... $tag$ (a tag never starts with a digit; `$1` is not one).
-      size_t j = i + 1;
-      while (j < n && is_identifier_char(sql[j]) && sql[j] != '$') ++j;
-      if (j < n && sql[j] == '$') {
-        std::string_view tag = sql.substr(i, j - i + 1);
-        size_t close = sql.find(tag, j + 1);
-        copy_until(close == std::string_view::npos ? n : close + tag.size());
-      } else {
-        copy_until(i + 1);
-      }
-    } else if (c == '?' && i + 1 < n && is_ascii_digit(sql[i + 1])) {
-      size_t j = i + 1;
-      int number = 0;
-      while (j < n && is_ascii_digit(sql[j])) {
-        number = number * 10 + (sql[j] - '0');
-        PAYOUTD_ASSERT(number <= kMaxParameters);
-        ++j;
-      }
-      PAYOUTD_ASSERT(number >= 1);
-      out.text.push_back('$');
-      out.text.append(sql.substr(i + 1, j - i - 1));
-      out.parameter_count = std::max(out.parameter_count, number);
-      if (out.referenced.size() < static_cast<size_t>(number)) {
-        out.referenced.resize(static_cast<size_t>(number), false);
-      }
-      out.referenced[static_cast<size_t>(number) - 1] = true;
-      i = j;
-    } else if (is_identifier_char(c) && !is_ascii_digit(c)) {
-      size_t j = i;
-      while (j < n && is_identifier_char(sql[j])) ++j;
-      std::string_view word = sql.substr(i, j - i);
-      if (first_word.empty()) first_word = word;
-      if (is_data_changing_keyword(word)) saw_data_changing_word = true;
-      copy_until(j);
-    } else {
-      out.text.push_back(c);
-      ++i;
-    }
+  const size_t first = sql.find_first_not_of(" \n\t(");
+  if (first == std::string_view::npos) return false;
+  const std::string_view first_word = word_at(first);
+  if (is_data_changing_keyword(first_word)) return true;
+  if (!equals_ignoring_ascii_case(first_word, "with")) return false;
+  // A data-modifying CTE: one of the keywords as a whole word later in the text.
+  for (size_t i = first + first_word.size(); i < sql.size(); ++i) {
+    if (!is_identifier_char(sql[i])) continue;
+    const std::string_view word = word_at(i);
+    if (is_data_changing_keyword(word) && sql[i - 1] != '_') return true;
+    i += word.size();
   }
-  out.referenced.resize(static_cast<size_t>(out.parameter_count), false);
-  out.changes_data = is_data_changing_keyword(first_word) ||
-                     (equals_ignoring_ascii_case(first_word, "with") && saw_data_changing_word);
-  return out;
-}
-
-std::string unique_violation_message(std::string_view table, std::string_view constraint,
-                                     std::string_view detail) {
-  std::string out = "UNIQUE constraint failed: ";
-  const std::string index_form = out + "index '" + std::string(constraint) + "'";
-  // DETAIL: Key (a, b)=(...) already exists.  Only the part inside the first parentheses (the
-  // column list, which never holds data) is read.
-  constexpr std::string_view kPrefix = "Key (";
-  size_t start = detail.find(kPrefix);
-  if (start == std::string_view::npos || table.empty()) return index_form;
-  start += kPrefix.size();
-  std::vector<std::string> columns;
-  std::string current;
-  bool simple = true;
-  bool in_quotes = false;
-  int depth = 0;
-  size_t i = start;
-  bool closed = false;
-  for (; i < detail.size() && i < start + 2000; ++i) {
-    const char c = detail[i];
-    if (in_quotes) {
-      if (c == '"') {
-        if (i + 1 < detail.size() && detail[i + 1] == '"') {
-          current.push_back('"');
-          ++i;
-        } else {
-          in_quotes = false;
-        }
-      } else {
-        current.push_back(c);
-      }
-      continue;
-    }
-    if (c == '"') {
-      in_quotes = true;
-    } else if (c == '(') {
-      ++depth;
-      simple = false;
-    } else if (c == ')') {
-      if (depth == 0) {
-        closed = true;
-        break;
-      }
-      --depth;
-    } else if (c == ',' && depth == 0) {
-      columns.push_back(std::move(current));
-      current.clear();
-    } else if (c == ' ' && current.empty()) {
-      // separator space after a comma
-    } else {
-      if (!is_identifier_char(c)) simple = false;
-      current.push_back(c);
-    }
-  }
-  if (!closed || !simple || current.empty()) return index_form;
-  columns.push_back(std::move(current));
-  for (size_t k = 0; k < columns.size(); ++k) {
-    if (columns[k].empty()) return index_form;
-    if (k > 0) out.append(", ");
-    out.append(table);
-    out.push_back('.');
-    out.append(columns[k]);
-  }
-  out.append(" (");
-  out.append(constraint);
-  out.push_back(')');
-  return out;
+  return false;
 }
 
 bool decode_bytea_hex(std::string_view text, std::string* out) {
@@ -312,21 +147,24 @@ bool decode_bytea_hex(std::string_view text, std::string* out) {
 
 // ---- PgStatement ----
 
-PgStatement::PgStatement(PgConnection& connection, RewrittenSql sql)
-    : connection_(connection), sql_(std::move(sql)) {
-  params_.resize(static_cast<size_t>(sql_.parameter_count));
-}
+PgStatement::PgStatement(PgConnection& connection, std::string_view sql)
+    : connection_(connection), sql_(sql), changes_data_(changes_data(sql)) {}
 
 PgStatement::~PgStatement() { PQclear(result_); }
 
 PgStatement::Param* PgStatement::param(int index) {
-  if (index >= 1 && static_cast<size_t>(index) <= params_.size()) {
-    return &params_[static_cast<size_t>(index) - 1];
+  // The statement's parameters are the ones bound: the server checks the text's `$N` against them
+  // when it prepares it (a reference past them is its error).
+  if (index >= 1 && index <= kMaxParameters) {
+    const size_t count = static_cast<size_t>(index);
+    if (count > params_.size()) params_.resize(count);
+    param_count_ = std::max(param_count_, count);
+    return &params_[count - 1];
   }
   if (!bind_error_.failed()) {
     bind_error_.kind = sql::FailureKind::kOther;
-    bind_error_.message = "bind index " + std::to_string(index) + " out of range (the statement has " +
-                          std::to_string(params_.size()) + " parameters)";
+    bind_error_.message = "bind index " + std::to_string(index) + " out of range (1 to " +
+                          std::to_string(kMaxParameters) + ")";
   }
   return nullptr;
 }
@@ -338,6 +176,7 @@ void PgStatement::bind(int index, int64_t value) {
   auto [end, error] = std::to_chars(buffer.data(), buffer.data() + buffer.size(), value);
   PAYOUTD_ASSERT(error == std::errc());
   p->type = ParamType::kInt;
+  p->null = false;
   p->value.assign(buffer.data(), end);
 }
 
@@ -353,6 +192,7 @@ void PgStatement::bind(int index, std::string_view text) {
     return;
   }
   p->type = ParamType::kText;
+  p->null = false;
   p->value.assign(text);
 }
 
@@ -360,13 +200,25 @@ void PgStatement::bind_blob(int index, std::string_view bytes) {
   Param* p = param(index);
   if (p == nullptr) return;
   p->type = ParamType::kBlob;
+  p->null = false;
   p->value.assign(bytes);
 }
 
-void PgStatement::bind_null(int index) {
+void PgStatement::bind_null(int index, sql::SqlType type) {
   Param* p = param(index);
   if (p == nullptr) return;
-  p->type = ParamType::kNull;
+  switch (type) {
+    case sql::SqlType::kInt:
+      p->type = ParamType::kInt;
+      break;
+    case sql::SqlType::kText:
+      p->type = ParamType::kText;
+      break;
+    case sql::SqlType::kBlob:
+      p->type = ParamType::kBlob;
+      break;
+  }
+  p->null = true;
   p->value.clear();
 }
 
@@ -445,10 +297,12 @@ void PgStatement::reset() {
   row_ = -1;
   row_count_ = 0;
   executed_ = false;
-  for (Param& p : params_) {
-    p.type = ParamType::kUnbound;
-    p.value.clear();
+  for (size_t k = 0; k < param_count_; ++k) {
+    params_[k].type = ParamType::kUnbound;
+    params_[k].null = false;
+    params_[k].value.clear();
   }
+  param_count_ = 0;
   bind_error_ = sql::DatabaseError{};
   last_error_ = sql::DatabaseError{};
 }
@@ -598,12 +452,6 @@ Status PgConnection::fail(pg_result* result, std::string_view context,
   error.message = redact(primary != nullptr ? primary : "unknown error");
   if (sqlstate == "23505") {
     error.kind = sql::FailureKind::kUnique;
-    const char* table = PQresultErrorField(result, PG_DIAG_TABLE_NAME);
-    const char* constraint = PQresultErrorField(result, PG_DIAG_CONSTRAINT_NAME);
-    const char* detail = PQresultErrorField(result, PG_DIAG_MESSAGE_DETAIL);
-    error.message = unique_violation_message(table != nullptr ? table : "",
-                                             constraint != nullptr ? constraint : "",
-                                             detail != nullptr ? detail : "");
   } else if (sqlstate == "23514") {
     error.kind = sql::FailureKind::kCheck;
   } else if (sqlstate == "23503") {
@@ -614,6 +462,12 @@ Status PgConnection::fail(pg_result* result, std::string_view context,
     error.kind = sql::FailureKind::kTrigger;
   } else if (sqlstate == "40001" || sqlstate == "40P01") {
     error.kind = sql::FailureKind::kConflict;
+  }
+  if (error.is_constraint()) {
+    // The server names the violated constraint in its own field (a trigger's RAISE names none).
+    const char* constraint = PQresultErrorField(result, PG_DIAG_CONSTRAINT_NAME);
+    error.constraint = constraint != nullptr ? sql::constraint_of_postgres_name(constraint)
+                                             : sql::Constraint::kUnlisted;
   }
   if (sqlstate == "26000") {
     // A prepared statement vanished behind our back (DISCARD ALL?): prepare again next time.
@@ -637,7 +491,7 @@ Result<sql::StatementLease> PgConnection::prepare(std::string_view sql, sql::Fai
   // kStatement buys a subtransaction per execution so that an op can carry on from a constraint
   // failure; only a data-changing statement meets one. On a read it is a programming error.
   auto check_scope = [scope](const PgStatement& statement) {
-    PAYOUTD_ASSERT(scope != sql::FailureScope::kStatement || statement.sql_.changes_data);
+    PAYOUTD_ASSERT(scope != sql::FailureScope::kStatement || statement.changes_data_);
   };
   auto found = statements_.find(std::string(sql));
   if (found != statements_.end()) {
@@ -653,7 +507,7 @@ Result<sql::StatementLease> PgConnection::prepare(std::string_view sql, sql::Fai
       it = it->second->in_use() ? std::next(it) : statements_.erase(it);
     }
   }
-  auto statement = std::make_unique<PgStatement>(*this, rewrite_sql(sql));
+  auto statement = std::make_unique<PgStatement>(*this, sql);
   check_scope(*statement);
   statement->scope_ = scope;
   PgStatement* pointer = statement.get();
@@ -712,9 +566,9 @@ PgPrepared* PgConnection::prepared_entry(PgStatement& statement, const std::stri
     return statement.prepared_entry_;
   }
   std::string key;
-  key.reserve(signature.size() + 1 + statement.sql_.text.size());
+  key.reserve(signature.size() + 1 + statement.sql_.size());
   key.append(signature).push_back('\x01');
-  key.append(statement.sql_.text);
+  key.append(statement.sql_);
   auto it = prepared_.find(key);
   if (it == prepared_.end()) {
     evict_prepared_if_full();
@@ -732,55 +586,44 @@ PgPrepared* PgConnection::prepared_entry(PgStatement& statement, const std::stri
 Result<bool> PgConnection::execute_statement(PgStatement& statement) {
   if (!usable()) return connection_lost("query failed", &statement.last_error_);
 
-  const RewrittenSql& sql = statement.sql_;
-  const size_t count = static_cast<size_t>(sql.parameter_count);
-  signature_.assign(count, 'n');
-  for (size_t k = 0; k < count; ++k) {
-    switch (statement.params_[k].type) {
-      case PgStatement::ParamType::kInt:
-        signature_[k] = 'i';
-        break;
-      case PgStatement::ParamType::kText:
-        signature_[k] = 't';
-        break;
-      case PgStatement::ParamType::kBlob:
-        signature_[k] = 'b';
-        break;
-      case PgStatement::ParamType::kUnbound:
-      case PgStatement::ParamType::kNull:
-        break;
-    }
-  }
-  PgPrepared* entry = prepared_entry(statement, signature_);
-  entry->last_used = ++use_tick_;
-  flush_deallocations();  // evicted entries, now that no transaction would suffer from a failure
-  if (entry->null_types.size() != count) entry->null_types.assign(count, kNullInferred);
-
+  // Every parameter is typed by its binder (a NULL too: sql::SqlType), so the server never
+  // infers one; the same text prepares once per parameter-type signature. A number below the
+  // highest one bound that is not bound is one the text skips (queries bind one parameter set for
+  // several texts): a NULL typed text. (A text using a parameter nobody bound is refused by the
+  // SQLite statement, which knows its parameters, so the shared queries' tests catch it there;
+  // past the highest one bound, the server refuses it.)
+  const size_t count = statement.param_count_;
+  signature_.assign(count, 'u');
   types_.assign(count, 0);
   values_.assign(count, nullptr);
   lengths_.assign(count, 0);
   formats_.assign(count, 0);
   for (size_t k = 0; k < count; ++k) {
     const PgStatement::Param& p = statement.params_[k];
-    switch (signature_[k]) {
-      case 'i':
+    signature_[k] = static_cast<char>(p.type);
+    switch (p.type) {
+      case PgStatement::ParamType::kInt:
         types_[k] = kInt8Oid;
-        values_[k] = p.value.c_str();
         break;
-      case 't':
+      case PgStatement::ParamType::kText:
         types_[k] = kTextOid;
-        values_[k] = p.value.c_str();
         break;
-      case 'b':
+      case PgStatement::ParamType::kBlob:
         types_[k] = kByteaOid;
-        values_[k] = p.value.data();  // never null, even when empty
         lengths_[k] = static_cast<int>(p.value.size());
         formats_[k] = 1;
         break;
-      default:
-        break;  // NULL
+      case PgStatement::ParamType::kUnbound:
+        types_[k] = kTextOid;
+        break;
     }
+    if (p.type == PgStatement::ParamType::kUnbound || p.null) continue;
+    values_[k] = p.type == PgStatement::ParamType::kBlob ? p.value.data()  // never null when empty
+                                                          : p.value.c_str();
   }
+  PgPrepared* entry = prepared_entry(statement, signature_);
+  entry->last_used = ++use_tick_;
+  flush_deallocations();  // evicted entries, now that no transaction would suffer from a failure
   const int n_params = static_cast<int>(count);
 
   auto finish = [&](PGresult* raw) -> Result<bool> {
@@ -793,188 +636,134 @@ Result<bool> PgConnection::execute_statement(PgStatement& statement) {
     return statement.row_count_ > 0;
   };
 
-  // A NULL leaves its type to the server, which infers it from the context. Where it cannot
-  // (`?1 IS NULL OR col = ?1`: 42P08) the parameter is typed text and the statement prepared
-  // again; where text does not fit either (`id = ?1`: 42883) bigint. Each attempt is undone by the
-  // statement savepoint; the outcome is remembered per (text, types): once per connection.
-  size_t last_retyped = 0;
-  for (size_t attempt = 0;; ++attempt) {
-    for (size_t k = 0; k < count; ++k) {
-      if (signature_[k] != 'n') continue;
-      if (!sql.referenced[k]) {
-        types_[k] = kTextOid;
-      } else {
-        types_[k] = entry->null_types[k] == kNullText   ? kTextOid
-                    : entry->null_types[k] == kNullInt8 ? kInt8Oid
-                                                         : 0;
-      }
-    }
-    const bool fresh = !entry->on_server;
-    // Statements whose failure the caller carries on from, and statements still to be parsed (a
-    // parse error would abort the transaction), run under the statement savepoint inside a
-    // transaction.
-    const bool wrap = (statement.scope_ == sql::FailureScope::kStatement || fresh) &&
-                      PQtransactionStatus(connection_) == PQTRANS_INTRANS;
-    const size_t deferred = deferred_.size();
+  const bool fresh = !entry->on_server;
+  // Statements whose failure the caller carries on from, and statements still to be parsed (a
+  // parse error would abort the transaction), run under the statement savepoint inside a
+  // transaction.
+  const bool wrap = (statement.scope_ == sql::FailureScope::kStatement || fresh) &&
+                    PQtransactionStatus(connection_) == PQTRANS_INTRANS;
+  const size_t deferred = deferred_.size();
 
-    if (!wrap && !fresh && deferred == 0) {
-      ++round_trips_;
-      return finish(PQexecPrepared(connection_, entry->name.c_str(), n_params, values_.data(),
-                                   lengths_.data(), formats_.data(), /*resultFormat=*/0));
-    }
-
-    // One pipeline, one round trip: [deferred commands] [SAVEPOINT] [Parse] Bind/Execute
-    // [RELEASE] Sync.
-    if (PQenterPipelineMode(connection_) != 1) {
-      broken_ = true;
-      return connection_lost("query failed", &statement.last_error_);
-    }
-    enum Step { kDeferred, kSavepoint, kPrepare, kExecute, kRelease };
-    constexpr size_t kMaxSteps = kMaxDeferredCommands + 4;
-    std::array<Step, kMaxSteps> steps{};
-    size_t queued = 0;
-    bool sent = true;
-    PAYOUTD_ASSERT(deferred <= kMaxDeferredCommands);
-    for (size_t k = 0; sent && k < deferred; ++k) {
-      sent = PQsendQueryParams(connection_, deferred_[k].c_str(), 0, nullptr, nullptr, nullptr,
-                               nullptr, 0) == 1;
-      steps[queued++] = kDeferred;
-    }
-    deferred_.clear();  // sent (or the connection is lost and the transaction with it)
-    if (sent && wrap) {
-      sent = PQsendQueryParams(connection_, kStatementSavepoint, 0, nullptr, nullptr, nullptr,
-                               nullptr, 0) == 1;
-      steps[queued++] = kSavepoint;
-    }
-    if (sent && fresh) {
-      sent = PQsendPrepare(connection_, entry->name.c_str(), sql.text.c_str(), n_params,
-                           types_.data()) == 1;
-      steps[queued++] = kPrepare;
-    }
-    if (sent) {
-      sent = PQsendQueryPrepared(connection_, entry->name.c_str(), n_params, values_.data(),
-                                 lengths_.data(), formats_.data(), 0) == 1;
-      steps[queued++] = kExecute;
-    }
-    if (sent && wrap) {
-      sent = PQsendQueryParams(connection_, kStatementRelease, 0, nullptr, nullptr, nullptr,
-                               nullptr, 0) == 1;
-      steps[queued++] = kRelease;
-    }
-    if (sent) sent = PQpipelineSync(connection_) == 1;
+  if (!wrap && !fresh && deferred == 0) {
     ++round_trips_;
+    return finish(PQexecPrepared(connection_, entry->name.c_str(), n_params, values_.data(),
+                                 lengths_.data(), formats_.data(), /*resultFormat=*/0));
+  }
 
-    std::array<ResultPtr, kMaxSteps> results;
-    bool complete = sent;
-    for (size_t k = 0; complete && k < queued; ++k) {
-      results[k].reset(PQgetResult(connection_));
-      if (results[k] == nullptr) {
+  // One pipeline, one round trip: [deferred commands] [SAVEPOINT] [Parse] Bind/Execute
+  // [RELEASE] Sync.
+  if (PQenterPipelineMode(connection_) != 1) {
+    broken_ = true;
+    return connection_lost("query failed", &statement.last_error_);
+  }
+  enum Step { kDeferred, kSavepoint, kPrepare, kExecute, kRelease };
+  constexpr size_t kMaxSteps = kMaxDeferredCommands + 4;
+  std::array<Step, kMaxSteps> steps{};
+  size_t queued = 0;
+  bool sent = true;
+  PAYOUTD_ASSERT(deferred <= kMaxDeferredCommands);
+  for (size_t k = 0; sent && k < deferred; ++k) {
+    sent = PQsendQueryParams(connection_, deferred_[k].c_str(), 0, nullptr, nullptr, nullptr,
+                             nullptr, 0) == 1;
+    steps[queued++] = kDeferred;
+  }
+  deferred_.clear();  // sent (or the connection is lost and the transaction with it)
+  if (sent && wrap) {
+    sent = PQsendQueryParams(connection_, kStatementSavepoint, 0, nullptr, nullptr, nullptr,
+                             nullptr, 0) == 1;
+    steps[queued++] = kSavepoint;
+  }
+  if (sent && fresh) {
+    sent = PQsendPrepare(connection_, entry->name.c_str(), statement.sql_.c_str(), n_params,
+                         types_.data()) == 1;
+    steps[queued++] = kPrepare;
+  }
+  if (sent) {
+    sent = PQsendQueryPrepared(connection_, entry->name.c_str(), n_params, values_.data(),
+                               lengths_.data(), formats_.data(), 0) == 1;
+    steps[queued++] = kExecute;
+  }
+  if (sent && wrap) {
+    sent = PQsendQueryParams(connection_, kStatementRelease, 0, nullptr, nullptr, nullptr,
+                             nullptr, 0) == 1;
+    steps[queued++] = kRelease;
+  }
+  if (sent) sent = PQpipelineSync(connection_) == 1;
+  ++round_trips_;
+
+  std::array<ResultPtr, kMaxSteps> results;
+  bool complete = sent;
+  for (size_t k = 0; complete && k < queued; ++k) {
+    results[k].reset(PQgetResult(connection_));
+    if (results[k] == nullptr) {
+      complete = false;
+      break;
+    }
+    // Each query's results end with a null; a single statement has exactly one result.
+    int extra = 0;
+    for (PGresult* more = PQgetResult(connection_); more != nullptr;
+         more = PQgetResult(connection_)) {
+      PQclear(more);
+      if (++extra > 8 || PQstatus(connection_) != CONNECTION_OK) {
         complete = false;
         break;
       }
-      // Each query's results end with a null; a single statement has exactly one result.
-      int extra = 0;
-      for (PGresult* more = PQgetResult(connection_); more != nullptr;
-           more = PQgetResult(connection_)) {
-        PQclear(more);
-        if (++extra > 8 || PQstatus(connection_) != CONNECTION_OK) {
-          complete = false;
-          break;
-        }
-      }
     }
-    if (complete) {
-      ResultPtr sync(PQgetResult(connection_));
-      complete = sync != nullptr && PQresultStatus(sync.get()) == PGRES_PIPELINE_SYNC;
-    }
-    PGresult* first_error = nullptr;
-    for (size_t k = 0; k < queued; ++k) {
-      if (results[k] != nullptr && PQresultStatus(results[k].get()) == PGRES_FATAL_ERROR) {
-        first_error = results[k].get();
-        break;
-      }
-    }
-    if (!complete || PQexitPipelineMode(connection_) != 1) {
-      // The protocol state is unknown: nothing more is sent on this connection until
-      // ensure_connected() resets it (the transaction, if any, is lost).
-      broken_ = true;
-      if (first_error != nullptr && PQresultErrorField(first_error, PG_DIAG_SQLSTATE) != nullptr) {
-        return fail(first_error, "query failed", &statement.last_error_);
-      }
-      return connection_lost("query failed", &statement.last_error_);
-    }
-
-    bool savepoint_open = false;
-    bool prepare_failed = false;
-    size_t execute_index = queued;
-    for (size_t k = 0; k < queued; ++k) {
-      const ExecStatusType status = PQresultStatus(results[k].get());
-      const bool ok = status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK;
-      switch (steps[k]) {
-        case kDeferred:
-          break;  // an error of one is first_error: reported as this statement's failure
-        case kSavepoint:
-          savepoint_open = ok;
-          break;
-        case kPrepare:
-          entry->on_server = ok;
-          prepare_failed = !ok;
-          break;
-        case kExecute:
-          execute_index = k;
-          break;
-        case kRelease:
-          if (ok) savepoint_open = false;
-          break;
-      }
-    }
-    if (first_error == nullptr) return finish(results[execute_index].release());
-
-    auto undo_statement = [&]() {
-      if (!savepoint_open || !usable()) return;
-      // Undo only this statement; the transaction stays usable (SQLite's semantics).
-      ResultPtr undo(exec(kStatementUndo));
-      if (!result_ok(undo.get())) (void)fail(undo.get(), "undoing a failed statement", nullptr);
-    };
-    if (prepare_failed && attempt < 2 * count) {
-      const char* state = PQresultErrorField(first_error, PG_DIAG_SQLSTATE);
-      const char* primary = PQresultErrorField(first_error, PG_DIAG_MESSAGE_PRIMARY);
-      const std::string_view sqlstate = state != nullptr ? state : "";
-      size_t retype = 0;  // 1-based parameter to type anew; 0: none
-      uint8_t as = kNullInferred;
-      if ((sqlstate == "42P18" || sqlstate == "42P08") && primary != nullptr) {
-        // "could not determine data type of parameter $N": try text.
-        std::string_view message(primary);
-        const size_t dollar = message.rfind('$');
-        size_t index = 0;
-        if (dollar != std::string_view::npos) {
-          auto [end, error] =
-              std::from_chars(message.data() + dollar + 1, message.data() + message.size(), index);
-          (void)end;
-          if (error != std::errc()) index = 0;
-        }
-        if (index >= 1 && index <= count && signature_[index - 1] == 'n' &&
-            entry->null_types[index - 1] == kNullInferred) {
-          retype = index;
-          as = kNullText;
-        }
-      } else if ((sqlstate == "42883" || sqlstate == "42804" || sqlstate == "42725") &&
-                 last_retyped != 0 && entry->null_types[last_retyped - 1] == kNullText) {
-        // Text did not fit where the NULL stands (`id = ?N`): try bigint.
-        retype = last_retyped;
-        as = kNullInt8;
-      }
-      if (retype != 0) {
-        undo_statement();
-        entry->null_types[retype - 1] = as;
-        last_retyped = retype;
-        continue;
-      }
-    }
-    Status status = fail(first_error, "query failed", &statement.last_error_);
-    undo_statement();
-    return status;
   }
+  if (complete) {
+    ResultPtr sync(PQgetResult(connection_));
+    complete = sync != nullptr && PQresultStatus(sync.get()) == PGRES_PIPELINE_SYNC;
+  }
+  PGresult* first_error = nullptr;
+  for (size_t k = 0; k < queued; ++k) {
+    if (results[k] != nullptr && PQresultStatus(results[k].get()) == PGRES_FATAL_ERROR) {
+      first_error = results[k].get();
+      break;
+    }
+  }
+  if (!complete || PQexitPipelineMode(connection_) != 1) {
+    // The protocol state is unknown: nothing more is sent on this connection until
+    // ensure_connected() resets it (the transaction, if any, is lost).
+    broken_ = true;
+    if (first_error != nullptr && PQresultErrorField(first_error, PG_DIAG_SQLSTATE) != nullptr) {
+      return fail(first_error, "query failed", &statement.last_error_);
+    }
+    return connection_lost("query failed", &statement.last_error_);
+  }
+
+  bool savepoint_open = false;
+  size_t execute_index = queued;
+  for (size_t k = 0; k < queued; ++k) {
+    const ExecStatusType status = PQresultStatus(results[k].get());
+    const bool ok = status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK;
+    switch (steps[k]) {
+      case kDeferred:
+        break;  // an error of one is first_error: reported as this statement's failure
+      case kSavepoint:
+        savepoint_open = ok;
+        break;
+      case kPrepare:
+        entry->on_server = ok;
+        break;
+      case kExecute:
+        execute_index = k;
+        break;
+      case kRelease:
+        if (ok) savepoint_open = false;
+        break;
+    }
+  }
+  if (first_error == nullptr) return finish(results[execute_index].release());
+
+  auto undo_statement = [&]() {
+    if (!savepoint_open || !usable()) return;
+    // Undo only this statement; the transaction stays usable (SQLite's semantics).
+    ResultPtr undo(exec(kStatementUndo));
+    if (!result_ok(undo.get())) (void)fail(undo.get(), "undoing a failed statement", nullptr);
+  };
+  Status status = fail(first_error, "query failed", &statement.last_error_);
+  undo_statement();
+  return status;
 }
 
 Status PgConnection::execute_script(std::string_view sql) {

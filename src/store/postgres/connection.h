@@ -1,12 +1,12 @@
 // The PostgreSQL implementation of the shared SQL layer (store/sql/connection.h) over libpq.
 // Nothing here throws; every failure is a Status.
 //
-// - SQL texts keep SQLite's numbered parameters `?1`, `?2`, ...; they are rewritten to `$1`, `$2`,
-//   ... once per text (outside quoted literals, quoted identifiers and comments).
+// - SQL texts are PostgreSQL's own: numbered parameters `$1`, `$2`, ..., sent to the server as
+//   written (SQLite reads `$N` as a named parameter, store/sqlite/connection.cc).
 // - Statements are prepared on the server lazily, at their first step(), typed from the values
-//   bound: int64 -> int8 (sent as decimal text), text -> text, blob -> bytea (sent in binary),
-//   null -> left to the server to infer. The server-side statements are cached per (text, types)
-//   and bounded (least recently used ones are DEALLOCATEd).
+//   bound: int64 -> int8 (sent as decimal text), text -> text, blob -> bytea (sent in binary), a
+//   NULL as the type its binder names (sql::SqlType). The server-side statements are cached per
+//   (text, types) and bounded (least recently used ones are DEALLOCATEd).
 // - Statement savepoints only where they buy something: inside a transaction, a statement
 //   prepared with FailureScope::kStatement (a data-changing text: asserted) runs under a statement
 //   savepoint, so its failure (a unique violation the op answers) undoes only that statement and
@@ -17,11 +17,10 @@
 //   already prepared: a constraint, division by zero, a conflict) costs no subtransaction and
 //   aborts the transaction as PostgreSQL does: its op fails, and the writer's per-op savepoint
 //   (ROLLBACK TO op) recovers the transaction, or a rollback ends it.
-// - A NULL parameter's type is inferred by the server; where it cannot be (`?1 IS NULL OR
-//   col = ?1`), text and then bigint are tried, once per connection and statement shape.
-// - Failures map by SQLSTATE to sql::DatabaseError (unique violations rewritten to SQLite's
-//   "UNIQUE constraint failed: table.column, ..." shape, without key values) and to a Status
-//   (conflicts, timeouts, lack of resources and lost connections are kUnavailable).
+// - Failures map by SQLSTATE to sql::DatabaseError, a constraint failure with the identity of
+//   the constraint the server names (PG_DIAG_CONSTRAINT_NAME, store/sql/constraints.h), its
+//   message the primary one only (DETAIL repeats key values), and to a Status (conflicts,
+//   timeouts, lack of resources and lost connections are kUnavailable).
 // - The connection string is never logged nor put in a message: it may carry a password.
 #pragma once
 
@@ -50,23 +49,10 @@ struct PgConnectionOptions {
   int64_t writer_lock_key = 0;
 };
 
-// One SQL text with SQLite's `?N` parameters rewritten for PostgreSQL. Exposed for tests.
-struct RewrittenSql {
-  std::string text;                 // with `$N`
-  int parameter_count = 0;          // the highest N
-  std::vector<bool> referenced;     // [N-1]: whether `?N` occurs in the text
-  // INSERT / UPDATE / DELETE / MERGE as the first keyword, or WITH and one of them later (a
-  // data-modifying CTE). What FailureScope::kStatement requires (PgConnection::prepare asserts).
-  bool changes_data = false;
-};
-RewrittenSql rewrite_sql(std::string_view sql);
-
-// Builds the SQLite-shaped message of a unique violation, "UNIQUE constraint failed: t.a, t.b
-// (constraint)", from the table name, the constraint name and the DETAIL line
-// ("Key (a, b)=(...) already exists."); the key values are never copied. A key with expressions
-// gives "UNIQUE constraint failed: index 'constraint'". Exposed for tests.
-std::string unique_violation_message(std::string_view table, std::string_view constraint,
-                                     std::string_view detail);
+// INSERT / UPDATE / DELETE / MERGE as the first keyword, or WITH and one of them later as a
+// word (a data-modifying CTE): what FailureScope::kStatement requires (PgConnection::prepare
+// asserts). The texts are ours (no leading comment, no keyword inside a literal). Exposed for tests.
+bool changes_data(std::string_view sql);
 
 // Decodes PostgreSQL's hex bytea text form ("\x00ff..."); false when malformed.
 bool decode_bytea_hex(std::string_view text, std::string* out);
@@ -78,14 +64,11 @@ struct PgPrepared {
   std::string name;
   uint64_t last_used = 0;
   bool on_server = false;  // PQprepare succeeded (until then only reserved)
-  // [N-1]: how a NULL bound to `?N` is typed: inferred by the server (0), or, where it cannot
-  // infer it, text (1) or bigint (2).
-  std::vector<uint8_t> null_types;
 };
 
 class PgStatement final : public sql::Statement {
  public:
-  PgStatement(PgConnection& connection, RewrittenSql sql);
+  PgStatement(PgConnection& connection, std::string_view sql);
   ~PgStatement() override;
   PgStatement(const PgStatement&) = delete;
   PgStatement& operator=(const PgStatement&) = delete;
@@ -94,7 +77,7 @@ class PgStatement final : public sql::Statement {
   void bind(int index, int64_t value) override;
   void bind(int index, std::string_view text) override;
   void bind_blob(int index, std::string_view bytes) override;
-  void bind_null(int index) override;
+  void bind_null(int index, sql::SqlType type) override;
 
   Result<bool> step() override;
 
@@ -110,22 +93,27 @@ class PgStatement final : public sql::Statement {
  private:
   friend class PgConnection;
 
-  enum class ParamType : char { kUnbound = 'u', kNull = 'n', kInt = 'i', kText = 't', kBlob = 'b' };
+  // The character is the parameter's letter in a prepared statement's signature.
+  enum class ParamType : char { kUnbound = 'u', kInt = 'i', kText = 't', kBlob = 'b' };
   struct Param {
     ParamType type = ParamType::kUnbound;
+    bool null = false;  // a NULL of `type`
     std::string value;
   };
 
-  Param* param(int index);  // nullptr (and a remembered bind error) when out of range
+  // nullptr (and a remembered bind error) when outside 1..65535; grows the parameters to `index`.
+  Param* param(int index);
   bool has_row() const { return result_ != nullptr && row_ >= 0 && row_ < row_count_; }
   // The value of column `column` of the current row; nullptr for NULL or no row.
   const char* value(int column, int* length) const;
   bool column_is_bytea(int column) const;
 
   PgConnection& connection_;
-  const RewrittenSql sql_;
+  const std::string sql_;
+  const bool changes_data_;
   sql::FailureScope scope_ = sql::FailureScope::kOp;  // as last given to prepare()
-  std::vector<Param> params_;
+  std::vector<Param> params_;  // [0, param_count_) in use; kept allocated across uses
+  size_t param_count_ = 0;     // the highest index bound since the last reset
   sql::DatabaseError bind_error_;
   sql::DatabaseError last_error_;
   pg_result* result_ = nullptr;
@@ -152,7 +140,7 @@ class PgConnection final : public sql::Connection {
   // Inside a transaction a statement runs under a statement savepoint when `scope` is
   // kStatement, and on its first execution (a parse error must not abort the transaction);
   // otherwise a failure aborts the transaction until the writer's ROLLBACK TO the op. kStatement
-  // is for data-changing texts only (RewrittenSql::changes_data): asserted.
+  // is for data-changing texts only (changes_data()): asserted.
   Result<sql::StatementLease> prepare(std::string_view sql,
                                       sql::FailureScope scope = sql::FailureScope::kOp) override;
   Status execute_script(std::string_view sql) override;

@@ -16,7 +16,7 @@ void Statement::bind(int index, const std::optional<std::string>& text) {
   if (text) {
     bind(index, std::string_view(*text));
   } else {
-    bind_null(index);
+    bind_null(index, SqlType::kText);
   }
 }
 
@@ -24,7 +24,7 @@ void Statement::bind(int index, const std::optional<int64_t>& value) {
   if (value) {
     bind(index, *value);
   } else {
-    bind_null(index);
+    bind_null(index, SqlType::kInt);
   }
 }
 
@@ -32,7 +32,7 @@ void Statement::bind(int index, const std::optional<int>& value) {
   if (value) {
     bind(index, static_cast<int64_t>(*value));
   } else {
-    bind_null(index);
+    bind_null(index, SqlType::kInt);
   }
 }
 

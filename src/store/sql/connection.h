@@ -2,9 +2,10 @@
 // which every query of store/sql/ is written once. SQLite (store/sqlite/) and PostgreSQL
 // (store/postgres/) implement them. Nothing here throws; every failure is a Status.
 //
-// SQL texts use SQLite's numbered parameters `?1`, `?2`, ... (each number may appear several
-// times); the PostgreSQL connection rewrites them to `$1`, `$2`, ... Where the dialects differ the
-// query asks `connection.dialect()`.
+// SQL texts use numbered parameters `$1`, `$2`, ... (each number may appear several times):
+// PostgreSQL's own style, sent to it as written, and to SQLite a named parameter whose name the
+// SQLite statement maps to its number once, when it is prepared. Nothing rewrites a text. Where
+// the dialects differ the query asks `connection.dialect()`.
 //
 // A Connection is used by one thread at a time (the writer thread, or whichever reader borrowed it
 // from the pool). Prepared statements are cached per connection: prepared once, reset and unbound
@@ -26,10 +27,15 @@
 #include <string_view>
 
 #include "core/status.h"
+#include "store/sql/constraints.h"
 
 namespace payoutd::sql {
 
 enum class Dialect : uint8_t { kSqlite = 0, kPostgresql };
+
+// The type of a bound value; a NULL is bound with the type its column or expression has, so that
+// PostgreSQL never has to infer it (SQLite ignores it).
+enum class SqlType : uint8_t { kInt = 0, kText, kBlob };
 
 // What kind of failure a statement met, as far as the queries care.
 enum class FailureKind : uint8_t {
@@ -45,12 +51,9 @@ enum class FailureKind : uint8_t {
 };
 
 // The outcome of a failed call, kept so that callers can map constraint failures to the precise
-// domain error (duplicate external_id, second refund, negative balance, ...).
-//
-// Backends guarantee the message names the constraint the way the queries look for it:
-// - unique violations name the columns as `table.column` (SQLite's "UNIQUE constraint failed:
-//   payouts.merchant_id, payouts.external_id"; PostgreSQL's is rewritten to that form);
-// - CHECK violations name the constraint (`available_balance_non_negative`).
+// domain error (duplicate external_id, second refund, negative balance, ...). A constraint failure
+// carries the identity of the constraint (store/sql/constraints.h), set by the backend from what
+// its engine reports; queries compare identities, never message text. `message` is for logs only.
 struct DatabaseError {
   FailureKind kind = FailureKind::kNone;
   std::string message;
@@ -58,6 +61,7 @@ struct DatabaseError {
   // How the failure reads as a Status (busy, full, serialization failure -> kUnavailable; corrupt
   // -> kCorruption; the rest kInternal). Set by the backend.
   ErrorKind status_kind = ErrorKind::kInternal;
+  Constraint constraint = Constraint::kNone;  // kUnlisted for a constraint no query answers for
 
   bool failed() const { return kind != FailureKind::kNone; }
   bool is_constraint() const {
@@ -70,9 +74,8 @@ struct DatabaseError {
   bool is_foreign_key() const { return kind == FailureKind::kForeignKey; }
   bool is_trigger() const { return kind == FailureKind::kTrigger; }
   bool is_conflict() const { return kind == FailureKind::kConflict; }
-  bool message_contains(std::string_view needle) const {
-    return std::string_view(message).find(needle) != std::string_view::npos;
-  }
+  // Whether this is a failure of that one constraint.
+  bool violated(Constraint which) const { return is_constraint() && constraint == which; }
 };
 
 // The Status of a failed call: `context: message`, of the error's status kind.
@@ -87,7 +90,7 @@ class Statement {
   virtual void bind(int index, int64_t value) = 0;
   virtual void bind(int index, std::string_view text) = 0;
   virtual void bind_blob(int index, std::string_view bytes) = 0;
-  virtual void bind_null(int index) = 0;
+  virtual void bind_null(int index, SqlType type) = 0;
   void bind(int index, const char* text) { bind(index, std::string_view(text)); }
   void bind(int index, const std::string& text) { bind(index, std::string_view(text)); }
   void bind(int index, const std::optional<std::string>& text);

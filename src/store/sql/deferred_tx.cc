@@ -112,7 +112,7 @@ void optional_integer(Columns& columns, const std::optional<int64_t>& value) {
   }
 }
 
-// `unnest(CAST(?N AS type[]), …) AS r(name, …)` for `columns` ("name type, …"), its parameters
+// `unnest(CAST($N AS type[]), …) AS r(name, …)` for `columns` ("name type, …"), its parameters
 // numbered from `next_parameter` on (advanced past them): one array literal per column, in the
 // order Columns::take() gives them.
 std::string unnest_rows(std::string_view columns, int& next_parameter) {
@@ -120,7 +120,7 @@ std::string unnest_rows(std::string_view columns, int& next_parameter) {
   std::string names;
   for_each_column(columns, [&](std::string_view name, std::string_view type) {
     if (!arrays.empty()) arrays += ", ", names += ", ";
-    arrays += "CAST(?" + std::to_string(next_parameter++) + " AS " + std::string(type) + "[])";
+    arrays += "CAST($" + std::to_string(next_parameter++) + " AS " + std::string(type) + "[])";
     names += name;
   });
   return "unnest(" + arrays + ") AS r(" + names + ")";
@@ -216,14 +216,14 @@ const std::array<std::string_view, kFlushTables> kFlushWhat = {
     "update balances",           "insert wallet transactions",
     "insert payout events",      "insert outbox messages"};
 
-// Both identity sequences the group takes ids from, `?1` of each per row (the sequences looked
+// Both identity sequences the group takes ids from, `$1` of each per row (the sequences looked
 // up once per statement, not once per row).
 const std::string kTakeIds =
     "SELECT nextval(s.journals), nextval(s.wallet_rows) FROM "
     "(SELECT CAST(pg_get_serial_sequence('journal_transactions', 'id') AS regclass) AS journals, "
     "CAST(pg_get_serial_sequence('wallet_transactions', 'id') AS regclass) AS wallet_rows "
     "OFFSET 0) AS s, "
-    "generate_series(1, ?1)";
+    "generate_series(1, $1)";
 
 }  // namespace
 

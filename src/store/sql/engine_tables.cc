@@ -67,7 +67,7 @@ namespace queries {
 
 Result<EngineTask> engine_task(Connection& connection, int64_t cashout_id) {
   static const std::string sql =
-      "SELECT " + std::string(kEngineColumns) + " FROM payouts WHERE cashout_id = ?1";
+      "SELECT " + std::string(kEngineColumns) + " FROM payouts WHERE cashout_id = $1";
   Result<StatementLease> statement = connection.prepare(sql);
   if (!statement.is_ok()) return std::move(statement).status();
   (*statement)->bind(1, cashout_id);
@@ -82,24 +82,24 @@ const std::string& engine_due_sql(EngineWork work) {
   // Each text is fixed per work kind, so each is prepared once and cached. Every one is answered
   // from an index (payouts_by_status_updated or payouts_engine_due); the plans are tested.
   static const std::string screen =
-      select + "WHERE status = 'created' ORDER BY updated_at, cashout_id LIMIT ?3";
+      select + "WHERE status = 'created' ORDER BY updated_at, cashout_id LIMIT $3";
   static const std::string submit =
       select +
-      "WHERE status = 'queued' AND (engine_lease_until IS NULL OR engine_lease_until <= ?1) "
-      "ORDER BY updated_at, cashout_id LIMIT ?3";
+      "WHERE status = 'queued' AND (engine_lease_until IS NULL OR engine_lease_until <= $1) "
+      "ORDER BY updated_at, cashout_id LIMIT $3";
   static const std::string follow =
       select +
-      "WHERE engine_next_at IS NOT NULL AND engine_next_at <= ?1 "
-      "AND (engine_lease_until IS NULL OR engine_lease_until <= ?1) "
-      "ORDER BY engine_next_at, cashout_id LIMIT ?3";
+      "WHERE engine_next_at IS NOT NULL AND engine_next_at <= $1 "
+      "AND (engine_lease_until IS NULL OR engine_lease_until <= $1) "
+      "ORDER BY engine_next_at, cashout_id LIMIT $3";
   // Two statuses with their own cut-offs: a UNION of two index range scans.
   static const std::string expire =
       "SELECT * FROM (" + select +
-      "WHERE status = 'on_hold' AND updated_at <= ?1 "
+      "WHERE status = 'on_hold' AND updated_at <= $1 "
       "UNION ALL " +
       select +
-      "WHERE status = 'action_required' AND updated_at <= ?2) AS expiring "
-      "ORDER BY updated_at, cashout_id LIMIT ?3";
+      "WHERE status = 'action_required' AND updated_at <= $2) AS expiring "
+      "ORDER BY updated_at, cashout_id LIMIT $3";
   switch (work) {
     case EngineWork::kScreen:
       return screen;
@@ -143,7 +143,7 @@ Result<std::vector<EngineTask>> engine_due(Connection& connection, const EngineD
 Result<RailRecord> rail_record(Connection& connection, std::string_view connector,
                                std::string_view payout_key) {
   static const std::string sql = "SELECT " + std::string(kRailColumns) +
-                                 " FROM rail_records WHERE connector = ?1 AND payout_key = ?2";
+                                 " FROM rail_records WHERE connector = $1 AND payout_key = $2";
   Result<StatementLease> statement = connection.prepare(sql);
   if (!statement.is_ok()) return std::move(statement).status();
   (*statement)->bind(1, connector);
@@ -159,7 +159,7 @@ Result<std::vector<RailRecord>> rail_duplicate_submissions(Connection& connectio
   PAYOUTD_RETURN_IF_ERROR(check_row_limit(limit));
   static const std::string sql =
       "SELECT " + std::string(kRailColumns) +
-      " FROM rail_records WHERE connector = ?1 AND submissions > 1 ORDER BY payout_key LIMIT ?2";
+      " FROM rail_records WHERE connector = $1 AND submissions > 1 ORDER BY payout_key LIMIT $2";
   Result<StatementLease> statement = connection.prepare(sql);
   if (!statement.is_ok()) return std::move(statement).status();
   (*statement)->bind(1, connector);
@@ -178,7 +178,7 @@ Result<std::vector<RailRecord>> rail_duplicate_submissions(Connection& connectio
 
 Result<int64_t> rail_record_count(Connection& connection, std::string_view connector) {
   Result<StatementLease> statement =
-      connection.prepare("SELECT count(*) FROM rail_records WHERE connector = ?1");
+      connection.prepare("SELECT count(*) FROM rail_records WHERE connector = $1");
   if (!statement.is_ok()) return std::move(statement).status();
   (*statement)->bind(1, connector);
   Result<bool> row = (*statement)->step();
@@ -195,14 +195,14 @@ Status SqlWriteTx::claim_engine_lease(int64_t cashout_id, PayoutStatus expected_
   PAYOUTD_ASSERT(!owner.empty());
   PAYOUTD_ASSERT(lease_until > now);
   static const std::string claim =
-      "UPDATE payouts SET engine_claimed_by = ?1, engine_lease_until = ?2 "
-      "WHERE cashout_id = ?3 AND status = ?4 AND (engine_claimed_by IS NULL OR "
-      "engine_lease_until IS NULL OR engine_lease_until <= ?5 OR engine_claimed_by = ?1)";
+      "UPDATE payouts SET engine_claimed_by = $1, engine_lease_until = $2 "
+      "WHERE cashout_id = $3 AND status = $4 AND (engine_claimed_by IS NULL OR "
+      "engine_lease_until IS NULL OR engine_lease_until <= $5 OR engine_claimed_by = $1)";
   // PostgreSQL, several nodes: a row another node's transaction is changing right now is skipped
   // (FOR UPDATE SKIP LOCKED) instead of waited for; the claim is lost at once and the engine
   // moves on to other work. (SQLite has one writer at a time: nothing to skip.)
   static const std::string claim_skip_locked =
-      claim + " AND cashout_id IN (SELECT cashout_id FROM payouts WHERE cashout_id = ?3 "
+      claim + " AND cashout_id IN (SELECT cashout_id FROM payouts WHERE cashout_id = $3 "
               "FOR UPDATE SKIP LOCKED)";
   Result<StatementLease> statement = connection_.prepare(
       connection_.dialect() == Dialect::kPostgresql ? claim_skip_locked : claim);
@@ -225,13 +225,13 @@ Status SqlWriteTx::claim_engine_lease(int64_t cashout_id, PayoutStatus expected_
 Status SqlWriteTx::update_engine_task(const EngineTaskUpdate& update) {
   PAYOUTD_ASSERT(update.release || update.lease_until.has_value());
   Result<StatementLease> statement = connection_.prepare(
-      "UPDATE payouts SET connector_state = ?1, cancel_state = ?2, engine_next_at = ?3, "
-      "engine_attempts = ?4, "
-      "engine_claimed_by = CASE WHEN ?5 <> 0 THEN NULL ELSE engine_claimed_by END, "
-      "engine_lease_until = CASE WHEN ?5 <> 0 THEN NULL ELSE CAST(?6 AS BIGINT) END, "
-      "connector = coalesce(?7, connector), connector_reference = coalesce(?8, connector_reference) "
-      "WHERE cashout_id = ?9 AND ((?10 = '' AND (engine_claimed_by IS NULL OR engine_lease_until "
-      "<= ?11)) OR engine_claimed_by = ?10)");
+      "UPDATE payouts SET connector_state = $1, cancel_state = $2, engine_next_at = $3, "
+      "engine_attempts = $4, "
+      "engine_claimed_by = CASE WHEN $5 <> 0 THEN NULL ELSE engine_claimed_by END, "
+      "engine_lease_until = CASE WHEN $5 <> 0 THEN NULL ELSE CAST($6 AS BIGINT) END, "
+      "connector = coalesce($7, connector), connector_reference = coalesce($8, connector_reference) "
+      "WHERE cashout_id = $9 AND (($10 = '' AND (engine_claimed_by IS NULL OR engine_lease_until "
+      "<= $11)) OR engine_claimed_by = $10)");
   if (!statement.is_ok()) return std::move(statement).status();
   Statement& s = **statement;
   s.bind(1, connector_state_name(update.connector_state));
@@ -257,11 +257,11 @@ Status SqlWriteTx::update_engine_task(const EngineTaskUpdate& update) {
 
 Status SqlWriteTx::request_cancel(int64_t cashout_id, int64_t at) {
   Result<StatementLease> statement = connection_.prepare(
-      "UPDATE payouts SET cancel_requested_at = coalesce(cancel_requested_at, ?1), "
-      "cancel_state = 'pending', updated_at = ?1, "
-      "engine_next_at = CASE WHEN engine_next_at IS NULL OR engine_next_at > ?1 THEN ?1 "
+      "UPDATE payouts SET cancel_requested_at = coalesce(cancel_requested_at, $1), "
+      "cancel_state = 'pending', updated_at = $1, "
+      "engine_next_at = CASE WHEN engine_next_at IS NULL OR engine_next_at > $1 THEN $1 "
       "ELSE engine_next_at END "
-      "WHERE cashout_id = ?2 AND status = 'processing'");
+      "WHERE cashout_id = $2 AND status = 'processing'");
   if (!statement.is_ok()) return std::move(statement).status();
   Statement& s = **statement;
   s.bind(1, at);
@@ -280,12 +280,12 @@ Status SqlWriteTx::begin_processing_cancel(int64_t cashout_id, std::string_view 
   PAYOUTD_ASSERT(!owner.empty());
   PAYOUTD_ASSERT(lease_until > now);
   Result<StatementLease> statement = connection_.prepare(
-      "UPDATE payouts SET cancel_state = 'pending', engine_claimed_by = ?2, "
-      "engine_lease_until = ?3, "
-      "engine_next_at = CASE WHEN engine_next_at IS NULL OR engine_next_at > ?3 THEN ?3 "
+      "UPDATE payouts SET cancel_state = 'pending', engine_claimed_by = $2, "
+      "engine_lease_until = $3, "
+      "engine_next_at = CASE WHEN engine_next_at IS NULL OR engine_next_at > $3 THEN $3 "
       "ELSE engine_next_at END "
-      "WHERE cashout_id = ?4 AND status = 'processing' AND connector_state = 'accepted' AND "
-      "(engine_claimed_by IS NULL OR engine_lease_until IS NULL OR engine_lease_until <= ?1)");
+      "WHERE cashout_id = $4 AND status = 'processing' AND connector_state = 'accepted' AND "
+      "(engine_claimed_by IS NULL OR engine_lease_until IS NULL OR engine_lease_until <= $1)");
   if (!statement.is_ok()) return std::move(statement).status();
   Statement& s = **statement;
   s.bind(1, now);
@@ -308,9 +308,9 @@ Status SqlWriteTx::withdraw_processing_cancel(int64_t cashout_id, std::string_vi
   PAYOUTD_ASSERT(!owner.empty());
   Result<StatementLease> statement = connection_.prepare(
       "UPDATE payouts SET cancel_state = CASE WHEN cancel_requested_at IS NOT NULL AND "
-      "cancel_requested_at IS DISTINCT FROM CAST(?2 AS BIGINT) THEN 'refused' ELSE ?1 END, "
+      "cancel_requested_at IS DISTINCT FROM CAST($2 AS BIGINT) THEN 'refused' ELSE $1 END, "
       "engine_claimed_by = NULL, engine_lease_until = NULL "
-      "WHERE cashout_id = ?3 AND engine_claimed_by = ?4");
+      "WHERE cashout_id = $3 AND engine_claimed_by = $4");
   if (!statement.is_ok()) return std::move(statement).status();
   Statement& s = **statement;
   s.bind(1, cancel_request_state_name(previous_state));
@@ -329,7 +329,7 @@ Status SqlWriteTx::withdraw_processing_cancel(int64_t cashout_id, std::string_vi
 
 Status SqlWriteTx::poke_engine_task(int64_t cashout_id, int64_t at) {
   Result<StatementLease> statement = connection_.prepare(
-      "UPDATE payouts SET engine_next_at = ?1 WHERE cashout_id = ?2 AND status IN "
+      "UPDATE payouts SET engine_next_at = $1 WHERE cashout_id = $2 AND status IN "
       "('processing', 'settling', 'action_required', 'completed') "
       "AND connector_state <> 'none'");
   if (!statement.is_ok()) return std::move(statement).status();
@@ -348,7 +348,7 @@ Status SqlWriteTx::put_rail_record(const RailRecord& record) {
   PAYOUTD_ASSERT(record.submissions >= 1);
   Result<StatementLease> statement = connection_.prepare(
       "INSERT INTO rail_records (connector, payout_key, reference, submitted_at, submissions, "
-      "cancel_requested_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) "
+      "cancel_requested_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7) "
       "ON CONFLICT (connector, payout_key) DO UPDATE SET reference = excluded.reference, "
       "submitted_at = excluded.submitted_at, submissions = excluded.submissions, "
       "cancel_requested_at = excluded.cancel_requested_at, updated_at = excluded.updated_at");

@@ -151,7 +151,7 @@ Status collect_samples(Connection& connection, std::string_view query,
                        std::vector<std::string>& samples) {
   if (samples.size() >= kMaxSamples) return Status::ok();
   Result<StatementLease> statement =
-      connection.prepare("SELECT * FROM (" + std::string(query) + ") AS violations LIMIT ?1");
+      connection.prepare("SELECT * FROM (" + std::string(query) + ") AS violations LIMIT $1");
   if (!statement.is_ok()) return std::move(statement).status();
   (*statement)->bind(1, static_cast<int64_t>(kMaxSamples - samples.size()));
   while (samples.size() < kMaxSamples) {

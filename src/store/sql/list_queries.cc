@@ -39,10 +39,10 @@ constexpr std::string_view kWalletTransactionSelect =
 // Accumulates "AND ..." terms and their positional parameters.
 class WhereBuilder {
  public:
-  // Registers a value and returns its placeholder (?N); a placeholder may appear in several terms.
+  // Registers a value and returns its placeholder ($N); a placeholder may appear in several terms.
   std::string parameter(SqlValue value) {
     values_.push_back(std::move(value));
-    std::string placeholder = "?";
+    std::string placeholder = "$";
     placeholder += std::to_string(values_.size());
     return placeholder;
   }
@@ -64,7 +64,7 @@ ListSql finish(std::string select_prefix, std::string count_prefix, WhereBuilder
   ListSql sql;
   const size_t next = where.value_count() + 1;
   sql.select_sql = std::move(select_prefix) + where.where() + " ORDER BY " + order_by +
-                   " LIMIT ?" + std::to_string(next) + " OFFSET ?" + std::to_string(next + 1);
+                   " LIMIT $" + std::to_string(next) + " OFFSET $" + std::to_string(next + 1);
   sql.count_sql = std::move(count_prefix) + where.where();
   sql.filter_values = where.take_values();
   sql.limit = limit;

@@ -22,7 +22,7 @@ using SqlValue = std::variant<int64_t, std::string>;
 struct ListSql {
   std::string select_sql;  // rows; its last two parameters are LIMIT and OFFSET
   std::string count_sql;   // COUNT(*) with the same filters
-  std::vector<SqlValue> filter_values;  // parameters ?1..?n shared by both statements
+  std::vector<SqlValue> filter_values;  // parameters $1..$n shared by both statements
   int64_t limit = 0;
   int64_t offset = 0;
 };

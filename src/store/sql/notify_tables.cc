@@ -160,17 +160,17 @@ const std::string& outbox_due_sql(Dialect dialect) {
     return "SELECT " + outbox_columns("ranked") +
            " FROM (SELECT o.*, row_number() OVER (PARTITION BY o.destination "
            "ORDER BY o.next_attempt_at, o.id) AS destination_rank "
-           "FROM outbox o WHERE o.status = 'pending' AND o.next_attempt_at <= ?1 "
-           "AND (o.lease_until IS NULL OR o.lease_until <= ?1) "
+           "FROM outbox o WHERE o.status = 'pending' AND o.next_attempt_at <= $1 "
+           "AND (o.lease_until IS NULL OR o.lease_until <= $1) "
            "AND o.destination NOT IN (" +
            std::string(excluded_values) + ") AND " + std::string(kIsHeadOfSequence) +
-           ") AS ranked WHERE ranked.destination_rank <= ?4 "
-           "ORDER BY ranked.next_attempt_at, ranked.id LIMIT ?2";
+           ") AS ranked WHERE ranked.destination_rank <= $4 "
+           "ORDER BY ranked.next_attempt_at, ranked.id LIMIT $2";
   };
-  // The excluded destinations arrive as one JSON array of strings (?3).
-  static const std::string sqlite = build("SELECT value FROM json_each(?3)");
+  // The excluded destinations arrive as one JSON array of strings ($3).
+  static const std::string sqlite = build("SELECT value FROM json_each($3)");
   static const std::string postgresql =
-      build("SELECT value FROM json_array_elements_text(CAST(?3 AS json))");
+      build("SELECT value FROM json_array_elements_text(CAST($3 AS json))");
   return dialect == Dialect::kPostgresql ? postgresql : sqlite;
 }
 
@@ -178,7 +178,7 @@ Result<std::vector<WebhookEndpoint>> webhook_endpoints(Connection& connection,
                                                        int64_t merchant_id) {
   static const std::string sql =
       "SELECT " + std::string(kEndpointColumns) +
-      " FROM webhook_endpoints WHERE merchant_id = ?1 AND deleted_at IS NULL ORDER BY id LIMIT " +
+      " FROM webhook_endpoints WHERE merchant_id = $1 AND deleted_at IS NULL ORDER BY id LIMIT " +
       std::to_string(kMaxWebhookEndpointsPerMerchant * 2);
   Result<StatementLease> statement = connection.prepare(sql);
   if (!statement.is_ok()) return std::move(statement).status();
@@ -197,7 +197,7 @@ Result<WebhookEndpoint> webhook_endpoint(Connection& connection, int64_t merchan
                                          std::string_view public_id) {
   static const std::string sql =
       "SELECT " + std::string(kEndpointColumns) +
-      " FROM webhook_endpoints WHERE public_id = ?1 AND merchant_id = ?2 AND deleted_at IS NULL";
+      " FROM webhook_endpoints WHERE public_id = $1 AND merchant_id = $2 AND deleted_at IS NULL";
   Result<StatementLease> statement = connection.prepare(sql);
   if (!statement.is_ok()) return std::move(statement).status();
   (*statement)->bind(1, public_id);
@@ -210,7 +210,7 @@ Result<WebhookEndpoint> webhook_endpoint(Connection& connection, int64_t merchan
 
 Result<WebhookEndpoint> webhook_endpoint_by_id(Connection& connection, int64_t endpoint_id) {
   static const std::string sql =
-      "SELECT " + std::string(kEndpointColumns) + " FROM webhook_endpoints WHERE id = ?1";
+      "SELECT " + std::string(kEndpointColumns) + " FROM webhook_endpoints WHERE id = $1";
   Result<StatementLease> statement = connection.prepare(sql);
   if (!statement.is_ok()) return std::move(statement).status();
   (*statement)->bind(1, endpoint_id);
@@ -240,7 +240,7 @@ Result<std::vector<OutboxMessage>> outbox_due(Connection& connection, const Outb
 
 Result<OutboxMessage> outbox_message(Connection& connection, int64_t outbox_id) {
   static const std::string sql =
-      "SELECT " + outbox_columns("o") + " FROM outbox o WHERE o.id = ?1";
+      "SELECT " + outbox_columns("o") + " FROM outbox o WHERE o.id = $1";
   Result<StatementLease> statement = connection.prepare(sql);
   if (!statement.is_ok()) return std::move(statement).status();
   (*statement)->bind(1, outbox_id);
@@ -260,12 +260,12 @@ Result<std::vector<OutboxMessage>> list_outbox(Connection& connection, const Out
     where += where.empty() ? " WHERE " : " AND ";
     where += clause;
   };
-  if (query.event_id) add("o.event_id = ?3");
-  if (query.status) add("o.status = ?1");
+  if (query.event_id) add("o.event_id = $3");
+  if (query.status) add("o.status = $1");
   if (query.merchant_id) {
-    add("o.cashout_id IN (SELECT cashout_id FROM payouts WHERE merchant_id = ?2)");
+    add("o.cashout_id IN (SELECT cashout_id FROM payouts WHERE merchant_id = $2)");
   }
-  sql += where + " ORDER BY o.id DESC LIMIT ?4";
+  sql += where + " ORDER BY o.id DESC LIMIT $4";
   Result<StatementLease> statement = connection.prepare(sql);
   if (!statement.is_ok()) return std::move(statement).status();
   Statement& s = **statement;
@@ -293,10 +293,10 @@ Result<DeliveryAttemptPage> delivery_attempts(Connection& connection,
   if (query.page < 1) return Status::invalid_argument("page", "page must be at least 1");
   PAYOUTD_ASSERT(query.endpoint_id.has_value() != query.event_id.has_value());
   const bool by_endpoint = query.endpoint_id.has_value();
-  const std::string filter = by_endpoint ? "endpoint_id = ?1" : "event_id = ?1";
+  const std::string filter = by_endpoint ? "endpoint_id = $1" : "event_id = $1";
   const std::string sql = "SELECT " + std::string(kAttemptColumns) +
                           " FROM delivery_attempts WHERE " + filter +
-                          " ORDER BY id DESC LIMIT ?2 OFFSET ?3";
+                          " ORDER BY id DESC LIMIT $2 OFFSET $3";
   Result<StatementLease> statement = connection.prepare(sql);
   if (!statement.is_ok()) return std::move(statement).status();
   Statement& s = **statement;
@@ -338,7 +338,7 @@ Result<int64_t> SqlWriteTx::insert_webhook_endpoint(const WebhookEndpoint& endpo
   PAYOUTD_ASSERT(!endpoint.secret_sealed.empty());
   Result<StatementLease> statement = connection_.prepare(
       "INSERT INTO webhook_endpoints (public_id, merchant_id, url, events, secret_sealed, "
-      "created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id");
+      "created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id");
   if (!statement.is_ok()) return std::move(statement).status();
   Statement& s = **statement;
   s.bind(1, endpoint.public_id);
@@ -349,7 +349,7 @@ Result<int64_t> SqlWriteTx::insert_webhook_endpoint(const WebhookEndpoint& endpo
   s.bind(6, endpoint.created_at);
   Result<int64_t> inserted = insert_returning_id(s);
   if (!inserted.is_ok()) {
-    if (s.last_error().is_unique()) {
+    if (s.last_error().violated(Constraint::kWebhookEndpointPublicId)) {
       return Status::error(ErrorKind::kAlreadyExists, "webhook endpoint id already exists");
     }
     if (s.last_error().is_foreign_key()) return Status::not_found("merchant not found");
@@ -361,8 +361,8 @@ Result<int64_t> SqlWriteTx::insert_webhook_endpoint(const WebhookEndpoint& endpo
 Status SqlWriteTx::delete_webhook_endpoint(int64_t merchant_id, std::string_view public_id,
                                               int64_t at) {
   Result<StatementLease> statement = connection_.prepare(
-      "UPDATE webhook_endpoints SET deleted_at = ?1 "
-      "WHERE public_id = ?2 AND merchant_id = ?3 AND deleted_at IS NULL RETURNING id");
+      "UPDATE webhook_endpoints SET deleted_at = $1 "
+      "WHERE public_id = $2 AND merchant_id = $3 AND deleted_at IS NULL RETURNING id");
   if (!statement.is_ok()) return std::move(statement).status();
   Statement& s = **statement;
   s.bind(1, at);
@@ -377,8 +377,8 @@ Status SqlWriteTx::delete_webhook_endpoint(int64_t merchant_id, std::string_view
   // dispatcher finds the endpoint deleted on the next one.
   Result<StatementLease> fail = connection_.prepare(
       "UPDATE outbox SET status = 'failed', last_error = 'webhook endpoint deleted', "
-      "updated_at = ?1 WHERE endpoint_id = ?2 AND status = 'pending' "
-      "AND (lease_until IS NULL OR lease_until <= ?1)");
+      "updated_at = $1 WHERE endpoint_id = $2 AND status = 'pending' "
+      "AND (lease_until IS NULL OR lease_until <= $1)");
   if (!fail.is_ok()) return std::move(fail).status();
   (*fail)->bind(1, at);
   (*fail)->bind(2, endpoint_id);
@@ -392,14 +392,14 @@ Status SqlWriteTx::claim_outbox_message(int64_t outbox_id, std::string_view owne
   PAYOUTD_ASSERT(!owner.empty());
   PAYOUTD_ASSERT(lease_until > now);
   static const std::string sql =
-      "UPDATE outbox AS o SET claimed_by = ?1, lease_until = ?2, updated_at = ?3 "
-      "WHERE o.id = ?4 AND o.status = 'pending' AND o.next_attempt_at <= ?3 "
-      "AND (o.lease_until IS NULL OR o.lease_until <= ?3) AND " +
+      "UPDATE outbox AS o SET claimed_by = $1, lease_until = $2, updated_at = $3 "
+      "WHERE o.id = $4 AND o.status = 'pending' AND o.next_attempt_at <= $3 "
+      "AND (o.lease_until IS NULL OR o.lease_until <= $3) AND " +
       std::string(kIsHeadOfSequence);
   // PostgreSQL, several nodes: a row another dispatcher is claiming right now is skipped, not
   // waited for (as claim_engine_lease).
   static const std::string sql_skip_locked =
-      sql + " AND o.id IN (SELECT id FROM outbox WHERE id = ?4 FOR UPDATE SKIP LOCKED)";
+      sql + " AND o.id IN (SELECT id FROM outbox WHERE id = $4 FOR UPDATE SKIP LOCKED)";
   Result<StatementLease> statement =
       connection_.prepare(connection_.dialect() == Dialect::kPostgresql ? sql_skip_locked : sql);
   if (!statement.is_ok()) return std::move(statement).status();
@@ -424,7 +424,7 @@ Result<bool> SqlWriteTx::record_delivery(const DeliveryRecord& record) {
   Result<StatementLease> log = connection_.prepare(
       "INSERT INTO delivery_attempts (outbox_id, endpoint_id, event_id, channel, attempt, "
       "started_at, http_status, latency_ms, result, error) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)");
   if (!log.is_ok()) return std::move(log).status();
   {
     Statement& s = **log;
@@ -438,7 +438,7 @@ Result<bool> SqlWriteTx::record_delivery(const DeliveryRecord& record) {
     if (attempt.http_status) {
       s.bind(7, static_cast<int64_t>(*attempt.http_status));
     } else {
-      s.bind_null(7);
+      s.bind_null(7, SqlType::kInt);
     }
     s.bind(8, attempt.latency_ms);
     s.bind(9, delivery_result_name(attempt.result));
@@ -449,9 +449,9 @@ Result<bool> SqlWriteTx::record_delivery(const DeliveryRecord& record) {
 
   const bool delivered = record.next_status == OutboxStatus::kDelivered;
   Result<StatementLease> statement = connection_.prepare(
-      "UPDATE outbox SET status = ?1, attempts = ?2, next_attempt_at = ?3, claimed_by = NULL, "
-      "lease_until = NULL, last_error = ?4, delivered_at = ?5, updated_at = ?6 "
-      "WHERE id = ?7 AND claimed_by = ?8 AND status = 'pending' "
+      "UPDATE outbox SET status = $1, attempts = $2, next_attempt_at = $3, claimed_by = NULL, "
+      "lease_until = NULL, last_error = $4, delivered_at = $5, updated_at = $6 "
+      "WHERE id = $7 AND claimed_by = $8 AND status = 'pending' "
       "RETURNING cashout_id, channel, coalesce(endpoint_id, 0), event_seq");
   if (!statement.is_ok()) return std::move(statement).status();
   Statement& s = **statement;
@@ -459,11 +459,11 @@ Result<bool> SqlWriteTx::record_delivery(const DeliveryRecord& record) {
   s.bind(2, static_cast<int64_t>(record.attempt.attempt));
   s.bind(3, record.next_attempt_at);
   if (delivered) {
-    s.bind_null(4);
+    s.bind_null(4, SqlType::kText);
     s.bind(5, record.now);
   } else {
     s.bind(4, record.attempt.error);
-    s.bind_null(5);
+    s.bind_null(5, SqlType::kInt);
   }
   s.bind(6, record.now);
   s.bind(7, record.outbox_id);
@@ -481,9 +481,9 @@ Result<bool> SqlWriteTx::record_delivery(const DeliveryRecord& record) {
   // Rescheduled: the later rows of this sequence must wait at least as long (they cannot go
   // first), so move them out of the due range instead of finding them on every poll.
   Result<StatementLease> push = connection_.prepare(
-      "UPDATE outbox SET next_attempt_at = ?1 WHERE cashout_id = ?2 AND channel = ?3 "
-      "AND coalesce(endpoint_id, 0) = ?4 AND status = 'pending' AND event_seq > ?5 "
-      "AND next_attempt_at < ?1");
+      "UPDATE outbox SET next_attempt_at = $1 WHERE cashout_id = $2 AND channel = $3 "
+      "AND coalesce(endpoint_id, 0) = $4 AND status = 'pending' AND event_seq > $5 "
+      "AND next_attempt_at < $1");
   if (!push.is_ok()) return std::move(push).status();
   (*push)->bind(1, record.next_attempt_at);
   (*push)->bind(2, cashout_id);
@@ -500,10 +500,10 @@ Result<int64_t> SqlWriteTx::redeliver_event(int64_t cashout_id, int32_t event_se
                                                int64_t now, int64_t give_up_at) {
   PAYOUTD_ASSERT(give_up_at > now);
   Result<StatementLease> statement = connection_.prepare(
-      "UPDATE outbox SET status = 'pending', next_attempt_at = ?1, give_up_at = ?2, "
-      "attempts = 0, claimed_by = NULL, lease_until = NULL, updated_at = ?1 "
-      "WHERE cashout_id = ?3 AND event_seq = ?4 AND (CAST(?5 AS TEXT) IS NULL OR channel = ?5) "
-      "AND (lease_until IS NULL OR lease_until <= ?1) "
+      "UPDATE outbox SET status = 'pending', next_attempt_at = $1, give_up_at = $2, "
+      "attempts = 0, claimed_by = NULL, lease_until = NULL, updated_at = $1 "
+      "WHERE cashout_id = $3 AND event_seq = $4 AND (CAST($5 AS TEXT) IS NULL OR channel = $5) "
+      "AND (lease_until IS NULL OR lease_until <= $1) "
       "AND (endpoint_id IS NULL OR endpoint_id IN "
       "(SELECT id FROM webhook_endpoints WHERE deleted_at IS NULL))");
   if (!statement.is_ok()) return std::move(statement).status();
@@ -515,7 +515,7 @@ Result<int64_t> SqlWriteTx::redeliver_event(int64_t cashout_id, int32_t event_se
   if (channel) {
     s.bind(5, *channel);
   } else {
-    s.bind_null(5);
+    s.bind_null(5, SqlType::kText);
   }
   Status updated = s.execute();
   if (!updated.is_ok()) return unmapped(s, "redeliver notification");

@@ -38,7 +38,7 @@ class ColumnsFrom final : public Statement {
   void bind_blob(int, std::string_view) override {
     PAYOUTD_ASSERT(false && "ColumnsFrom is read-only");
   }
-  void bind_null(int) override { PAYOUTD_ASSERT(false && "ColumnsFrom is read-only"); }
+  void bind_null(int, SqlType) override { PAYOUTD_ASSERT(false && "ColumnsFrom is read-only"); }
   Result<bool> step() override {
     PAYOUTD_ASSERT(false && "ColumnsFrom is read-only");
     return false;
@@ -236,17 +236,17 @@ Result<std::pair<std::vector<T>, int64_t>> run_list(Connection& connection, cons
 }  // namespace
 
 Result<Merchant> merchant_by_id(Connection& connection, int64_t merchant_id) {
-  static const std::string sql = std::string(kMerchantSelect) + " WHERE id = ?1";
+  static const std::string sql = std::string(kMerchantSelect) + " WHERE id = $1";
   return one_merchant(connection, sql, [&](Statement& s) { s.bind(1, merchant_id); });
 }
 
 Result<Merchant> merchant_by_login(Connection& connection, std::string_view login) {
-  static const std::string sql = std::string(kMerchantSelect) + " WHERE login = ?1";
+  static const std::string sql = std::string(kMerchantSelect) + " WHERE login = $1";
   return one_merchant(connection, sql, [&](Statement& s) { s.bind(1, login); });
 }
 
 Result<Merchant> merchant_by_api_username(Connection& connection, std::string_view username) {
-  static const std::string sql = std::string(kMerchantSelect) + " WHERE api_username = ?1";
+  static const std::string sql = std::string(kMerchantSelect) + " WHERE api_username = $1";
   return one_merchant(connection, sql, [&](Statement& s) { s.bind(1, username); });
 }
 
@@ -258,8 +258,8 @@ Result<Merchant> merchant_by_access_token(Connection& connection, std::string_vi
   // The token row by its primary key, then the merchant by its: two index lookups, one statement.
   static const std::string sql =
       std::string(kMerchantSelect) +
-      " WHERE id = (SELECT merchant_id FROM api_tokens WHERE token_hash = ?1 AND kind = 'access' "
-      "AND revoked_at IS NULL AND expires_at > ?2)";
+      " WHERE id = (SELECT merchant_id FROM api_tokens WHERE token_hash = $1 AND kind = 'access' "
+      "AND revoked_at IS NULL AND expires_at > $2)";
   return one_merchant(connection, sql, [&](Statement& s) {
     s.bind_blob(1, token_hash);
     s.bind(2, now);
@@ -285,7 +285,7 @@ Result<std::vector<Merchant>> list_merchants(Connection& connection) {
 Result<FeeSchedule> fee_schedule(Connection& connection, int64_t merchant_id,
                                  std::string_view currency) {
   Result<StatementLease> statement = connection.prepare(
-      "SELECT fixed_minor, percent_bps FROM merchant_fees WHERE merchant_id = ?1 AND currency = ?2");
+      "SELECT fixed_minor, percent_bps FROM merchant_fees WHERE merchant_id = $1 AND currency = $2");
   if (!statement.is_ok()) return std::move(statement).status();
   (*statement)->bind(1, merchant_id);
   (*statement)->bind(2, currency);
@@ -301,7 +301,7 @@ Result<FeeSchedule> fee_schedule(Connection& connection, int64_t merchant_id,
 
 Result<Wallet> wallet_by_id(Connection& connection, int64_t merchant_id, int64_t wallet_id) {
   static const std::string sql =
-      std::string(wallet_select()) + " WHERE w.id = ?1 AND w.merchant_id = ?2";
+      std::string(wallet_select()) + " WHERE w.id = $1 AND w.merchant_id = $2";
   Result<StatementLease> statement = connection.prepare(sql);
   if (!statement.is_ok()) return std::move(statement).status();
   (*statement)->bind(1, wallet_id);
@@ -315,7 +315,7 @@ Result<Wallet> wallet_by_id(Connection& connection, int64_t merchant_id, int64_t
 Result<Wallet> wallet_by_currency(Connection& connection, int64_t merchant_id,
                                   std::string_view currency) {
   static const std::string sql =
-      std::string(wallet_select()) + " WHERE w.merchant_id = ?1 AND w.currency = ?2";
+      std::string(wallet_select()) + " WHERE w.merchant_id = $1 AND w.currency = $2";
   Result<StatementLease> statement = connection.prepare(sql);
   if (!statement.is_ok()) return std::move(statement).status();
   (*statement)->bind(1, merchant_id);
@@ -344,14 +344,14 @@ Result<Payout> find_payout(Connection& connection, int64_t merchant_id, const Pa
   if (merchant_id < 0) return Status::invalid_argument("merchant_id", "negative merchant id");
 
   static const std::string by_cashout_id = "SELECT " + std::string(payout_columns()) +
-                                           " FROM payouts WHERE cashout_id = ?1"
-                                           " AND (?2 = 0 OR merchant_id = ?2)";
+                                           " FROM payouts WHERE cashout_id = $1"
+                                           " AND ($2 = 0 OR merchant_id = $2)";
   static const std::string by_public_id = "SELECT " + std::string(payout_columns()) +
-                                          " FROM payouts WHERE public_id = ?1"
-                                          " AND (?2 = 0 OR merchant_id = ?2)";
+                                          " FROM payouts WHERE public_id = $1"
+                                          " AND ($2 = 0 OR merchant_id = $2)";
   static const std::string by_external_id = "SELECT " + std::string(payout_columns()) +
-                                            " FROM payouts WHERE external_id = ?1"
-                                            " AND merchant_id = ?2";
+                                            " FROM payouts WHERE external_id = $1"
+                                            " AND merchant_id = $2";
   const std::string* sql = nullptr;
   if (ref.cashout_id) {
     sql = &by_cashout_id;
@@ -410,7 +410,7 @@ Result<GroupPrefetch> group_prefetch(Connection& connection,
            "(SELECT CAST(pg_get_serial_sequence('journal_transactions', 'id') AS regclass) AS "
            "journals, CAST(pg_get_serial_sequence('wallet_transactions', 'id') AS regclass) AS "
            "wallet_rows OFFSET 0) AS s "
-           "WHERE p.cashout_id = ANY(CAST(?1 AS bigint[]))";
+           "WHERE p.cashout_id = ANY(CAST($1 AS bigint[]))";
   }();
   static const int merchant_first = static_cast<int>(count_listed(payout_columns()));
   static const int wallet_first =
@@ -457,7 +457,7 @@ Result<GroupPrefetch> group_prefetch(Connection& connection,
 Result<std::vector<PayoutEvent>> payout_events(Connection& connection, int64_t cashout_id) {
   Result<StatementLease> statement = connection.prepare(
       "SELECT seq, event_type, from_status, to_status, actor_type, message, created_at "
-      "FROM payout_events WHERE cashout_id = ?1 ORDER BY seq");
+      "FROM payout_events WHERE cashout_id = $1 ORDER BY seq");
   if (!statement.is_ok()) return std::move(statement).status();
   (*statement)->bind(1, cashout_id);
   std::vector<PayoutEvent> events;

@@ -258,10 +258,9 @@ class SqlWriteTx final : public SqlReader<WriteTx> {
 inline std::string_view account_kind_sql(AccountKind kind) { return account_kind_name(kind); }
 
 // The journal insert of a payout movement the payout already has: the unique (cashout_id, kind)
-// index journal_one_movement_per_payout (both backends name its columns in the message).
+// index journal_one_movement_per_payout.
 inline bool is_second_movement(const DatabaseError& error) {
-  return error.is_unique() &&
-         error.message_contains("journal_transactions.cashout_id, journal_transactions.kind");
+  return error.violated(Constraint::kOneMovementPerPayout);
 }
 inline Status second_movement(const JournalPosting& posting) {
   return Status::error(ErrorKind::kAlreadyExists,

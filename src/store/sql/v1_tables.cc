@@ -30,7 +30,7 @@ Result<ApiToken> api_token_by_hash(Connection& connection, std::string_view toke
   PAYOUTD_RETURN_IF_ERROR(check_token_hash(token_hash, "token_hash"));
   Result<StatementLease> statement = connection.prepare(
       "SELECT merchant_id, family_id, kind, expires_at, revoked_at, replaced_by_hash, created_at "
-      "FROM api_tokens WHERE token_hash = ?1");
+      "FROM api_tokens WHERE token_hash = $1");
   if (!statement.is_ok()) return std::move(statement).status();
   Statement& s = **statement;
   s.bind_blob(1, token_hash);
@@ -60,7 +60,7 @@ Result<IdempotencyRecord> idempotency_record(Connection& connection, int64_t mer
                                              std::string_view key) {
   Result<StatementLease> statement = connection.prepare(
       "SELECT request_hash, response_status, response_body, created_at, expires_at "
-      "FROM idempotency_keys WHERE merchant_id = ?1 AND \"key\" = ?2");
+      "FROM idempotency_keys WHERE merchant_id = $1 AND \"key\" = $2");
   if (!statement.is_ok()) return std::move(statement).status();
   Statement& s = **statement;
   s.bind(1, merchant_id);
@@ -88,7 +88,7 @@ Status SqlWriteTx::insert_api_token(const ApiToken& token) {
   }
   Result<StatementLease> statement = connection_.prepare(
       "INSERT INTO api_tokens (token_hash, merchant_id, family_id, kind, expires_at, revoked_at, "
-      "replaced_by_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+      "replaced_by_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)");
   if (!statement.is_ok()) return std::move(statement).status();
   Statement& s = **statement;
   s.bind_blob(1, token.token_hash);
@@ -100,13 +100,15 @@ Status SqlWriteTx::insert_api_token(const ApiToken& token) {
   if (token.replaced_by_hash) {
     s.bind_blob(7, *token.replaced_by_hash);
   } else {
-    s.bind_null(7);
+    s.bind_null(7, SqlType::kBlob);
   }
   s.bind(8, token.created_at);
   Status inserted = s.execute();
   if (!inserted.is_ok()) {
     const DatabaseError& error = s.last_error();
-    if (error.is_unique()) return Status::error(ErrorKind::kAlreadyExists, "token already exists");
+    if (error.violated(Constraint::kApiTokenHash)) {
+      return Status::error(ErrorKind::kAlreadyExists, "token already exists");
+    }
     if (error.is_foreign_key()) return Status::not_found("merchant not found");
     if (error.is_check()) {
       return Status::invalid_argument("token", "invalid api token row: " + error.message);
@@ -121,8 +123,8 @@ Status SqlWriteTx::rotate_api_token(std::string_view token_hash,
   PAYOUTD_RETURN_IF_ERROR(check_token_hash(token_hash, "token_hash"));
   PAYOUTD_RETURN_IF_ERROR(check_token_hash(replaced_by_hash, "replaced_by_hash"));
   Result<StatementLease> statement = connection_.prepare(
-      "UPDATE api_tokens SET revoked_at = ?1, replaced_by_hash = ?2 "
-      "WHERE token_hash = ?3 AND revoked_at IS NULL AND replaced_by_hash IS NULL");
+      "UPDATE api_tokens SET revoked_at = $1, replaced_by_hash = $2 "
+      "WHERE token_hash = $3 AND revoked_at IS NULL AND replaced_by_hash IS NULL");
   if (!statement.is_ok()) return std::move(statement).status();
   Statement& s = **statement;
   s.bind(1, at);
@@ -139,7 +141,7 @@ Status SqlWriteTx::rotate_api_token(std::string_view token_hash,
 
 Result<int64_t> SqlWriteTx::revoke_api_token_family(std::string_view family_id, int64_t at) {
   Result<StatementLease> statement = connection_.prepare(
-      "UPDATE api_tokens SET revoked_at = ?1 WHERE family_id = ?2 AND revoked_at IS NULL");
+      "UPDATE api_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL");
   if (!statement.is_ok()) return std::move(statement).status();
   (*statement)->bind(1, at);
   (*statement)->bind(2, family_id);
@@ -150,7 +152,7 @@ Result<int64_t> SqlWriteTx::revoke_api_token_family(std::string_view family_id, 
 
 Result<int64_t> SqlWriteTx::revoke_merchant_api_tokens(int64_t merchant_id, int64_t at) {
   Result<StatementLease> statement = connection_.prepare(
-      "UPDATE api_tokens SET revoked_at = ?1 WHERE merchant_id = ?2 AND revoked_at IS NULL");
+      "UPDATE api_tokens SET revoked_at = $1 WHERE merchant_id = $2 AND revoked_at IS NULL");
   if (!statement.is_ok()) return std::move(statement).status();
   (*statement)->bind(1, at);
   (*statement)->bind(2, merchant_id);
@@ -166,7 +168,7 @@ Result<int64_t> SqlWriteTx::delete_expired_api_tokens(int64_t merchant_id, int64
   PAYOUTD_RETURN_IF_ERROR(check_row_limit(limit));
   Result<StatementLease> statement = connection_.prepare(
       "DELETE FROM api_tokens WHERE token_hash IN (SELECT token_hash FROM api_tokens "
-      "WHERE merchant_id = ?1 AND expires_at < ?2 LIMIT ?3)");
+      "WHERE merchant_id = $1 AND expires_at < $2 LIMIT $3)");
   if (!statement.is_ok()) return std::move(statement).status();
   (*statement)->bind(1, merchant_id);
   (*statement)->bind(2, now);
@@ -181,7 +183,7 @@ Result<int64_t> SqlWriteTx::delete_expired_api_tokens(int64_t merchant_id, int64
 Status SqlWriteTx::insert_idempotency_record(const IdempotencyRecord& record) {
   Result<StatementLease> statement = connection_.prepare(
       "INSERT INTO idempotency_keys (merchant_id, \"key\", request_hash, response_status, "
-      "response_body, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+      "response_body, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)");
   if (!statement.is_ok()) return std::move(statement).status();
   Statement& s = **statement;
   s.bind(1, record.merchant_id);
@@ -194,7 +196,7 @@ Status SqlWriteTx::insert_idempotency_record(const IdempotencyRecord& record) {
   Status inserted = s.execute();
   if (!inserted.is_ok()) {
     const DatabaseError& error = s.last_error();
-    if (error.is_unique()) {
+    if (error.violated(Constraint::kIdempotencyKey)) {
       return Status::error(ErrorKind::kAlreadyExists, "idempotency key already used");
     }
     if (error.is_foreign_key()) return Status::not_found("merchant not found");
@@ -209,7 +211,7 @@ Status SqlWriteTx::insert_idempotency_record(const IdempotencyRecord& record) {
 
 Status SqlWriteTx::delete_idempotency_record(int64_t merchant_id, std::string_view key) {
   Result<StatementLease> statement = connection_.prepare(
-      "DELETE FROM idempotency_keys WHERE merchant_id = ?1 AND \"key\" = ?2");
+      "DELETE FROM idempotency_keys WHERE merchant_id = $1 AND \"key\" = $2");
   if (!statement.is_ok()) return std::move(statement).status();
   (*statement)->bind(1, merchant_id);
   (*statement)->bind(2, key);
@@ -224,8 +226,8 @@ Result<int64_t> SqlWriteTx::delete_expired_idempotency_records(int64_t merchant_
                                                                   int64_t now, int limit) {
   PAYOUTD_RETURN_IF_ERROR(check_row_limit(limit));
   Result<StatementLease> statement = connection_.prepare(
-      "DELETE FROM idempotency_keys WHERE merchant_id = ?1 AND \"key\" IN (SELECT \"key\" "
-      "FROM idempotency_keys WHERE merchant_id = ?1 AND expires_at < ?2 LIMIT ?3)");
+      "DELETE FROM idempotency_keys WHERE merchant_id = $1 AND \"key\" IN (SELECT \"key\" "
+      "FROM idempotency_keys WHERE merchant_id = $1 AND expires_at < $2 LIMIT $3)");
   if (!statement.is_ok()) return std::move(statement).status();
   (*statement)->bind(1, merchant_id);
   (*statement)->bind(2, now);

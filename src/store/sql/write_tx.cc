@@ -41,7 +41,7 @@ const std::string& insert_payout_sql() {
     std::string placeholders;
     for (int i = 1; i <= 45; ++i) {
       if (i > 1) placeholders += ", ";
-      placeholders += '?';
+      placeholders += '$';
       placeholders += std::to_string(i);
     }
     return "INSERT INTO payouts (" + std::string(columns) + ") VALUES (" + placeholders +
@@ -86,7 +86,7 @@ Result<int64_t> SqlWriteTx::insert_merchant(const Merchant& merchant) {
   Result<StatementLease> statement = connection_.prepare(
       "INSERT INTO merchants (name, status, login, pass_salt, pass_hash, secret_key_sealed, "
       "api_username, api_password_salt, api_password_hash, ip_allow, notification_url, "
-      "created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) "
+      "created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) "
       "RETURNING id");
   if (!statement.is_ok()) return std::move(statement).status();
   Statement& s = **statement;
@@ -106,10 +106,10 @@ Result<int64_t> SqlWriteTx::insert_merchant(const Merchant& merchant) {
   Result<int64_t> inserted = insert_returning_id(s);
   if (!inserted.is_ok()) {
     const DatabaseError& error = s.last_error();
-    if (error.is_unique() && error.message_contains("merchants.login")) {
+    if (error.violated(Constraint::kMerchantLogin)) {
       return Status::error(ErrorKind::kAlreadyExists, "merchant login already taken");
     }
-    if (error.is_unique() && error.message_contains("merchants.api_username")) {
+    if (error.violated(Constraint::kMerchantApiUsername)) {
       return Status::error(ErrorKind::kAlreadyExists, "merchant api username already taken");
     }
     return unmapped(s, "insert merchant");
@@ -120,7 +120,7 @@ Result<int64_t> SqlWriteTx::insert_merchant(const Merchant& merchant) {
 Status SqlWriteTx::update_merchant_status(int64_t merchant_id, MerchantStatus status,
                                              int64_t at) {
   Result<StatementLease> statement =
-      connection_.prepare("UPDATE merchants SET status = ?1, updated_at = ?2 WHERE id = ?3");
+      connection_.prepare("UPDATE merchants SET status = $1, updated_at = $2 WHERE id = $3");
   if (!statement.is_ok()) return std::move(statement).status();
   (*statement)->bind(1, merchant_status_sql(status));
   (*statement)->bind(2, at);
@@ -133,9 +133,9 @@ Status SqlWriteTx::update_merchant_status(int64_t merchant_id, MerchantStatus st
 
 Status SqlWriteTx::update_merchant_credentials(const Merchant& merchant) {
   Result<StatementLease> statement = connection_.prepare(
-      "UPDATE merchants SET login = ?1, pass_salt = ?2, pass_hash = ?3, secret_key_sealed = ?4, "
-      "api_username = ?5, api_password_salt = ?6, api_password_hash = ?7, updated_at = ?8 "
-      "WHERE id = ?9");
+      "UPDATE merchants SET login = $1, pass_salt = $2, pass_hash = $3, secret_key_sealed = $4, "
+      "api_username = $5, api_password_salt = $6, api_password_hash = $7, updated_at = $8 "
+      "WHERE id = $9");
   if (!statement.is_ok()) return std::move(statement).status();
   Statement& s = **statement;
   s.bind(1, merchant.login);
@@ -149,7 +149,8 @@ Status SqlWriteTx::update_merchant_credentials(const Merchant& merchant) {
   s.bind(9, merchant.id);
   Status updated = s.execute();
   if (!updated.is_ok()) {
-    if (s.last_error().is_unique()) {
+    if (s.last_error().violated(Constraint::kMerchantLogin) ||
+        s.last_error().violated(Constraint::kMerchantApiUsername)) {
       return Status::error(ErrorKind::kAlreadyExists, "merchant credentials already taken");
     }
     return unmapped(s, "update merchant credentials");
@@ -162,7 +163,7 @@ Status SqlWriteTx::upsert_fee_schedule(int64_t merchant_id, std::string_view cur
                                           const FeeSchedule& schedule, int64_t at) {
   Result<StatementLease> statement = connection_.prepare(
       "INSERT INTO merchant_fees (merchant_id, currency, fixed_minor, percent_bps, updated_at) "
-      "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (merchant_id, currency) DO UPDATE SET "
+      "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (merchant_id, currency) DO UPDATE SET "
       "fixed_minor = excluded.fixed_minor, percent_bps = excluded.percent_bps, "
       "updated_at = excluded.updated_at");
   if (!statement.is_ok()) return std::move(statement).status();
@@ -191,7 +192,7 @@ Result<Wallet> SqlWriteTx::insert_wallet(int64_t merchant_id, std::string_view c
   {
     Result<StatementLease> statement = connection_.prepare(
         "INSERT INTO wallets (merchant_id, currency, is_active, created_at, updated_at) "
-        "VALUES (?1, ?2, 1, ?3, ?3) RETURNING id");
+        "VALUES ($1, $2, 1, $3, $3) RETURNING id");
     if (!statement.is_ok()) return std::move(statement).status();
     Statement& s = **statement;
     s.bind(1, merchant_id);
@@ -199,7 +200,7 @@ Result<Wallet> SqlWriteTx::insert_wallet(int64_t merchant_id, std::string_view c
     s.bind(3, at);
     Result<int64_t> inserted = insert_returning_id(s);
     if (!inserted.is_ok()) {
-      if (s.last_error().is_unique()) {
+      if (s.last_error().violated(Constraint::kWalletPerCurrency)) {
         return Status::error(ErrorKind::kAlreadyExists,
                              "merchant already has a " + std::string(currency) + " wallet");
       }
@@ -211,7 +212,7 @@ Result<Wallet> SqlWriteTx::insert_wallet(int64_t merchant_id, std::string_view c
   {
     Result<StatementLease> statement = connection_.prepare(
         "INSERT INTO accounts (kind, currency, wallet_id, balance, updated_at) "
-        "VALUES ('available', ?1, ?2, 0, ?3), ('held', ?1, ?2, 0, ?3)");
+        "VALUES ('available', $1, $2, 0, $3), ('held', $1, $2, 0, $3)");
     if (!statement.is_ok()) return std::move(statement).status();
     (*statement)->bind(1, currency);
     (*statement)->bind(2, wallet_id);
@@ -233,7 +234,7 @@ Result<int64_t> SqlWriteTx::platform_account(std::string_view currency, AccountK
   for (int attempt = 0; attempt < 2; ++attempt) {
     {
       Result<StatementLease> statement = connection_.prepare(
-          "SELECT id FROM accounts WHERE kind = ?1 AND currency = ?2 AND wallet_id IS NULL");
+          "SELECT id FROM accounts WHERE kind = $1 AND currency = $2 AND wallet_id IS NULL");
       if (!statement.is_ok()) return std::move(statement).status();
       (*statement)->bind(1, account_kind_sql(kind));
       (*statement)->bind(2, currency);
@@ -244,7 +245,7 @@ Result<int64_t> SqlWriteTx::platform_account(std::string_view currency, AccountK
     if (attempt == 1) break;
     Result<StatementLease> statement = connection_.prepare(
         "INSERT INTO accounts (kind, currency, wallet_id, balance, updated_at) "
-        "VALUES (?1, ?2, NULL, 0, ?3) "
+        "VALUES ($1, $2, NULL, 0, $3) "
         "ON CONFLICT (kind, currency) WHERE wallet_id IS NULL DO NOTHING RETURNING id");
     if (!statement.is_ok()) return std::move(statement).status();
     (*statement)->bind(1, account_kind_sql(kind));
@@ -275,7 +276,7 @@ Result<int64_t> SqlWriteTx::post_journal(const JournalPosting& posting) {
   {
     Result<StatementLease> statement = connection_.prepare(
         "INSERT INTO journal_transactions (kind, cashout_id, currency, created_at) "
-        "VALUES (?1, ?2, ?3, ?4) RETURNING id");
+        "VALUES ($1, $2, $3, $4) RETURNING id");
     if (!statement.is_ok()) return std::move(statement).status();
     Statement& s = **statement;
     s.bind(1, posting.kind);
@@ -305,7 +306,7 @@ Result<int64_t> SqlWriteTx::post_journal(const JournalPosting& posting) {
     {
       Result<StatementLease> statement = connection_.prepare(
           "INSERT INTO journal_entries (journal_id, account_id, amount, currency) "
-          "VALUES (?1, ?2, ?3, ?4)");
+          "VALUES ($1, $2, $3, $4)");
       if (!statement.is_ok()) return std::move(statement).status();
       Statement& s = **statement;
       s.bind(1, journal_id);
@@ -321,8 +322,8 @@ Result<int64_t> SqlWriteTx::post_journal(const JournalPosting& posting) {
       }
     }
     Result<StatementLease> statement = connection_.prepare(
-        "UPDATE accounts SET balance = balance + ?1, updated_at = ?2 "
-        "WHERE id = ?3 AND currency = ?4");
+        "UPDATE accounts SET balance = balance + $1, updated_at = $2 "
+        "WHERE id = $3 AND currency = $4");
     if (!statement.is_ok()) return std::move(statement).status();
     Statement& s = **statement;
     s.bind(1, leg.amount_minor);
@@ -332,10 +333,10 @@ Result<int64_t> SqlWriteTx::post_journal(const JournalPosting& posting) {
     Status updated = s.execute();
     if (!updated.is_ok()) {
       const DatabaseError& error = s.last_error();
-      if (error.is_check() && error.message_contains("available_balance_non_negative")) {
+      if (error.violated(Constraint::kAvailableBalanceNonNegative)) {
         return Status::error(ErrorKind::kInsufficientFunds, "insufficient wallet balance");
       }
-      if (error.is_check() && error.message_contains("held_balance_non_negative")) {
+      if (error.violated(Constraint::kHeldBalanceNonNegative)) {
         return Status::internal("held balance of account " + std::to_string(leg.account_id) +
                                 " would become negative");
       }
@@ -355,7 +356,7 @@ Result<int64_t> SqlWriteTx::insert_wallet_transaction(const WalletTransaction& t
   Result<StatementLease> statement = connection_.prepare(
       "INSERT INTO wallet_transactions (wallet_id, journal_id, type, transaction_type, amount, "
       "currency, balance_after, reference_type, reference_id, remarks, created_at) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING id");
+      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id");
   if (!statement.is_ok()) return std::move(statement).status();
   Statement& s = **statement;
   s.bind(1, transaction.wallet_id);
@@ -426,10 +427,10 @@ Result<int64_t> SqlWriteTx::insert_payout(const Payout& payout) {
   Result<int64_t> inserted = insert_returning_id(s);
   if (!inserted.is_ok()) {
     const DatabaseError& error = s.last_error();
-    if (error.is_unique() && error.message_contains("payouts.external_id")) {
+    if (error.violated(Constraint::kPayoutExternalId)) {
       return Status::error(ErrorKind::kAlreadyExists, "External ID already used");
     }
-    if (error.is_unique() && error.message_contains("payouts.public_id")) {
+    if (error.violated(Constraint::kPayoutPublicId)) {
       return Status::error(ErrorKind::kAlreadyExists, "payout public id already in use");
     }
     if (error.is_trigger() || error.is_foreign_key()) {
@@ -443,17 +444,17 @@ Result<int64_t> SqlWriteTx::insert_payout(const Payout& payout) {
 Status SqlWriteTx::apply_status_change(const StatusChange& change) {
   // One statement text per target status (the timestamp column differs); each is cached.
   const std::string_view column = timestamp_column_for(change.to);
-  std::string sql = "UPDATE payouts SET status = ?1, updated_at = ?2, ";
-  if (!column.empty()) sql += std::string(column) + " = ?2, ";
+  std::string sql = "UPDATE payouts SET status = $1, updated_at = $2, ";
+  if (!column.empty()) sql += std::string(column) + " = $2, ";
   // A terminal payout has nothing left for the engine: no follow-up, no lease.
   if (status_is_terminal(change.to)) {
     sql += "engine_next_at = NULL, engine_claimed_by = NULL, engine_lease_until = NULL, ";
   }
   sql +=
-      "failure_code = coalesce(?3, failure_code), failure_reason = coalesce(?4, failure_reason), "
-      "bank_reference_id = coalesce(?5, bank_reference_id), "
-      "cancel_requested_at = coalesce(?6, cancel_requested_at), event_seq = event_seq + 1 "
-      "WHERE cashout_id = ?7 AND status = ?8 AND event_seq = ?9";
+      "failure_code = coalesce($3, failure_code), failure_reason = coalesce($4, failure_reason), "
+      "bank_reference_id = coalesce($5, bank_reference_id), "
+      "cancel_requested_at = coalesce($6, cancel_requested_at), event_seq = event_seq + 1 "
+      "WHERE cashout_id = $7 AND status = $8 AND event_seq = $9";
   Result<StatementLease> statement = connection_.prepare(sql);
   if (!statement.is_ok()) return std::move(statement).status();
   Statement& s = **statement;
@@ -479,7 +480,7 @@ Status SqlWriteTx::apply_status_change(const StatusChange& change) {
 Status SqlWriteTx::insert_event(const PayoutEvent& event) {
   Result<StatementLease> statement = connection_.prepare(
       "INSERT INTO payout_events (cashout_id, seq, event_type, from_status, to_status, "
-      "actor_type, message, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+      "actor_type, message, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)");
   if (!statement.is_ok()) return std::move(statement).status();
   Statement& s = **statement;
   s.bind(1, event.cashout_id);
@@ -488,7 +489,7 @@ Status SqlWriteTx::insert_event(const PayoutEvent& event) {
   if (event.from_status) {
     s.bind(4, status_name(*event.from_status));
   } else {
-    s.bind_null(4);
+    s.bind_null(4, SqlType::kText);
   }
   s.bind(5, status_name(event.to_status));
   s.bind(6, actor_name(event.actor));
@@ -496,7 +497,7 @@ Status SqlWriteTx::insert_event(const PayoutEvent& event) {
   s.bind(8, event.created_at);
   Status inserted = s.execute();
   if (!inserted.is_ok()) {
-    if (s.last_error().is_unique()) {
+    if (s.last_error().violated(Constraint::kPayoutEventSeq)) {
       return Status::error(ErrorKind::kConflict, "payout " + std::to_string(event.cashout_id) +
                                                      " already has event " +
                                                      std::to_string(event.seq));
@@ -511,7 +512,7 @@ Status SqlWriteTx::insert_outbox(const OutboxMessage& message) {
   Result<StatementLease> statement = connection_.prepare(
       "INSERT INTO outbox (cashout_id, event_seq, channel, endpoint_id, target_url, payload, "
       "status, attempts, next_attempt_at, created_at, updated_at, event_id, give_up_at, "
-      "destination) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8, ?8, ?8, ?9, ?10, ?11)");
+      "destination) VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $8, $8, $9, $10, $11)");
   if (!statement.is_ok()) return std::move(statement).status();
   Statement& s = **statement;
   s.bind(1, message.cashout_id);
@@ -529,7 +530,7 @@ Status SqlWriteTx::insert_outbox(const OutboxMessage& message) {
   Status inserted = s.execute();
   if (!inserted.is_ok()) {
     if (s.last_error().is_foreign_key()) return Status::not_found("payout not found");
-    if (s.last_error().is_unique()) {
+    if (s.last_error().violated(Constraint::kOutboxOnePerDestination)) {
       return Status::error(ErrorKind::kAlreadyExists,
                            "event " + message.event_id + " already has a notification to " +
                                message.channel + " destination");

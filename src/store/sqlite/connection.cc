@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <mutex>
 #include <cstdint>
@@ -38,6 +39,19 @@ DatabaseError error_of(sqlite3* database, int result_code) {
                         database != nullptr ? sqlite3_errmsg(database) : sqlite3_errstr(result_code));
 }
 
+// The constraint a failure names. SQLite's diagnostic has a fixed shape (sqlite3.c,
+// sqlite3UniqueConstraint and sqlite3HaltConstraint): "UNIQUE constraint failed: " followed by the
+// `table.column` list or "index 'name'", and "CHECK constraint failed: " followed by the
+// constraint's name. The rest is compared whole with the listed keys (store/sql/constraints.h).
+sql::Constraint constraint_named_by(std::string_view message) {
+  constexpr std::string_view kShapes[] = {"UNIQUE constraint failed: ",
+                                          "CHECK constraint failed: "};
+  for (std::string_view shape : kShapes) {
+    if (message.starts_with(shape)) return sql::constraint_of_sqlite_key(message.substr(shape.size()));
+  }
+  return sql::Constraint::kUnlisted;
+}
+
 }  // namespace
 
 DatabaseError database_error(int extended_code, std::string message) {
@@ -67,6 +81,7 @@ DatabaseError database_error(int extended_code, std::string message) {
                                                                     : sql::FailureKind::kOther;
       break;
   }
+  if (error.is_constraint()) error.constraint = constraint_named_by(error.message);
   switch (primary_code(extended_code)) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
@@ -91,12 +106,50 @@ DatabaseError database_error(int extended_code, std::string message) {
 // ---- Statement ----
 
 SqliteStatement::SqliteStatement(SqliteConnection& connection, sqlite3_stmt* statement)
-    : connection_(connection), statement_(statement) {}
+    : connection_(connection), statement_(statement) {
+  // SQLite numbers the parameters of a text in the order they first appear; the texts name them
+  // `$N` (store/sql/connection.h): map each number to its slot once.
+  const int count = sqlite3_bind_parameter_count(statement_);
+  for (int slot = 1; slot <= count; ++slot) {
+    const char* name = sqlite3_bind_parameter_name(statement_, slot);
+    // Every parameter of our texts is `$N`: anything else is a programming error.
+    PAYOUTD_ASSERT(name != nullptr && name[0] == '$');
+    const std::string_view digits(name + 1);
+    int number = 0;
+    auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), number);
+    PAYOUTD_ASSERT(error == std::errc() && end == digits.data() + digits.size());
+    PAYOUTD_ASSERT(number >= 1 && number <= kMaxParameterNumber);
+    if (static_cast<size_t>(number) >= slot_of_number_.size()) {
+      slot_of_number_.resize(static_cast<size_t>(number) + 1, 0);
+    }
+    slot_of_number_[static_cast<size_t>(number)] = slot;
+  }
+  bound_.assign(static_cast<size_t>(count) + 1, false);
+}
+
+int SqliteStatement::slot(int number) {
+  if (number >= 1 && static_cast<size_t>(number) < slot_of_number_.size() &&
+      slot_of_number_[static_cast<size_t>(number)] != 0) {
+    const int at = slot_of_number_[static_cast<size_t>(number)];
+    bound_[static_cast<size_t>(at)] = true;
+    return at;
+  }
+  // A number the text does not use is accepted and ignored, as PostgreSQL does with a typed
+  // parameter its text does not use (queries bind one parameter set for several texts).
+  if ((number < 1 || number > kMaxParameterNumber) && !bind_error_.failed()) {
+    bind_error_ = database_error(SQLITE_RANGE, "bind index " + std::to_string(number) +
+                                                   " out of range (1 to " +
+                                                   std::to_string(kMaxParameterNumber) + ")");
+  }
+  return 0;
+}
 
 SqliteStatement::~SqliteStatement() { sqlite3_finalize(statement_); }
 
 void SqliteStatement::bind(int index, int64_t value) {
-  int rc = sqlite3_bind_int64(statement_, index, value);
+  const int at = slot(index);
+  if (at == 0) return;
+  int rc = sqlite3_bind_int64(statement_, at, value);
   if (rc != SQLITE_OK && !bind_error_.failed()) {
     bind_error_ = error_of(sqlite3_db_handle(statement_), rc);
   }
@@ -105,7 +158,9 @@ void SqliteStatement::bind(int index, int64_t value) {
 void SqliteStatement::bind(int index, std::string_view text) {
   // data() of an empty string_view may be null, which SQLite would read as NULL: use "".
   const char* data = text.empty() ? "" : text.data();
-  int rc = sqlite3_bind_text64(statement_, index, data, text.size(), transient_destructor(),
+  const int at = slot(index);
+  if (at == 0) return;
+  int rc = sqlite3_bind_text64(statement_, at, data, text.size(), transient_destructor(),
                                SQLITE_UTF8);
   if (rc != SQLITE_OK && !bind_error_.failed()) {
     bind_error_ = error_of(sqlite3_db_handle(statement_), rc);
@@ -115,20 +170,32 @@ void SqliteStatement::bind(int index, std::string_view text) {
 void SqliteStatement::bind_blob(int index, std::string_view bytes) {
   // A null pointer would bind NULL; an empty blob must stay an (empty) blob.
   const char* data = bytes.empty() ? "" : bytes.data();
-  int rc = sqlite3_bind_blob64(statement_, index, data, bytes.size(), transient_destructor());
+  const int at = slot(index);
+  if (at == 0) return;
+  int rc = sqlite3_bind_blob64(statement_, at, data, bytes.size(), transient_destructor());
   if (rc != SQLITE_OK && !bind_error_.failed()) {
     bind_error_ = error_of(sqlite3_db_handle(statement_), rc);
   }
 }
 
-void SqliteStatement::bind_null(int index) {
-  int rc = sqlite3_bind_null(statement_, index);
+void SqliteStatement::bind_null(int index, sql::SqlType /*type: SQLite's values carry their own*/) {
+  const int at = slot(index);
+  if (at == 0) return;
+  int rc = sqlite3_bind_null(statement_, at);
   if (rc != SQLITE_OK && !bind_error_.failed()) {
     bind_error_ = error_of(sqlite3_db_handle(statement_), rc);
   }
 }
 
 Result<bool> SqliteStatement::step() {
+  for (size_t at = 1; at < bound_.size() && !bind_error_.failed(); ++at) {
+    if (bound_[at]) continue;
+    // Every parameter is bound, a NULL too (with its type), as PostgreSQL requires: a missing
+    // one is a caller's mistake, not a NULL.
+    bind_error_ = database_error(SQLITE_RANGE, std::string("parameter ") +
+                                                   sqlite3_bind_parameter_name(statement_, static_cast<int>(at)) +
+                                                   " is not bound");
+  }
   if (bind_error_.failed()) {
     last_error_ = bind_error_;
     Status status = sql::status_of(last_error_, "bind");
@@ -173,6 +240,7 @@ int64_t SqliteStatement::changes() const { return sqlite3_changes64(sqlite3_db_h
 void SqliteStatement::reset() {
   sqlite3_reset(statement_);
   sqlite3_clear_bindings(statement_);
+  std::fill(bound_.begin(), bound_.end(), false);
   bind_error_ = DatabaseError{};
   last_error_ = DatabaseError{};
 }

@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "core/status.h"
 #include "store/sql/connection.h"
@@ -41,7 +42,7 @@ class SqliteStatement final : public sql::Statement {
   void bind(int index, int64_t value) override;
   void bind(int index, std::string_view text) override;
   void bind_blob(int index, std::string_view bytes) override;
-  void bind_null(int index) override;
+  void bind_null(int index, sql::SqlType type) override;
   Result<bool> step() override;
 
   bool column_is_null(int column) const override;
@@ -55,9 +56,16 @@ class SqliteStatement final : public sql::Statement {
 
  private:
   void note_bind(int result_code);
+  // The slot of parameter `$number`; 0 when the text has none (a remembered bind error when the
+  // number is out of range).
+  int slot(int number);
+
+  static constexpr int kMaxParameterNumber = 32766;  // SQLite's default SQLITE_MAX_VARIABLE_NUMBER
 
   SqliteConnection& connection_;
   sqlite3_stmt* statement_;
+  std::vector<int> slot_of_number_;  // [N]: the slot of `$N`, 0 when the text has no `$N`
+  std::vector<bool> bound_;          // [slot]: bound since the last reset
   DatabaseError bind_error_;
   DatabaseError last_error_;
 };

@@ -448,7 +448,7 @@ Status apply_migrations(SqliteConnection& connection, int64_t now_micros) {
                                        ") failed: " + applied.message()));
     }
     Result<StatementLease> record = connection.prepare(
-        "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)");
+        "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)");
     if (!record.is_ok()) return rollback(std::move(record).status());
     (*record)->bind(1, static_cast<int64_t>(migration.version));
     (*record)->bind(2, migration.name);
