@@ -1,14 +1,11 @@
 #include "commands/commands.h"
 
-#include <arpa/inet.h>
-
-#include <array>
-#include <cstring>
 #include <future>
 #include <memory>
 #include <utility>
 
 #include "core/ids.h"
+#include "core/ip_address.h"
 #include "core/time_format.h"
 #include "core/url.h"
 #include "api/payouts_v1/objects/payout_object.h"
@@ -545,65 +542,6 @@ Status validate_wallet_movement(const WalletMovementInput& input, bool is_deposi
   return validate_remarks(input.remarks);
 }
 
-// Parses "a.b.c.d" or an IPv6 address into 16 bytes (IPv4 as ::ffff:a.b.c.d) and reports the
-// number of significant bits (32 or 128).
-bool parse_ip(std::string_view text, std::array<uint8_t, 16>& out, int& bits) {
-  if (text.empty() || text.size() >= INET6_ADDRSTRLEN) return false;
-  char buffer[INET6_ADDRSTRLEN] = {};
-  std::memcpy(buffer, text.data(), text.size());
-  in_addr v4{};
-  if (inet_pton(AF_INET, buffer, &v4) == 1) {
-    out = {};
-    out[10] = 0xFF;
-    out[11] = 0xFF;
-    std::memcpy(out.data() + 12, &v4, 4);
-    bits = 32;
-    return true;
-  }
-  in6_addr v6{};
-  if (inet_pton(AF_INET6, buffer, &v6) == 1) {
-    std::memcpy(out.data(), &v6, 16);
-    bits = 128;
-    return true;
-  }
-  return false;
-}
-
-struct Cidr {
-  std::array<uint8_t, 16> address{};
-  int prefix_bits = 0;  // over the 128-bit form
-};
-
-std::optional<Cidr> parse_cidr(std::string_view text) {
-  const size_t slash = text.find('/');
-  std::string_view address_text = text.substr(0, slash);
-  Cidr cidr;
-  int bits = 0;
-  if (!parse_ip(address_text, cidr.address, bits)) return std::nullopt;
-  int prefix = bits;
-  if (slash != std::string_view::npos) {
-    std::string_view prefix_text = text.substr(slash + 1);
-    if (prefix_text.empty() || prefix_text.size() > 3) return std::nullopt;
-    prefix = 0;
-    for (char c : prefix_text) {
-      if (c < '0' || c > '9') return std::nullopt;
-      prefix = prefix * 10 + (c - '0');
-    }
-    if (prefix > bits) return std::nullopt;
-  }
-  cidr.prefix_bits = prefix + (128 - bits);
-  return cidr;
-}
-
-bool cidr_contains(const Cidr& cidr, const std::array<uint8_t, 16>& address) {
-  int remaining = cidr.prefix_bits;
-  for (size_t i = 0; i < 16 && remaining > 0; ++i, remaining -= 8) {
-    const uint8_t mask = remaining >= 8 ? 0xFF : static_cast<uint8_t>(0xFF << (8 - remaining));
-    if ((cidr.address[i] & mask) != (address[i] & mask)) return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 Result<PayoutWithEvents> apply_transition_in(WriteTx& tx, const TransitionInput& input,
@@ -638,22 +576,14 @@ Status validate_notification_url(std::string_view url, std::string_view field, s
 }
 
 Status validate_cidr(std::string_view cidr) {
-  if (!parse_cidr(cidr)) {
+  if (!parse_cidr_block(cidr)) {
     return Status::invalid_argument("ip_allow", "invalid CIDR '" + std::string(cidr) + "'");
   }
   return Status::ok();
 }
 
 bool ip_allowed(std::string_view address, const std::vector<std::string>& cidrs) {
-  if (cidrs.empty()) return true;
-  std::array<uint8_t, 16> parsed{};
-  int bits = 0;
-  if (!parse_ip(address, parsed, bits)) return false;
-  for (const std::string& text : cidrs) {
-    std::optional<Cidr> cidr = parse_cidr(text);
-    if (cidr && cidr_contains(*cidr, parsed)) return true;
-  }
-  return false;
+  return cidrs.empty() || address_in_any(address, cidrs);
 }
 
 Commands::Commands(Store& store, Clock& clock, RandomSource& random,

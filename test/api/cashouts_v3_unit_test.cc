@@ -5,13 +5,19 @@
 #include <atomic>
 #include <string>
 
-#include "api/cashouts_v3/rate_limiter.h"
+#include "commands/rate_limiter.h"
 #include "api/cashouts_v3/validation.h"
 #include "api/cashouts_v3/wire.h"
 #include "json/value.h"
 
 namespace payoutd::api::cashouts_v3 {
 namespace {
+
+using commands::RateLimit;
+using commands::RateLimiter;
+using commands::validate_rate_limit;
+using commands::kMaxRateLimitPerSecond;
+using commands::kMaxRateLimitBurst;
 
 json::Value parse_object(std::string_view text) {
   Result<json::Value> parsed = json::parse(text);

@@ -3,8 +3,13 @@
 #include <algorithm>
 #include <thread>
 
+#include "core/payout_status.h"
+#include "core/types.h"
 #include "pg_test_support.h"
 #include "store/postgres/schema.h"
+#include "store/sqlite/connection.h"
+#include "store/sqlite/schema.h"
+#include "support/test_support.h"
 
 namespace payoutd::testing {
 namespace {
@@ -127,6 +132,117 @@ TEST_F(PgSchemaTest, HasSQLitesNames) {
   EXPECT_EQ(raw.value("SELECT count(*) FROM information_schema.columns WHERE table_schema = "
                       "'public' AND table_name = 'payouts'"),
             "52");
+}
+
+// Every row of a one-column query through the shared SQL layer, sorted here (the two backends'
+// collations differ).
+std::vector<std::string> sorted_rows(sql::Connection& connection, const std::string& query) {
+  std::vector<std::string> out;
+  Result<StatementLease> statement = connection.prepare(query);
+  EXPECT_TRUE(statement.is_ok()) << query << ": " << statement.status().to_string();
+  if (!statement.is_ok()) return out;
+  for (;;) {
+    Result<bool> row = (*statement)->step();
+    EXPECT_TRUE(row.is_ok()) << query << ": " << (*statement)->last_error().message;
+    if (!row.is_ok() || !*row) break;
+    out.push_back((*statement)->column_text(0));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// The quoted names of the first `column IN ('a', 'b', ...)` (SQLite) or `column = ANY
+// (ARRAY['a'::text, ...])` (PostgreSQL) of a CHECK text, in their order.
+std::vector<std::string> quoted_names_after(const std::string& text, const std::string& start) {
+  std::vector<std::string> names;
+  size_t at = text.find(start);
+  if (at == std::string::npos) return names;
+  const size_t end = text.find(')', at);
+  for (at = text.find('\'', at); at < end;) {
+    const size_t close = text.find('\'', at + 1);
+    names.push_back(text.substr(at + 1, close - at - 1));
+    at = text.find('\'', close + 1);
+  }
+  return names;
+}
+
+// The two schemas are written twice (store/sqlite/schema.cc, store/postgres/schema.cc): this proves
+// them one catalog — every table and column with its type and nullability, every named index,
+// trigger and named CHECK — and the status lists of their CHECKs equal to core's enums.
+TEST_F(PgSchemaTest, CatalogIsSQLitesColumnForColumnAndStatusListsAreCoresEnums) {
+  ASSERT_TRUE(apply_migrations(*connection_, 1).is_ok());
+  TempDir dir;
+  Result<std::unique_ptr<sqlite::SqliteConnection>> lite =
+      sqlite::SqliteConnection::open(dir.file("catalog.db"), {});
+  ASSERT_TRUE(lite.is_ok()) << lite.status().to_string();
+  ASSERT_TRUE(sqlite::apply_migrations(**lite, 1).is_ok());
+  EXPECT_EQ(sqlite::latest_schema_version(), postgres::latest_schema_version());
+
+  const std::vector<std::string> lite_columns = sorted_rows(
+      **lite,
+      "SELECT m.name || '.' || p.name || ' ' || CASE lower(p.type) WHEN 'integer' THEN 'bigint' "
+      "WHEN 'blob' THEN 'bytea' ELSE lower(p.type) END || CASE WHEN p.\"notnull\" = 1 OR p.pk > 0 "
+      "THEN ' not null' ELSE ' null' END FROM sqlite_master m, pragma_table_info(m.name) p "
+      "WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'");
+  const std::vector<std::string> pg_columns = sorted_rows(
+      *connection_,
+      "SELECT table_name || '.' || column_name || ' ' || data_type || CASE WHEN is_nullable = 'NO' "
+      "THEN ' not null' ELSE ' null' END FROM information_schema.columns "
+      "WHERE table_schema = current_schema()");
+  EXPECT_GT(lite_columns.size(), 150u);
+  EXPECT_EQ(lite_columns, pg_columns);
+
+  // Named indexes (not those PostgreSQL makes for keys and UNIQUE constraints, nor SQLite's
+  // automatic ones), triggers, named CHECKs.
+  EXPECT_EQ(sorted_rows(**lite, "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"),
+            sorted_rows(*connection_,
+                        "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND "
+                        "indexname NOT IN (SELECT conname FROM pg_constraint)"));
+  // One rule is written differently: SQLite cannot add a CHECK to a table that exists, so its
+  // migration 5 made `payout_journals_are_movements` a trigger where PostgreSQL's is a CHECK.
+  constexpr std::string_view kTriggerInSqlite = "payout_journals_are_movements";
+  std::vector<std::string> lite_triggers =
+      sorted_rows(**lite, "SELECT name FROM sqlite_master WHERE type = 'trigger'");
+  ASSERT_EQ(std::erase(lite_triggers, std::string(kTriggerInSqlite)), 1u);
+  EXPECT_EQ(lite_triggers,
+            sorted_rows(*connection_, "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"));
+  const std::vector<std::string> lite_checks = sorted_rows(
+      **lite, "SELECT DISTINCT c.name FROM sqlite_master m, (SELECT 'available_balance_non_negative' "
+              "AS name UNION ALL SELECT 'held_balance_non_negative' UNION ALL SELECT "
+              "'platform_accounts_have_no_wallet' UNION ALL SELECT 'total_is_amount_plus_fees' "
+              "UNION ALL SELECT 'payout_journals_are_movements') c "
+              "WHERE instr(m.sql, 'CONSTRAINT ' || c.name) > 0 OR (m.type = 'trigger' AND m.name = c.name)");
+  EXPECT_EQ(lite_checks,
+            sorted_rows(*connection_,
+                        "SELECT conname FROM pg_constraint WHERE contype = 'c' AND conname IN "
+                        "('available_balance_non_negative', 'held_balance_non_negative', "
+                        "'platform_accounts_have_no_wallet', 'total_is_amount_plus_fees', "
+                        "'payout_journals_are_movements')"));
+  EXPECT_EQ(lite_checks.size(), 5u);
+
+  // The status lists: core's names, in core's order, on both.
+  std::vector<std::string> payout_statuses;
+  for (PayoutStatus status : kAllPayoutStatuses) payout_statuses.emplace_back(status_name(status));
+  const std::string lite_payouts = (*lite)->query_text(
+      "SELECT sql FROM sqlite_master WHERE name = 'payouts'").value();
+  EXPECT_EQ(quoted_names_after(lite_payouts, "CHECK (status IN ("), payout_statuses);
+  const std::string pg_payouts = connection_->query_text(
+      "SELECT string_agg(pg_get_constraintdef(oid), ' ') FROM pg_constraint WHERE conrelid = "
+      "'payouts'::regclass AND contype = 'c' AND pg_get_constraintdef(oid) LIKE 'CHECK ((status =%'")
+      .value();
+  EXPECT_EQ(quoted_names_after(pg_payouts, "CHECK ((status = ANY"), payout_statuses);
+  std::vector<std::string> outbox_statuses;
+  for (OutboxStatus status : {OutboxStatus::kPending, OutboxStatus::kDelivered, OutboxStatus::kFailed}) {
+    outbox_statuses.emplace_back(outbox_status_name(status));
+  }
+  const std::string lite_outbox =
+      (*lite)->query_text("SELECT sql FROM sqlite_master WHERE name = 'outbox'").value();
+  EXPECT_EQ(quoted_names_after(lite_outbox, "CHECK (status IN ("), outbox_statuses);
+  const std::string pg_outbox = connection_->query_text(
+      "SELECT string_agg(pg_get_constraintdef(oid), ' ') FROM pg_constraint WHERE conrelid = "
+      "'outbox'::regclass AND contype = 'c' AND pg_get_constraintdef(oid) LIKE 'CHECK ((status =%'")
+      .value();
+  EXPECT_EQ(quoted_names_after(pg_outbox, "CHECK ((status = ANY"), outbox_statuses);
 }
 
 // Migration 4's back-fill of outbox rows written before it.

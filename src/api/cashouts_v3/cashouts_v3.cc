@@ -7,7 +7,6 @@
 #include <variant>
 
 #include "api/cashouts_v3/validation.h"
-#include "crypto/hash.h"
 #include "json/value.h"
 #include "json/writer.h"
 
@@ -69,34 +68,29 @@ std::variant<Authenticated, http::Response> authenticate(Context& context,
 
   std::optional<Credentials> credentials = read_credentials(*parsed);
   if (!credentials) return respond_error(invalid_credentials_error());
-  Result<commands::V3Principal> principal =
-      context.commands.authenticate_v3(credentials->login, credentials->pass);
-  if (!principal.is_ok()) {
-    if (principal.status().kind() == ErrorKind::kUnauthenticated) {
+  Result<commands::V3Admission> admission = context.gate.admit(commands::V3Request{
+      credentials->login, credentials->pass, request.body, request.header("payload-signature"),
+      request.remote_address});
+  if (!admission.is_ok()) return unexpected(endpoint, admission.status(), request.request_id);
+  switch (admission->refusal) {
+    case commands::V3Refusal::kNone:
+      break;
+    case commands::V3Refusal::kInvalidCredentials:
       return respond_error(invalid_credentials_error());
+    case commands::V3Refusal::kInvalidSignature:
+      return respond_error(invalid_signature_error());
+    case commands::V3Refusal::kUnregisteredIp:
+      return respond_error(unregistered_ip_error());
+    case commands::V3Refusal::kMerchantDisabled:
+      return respond_error(merchant_disabled_error());
+    case commands::V3Refusal::kRateLimited: {
+      http::Response response = respond_error(too_many_requests_error());
+      response.headers.emplace_back("Retry-After", std::to_string(admission->retry_after_seconds));
+      return response;
     }
-    return unexpected(endpoint, principal.status(), request.request_id);
   }
-
-  // Over the exact raw bytes received, whatever their formatting; upper-case hex is accepted too.
-  std::optional<std::string_view> signature = request.header("payload-signature");
-  if (!signature ||
-      !crypto::verify_hmac_sha256_hex(principal->secret_key, request.body, *signature)) {
-    return respond_error(invalid_signature_error());
-  }
-  const Merchant& merchant = principal->merchant;
-  if (!commands::ip_allowed(request.remote_address, merchant.ip_allow)) {
-    return respond_error(unregistered_ip_error());
-  }
-  if (merchant.status != MerchantStatus::kActive) return respond_error(merchant_disabled_error());
-
-  const RateLimiter::Decision decision = context.limiter.acquire(merchant.id);
-  if (!decision.allowed) {
-    http::Response response = respond_error(too_many_requests_error());
-    response.headers.emplace_back("Retry-After", std::to_string(decision.retry_after_seconds));
-    return response;
-  }
-  return Authenticated{std::move(parsed).value(), std::move(principal).value()};
+  PAYOUTD_ASSERT(admission->principal.has_value());
+  return Authenticated{std::move(parsed).value(), std::move(*admission->principal)};
 }
 
 // ---- Result mapping (domain Status -> v3 wire) ----

@@ -1,9 +1,9 @@
-#include "api/cashouts_v3/rate_limiter.h"
+#include "commands/rate_limiter.h"
 
 #include <chrono>
 #include <utility>
 
-namespace payoutd::api::cashouts_v3 {
+namespace payoutd::commands {
 namespace {
 
 constexpr int64_t kMillionths = 1'000'000;
@@ -86,4 +86,4 @@ RateLimiter::Decision RateLimiter::acquire(int64_t merchant_id) {
   return refused;
 }
 
-}  // namespace payoutd::api::cashouts_v3
+}  // namespace payoutd::commands

@@ -16,7 +16,7 @@
 
 #include "core/status.h"
 
-namespace payoutd::api::cashouts_v3 {
+namespace payoutd::commands {
 
 struct RateLimit {
   int64_t per_second = 1000;  // 0 = no limit
@@ -70,4 +70,4 @@ class RateLimiter {
   std::unordered_map<int64_t, Bucket> buckets_;  // guarded by mutex_
 };
 
-}  // namespace payoutd::api::cashouts_v3
+}  // namespace payoutd::commands
