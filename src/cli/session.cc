@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <utility>
 
+#include "api/cashouts_v3/objects/notification_format.h"
+#include "api/payouts_v1/objects/webhook_format.h"
 #include "cli/cli.h"
 
 namespace payoutd::cli {
@@ -80,6 +82,10 @@ Result<std::unique_ptr<Session>> Session::open(const config::Settings& settings,
   options.limits.maximum_transaction_minor = settings.maximum_transaction_minor;
   options.notification_retry_window_micros =
       settings.timings.notify_retry_window_seconds * 1'000'000;
+  // The dialects render the notifications the commands write (commands/notification_formats.h).
+  static const api::cashouts_v3::NotificationFormat v3_notification_format;
+  static const api::payouts_v1::WebhookEventFormat v1_webhook_format;
+  options.formats = commands::NotificationFormats{&v3_notification_format, &v1_webhook_format};
   session->commands_ = std::make_unique<commands::Commands>(
       *session->store_, session->clock(), session->random_, session->master_key(),
       std::move(options));

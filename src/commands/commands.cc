@@ -8,7 +8,6 @@
 #include "core/ip_address.h"
 #include "core/time_format.h"
 #include "core/url.h"
-#include "api/payouts_v1/objects/payout_object.h"
 #include "crypto/credentials.h"
 #include "commands/write_ops.h"
 #include "json/writer.h"
@@ -78,27 +77,6 @@ std::string default_event_message(PayoutStatus from, PayoutStatus to, Actor acto
   }
   if (actor == Actor::kOperator) message += " by operator";
   return message;
-}
-
-// The v3 notification fields (notifications.md), captured at commit time. The `control` signature
-// is computed by the dispatcher at send time, so no secret is ever stored in the outbox.
-std::string v3_notification_payload(const Payout& payout, int64_t at) {
-  json::Writer writer;
-  writer.begin_object();
-  writer.key("date");
-  writer.string(format_v3_date(at));
-  writer.key("bank_reference_id");
-  writer.string(payout.bank_reference_id.value_or(""));
-  writer.key("comments");
-  writer.string(payout.description.value_or(""));
-  writer.key("external_id");
-  writer.string(payout.external_id);
-  writer.key("cashout_id");
-  writer.string(std::to_string(payout.cashout_id));
-  writer.key("status_reason");
-  writer.string(payout.failure_reason.value_or(""));
-  writer.end_object();
-  return writer.take();
 }
 
 // Posts the money movement of a transition (domain.md "Movements") as the payout's journal of
@@ -201,8 +179,8 @@ void stamp_status_time(Payout& payout, PayoutStatus to, int64_t at) {
 // - v1: one webhook event to each of the merchant's live endpoints subscribed to
 //   "payout.<status>", its body rendered now so it carries the payout as of this event.
 // give_up_at stays 0: the dispatcher's configured retry window counts from created_at.
-Status write_outbox(WriteTx& tx, const Payout& after, std::optional<PayoutStatus> from,
-                    const PayoutEvent& event, int64_t at) {
+Status write_outbox(WriteTx& tx, const NotificationFormats& formats, const Payout& after,
+                    std::optional<PayoutStatus> from, const PayoutEvent& event, int64_t at) {
   PAYOUTD_ASSERT(after.status == event.to_status);
   const std::string event_id = event_id_for(after.public_id, event.seq);
   if (from && v3_status(*from).code != v3_status(after.status).code) {
@@ -220,7 +198,7 @@ Status write_outbox(WriteTx& tx, const Payout& after, std::optional<PayoutStatus
       message.channel = "v3";
       message.destination = notification_destination(url);
       message.target_url = std::move(url);
-      message.payload = v3_notification_payload(after, at);
+      message.payload = formats.v3->render(after, at);
       message.created_at = at;
       PAYOUTD_RETURN_IF_ERROR(tx.insert_outbox(message));
     }
@@ -229,11 +207,11 @@ Status write_outbox(WriteTx& tx, const Payout& after, std::optional<PayoutStatus
   Result<std::vector<WebhookEndpoint>> endpoints = tx.webhook_endpoints(after.merchant_id);
   if (!endpoints.is_ok()) return std::move(endpoints).status();
   if (endpoints->empty()) return Status::ok();
-  const std::string type = api::payouts_v1::webhook_event_type(after.status);
+  const std::string type = v1_event_type(after.status);
   std::string body;  // rendered once, only when some endpoint wants it
   for (const WebhookEndpoint& endpoint : *endpoints) {
     if (!endpoint.subscribes(type)) continue;
-    if (body.empty()) body = api::payouts_v1::webhook_event_body(after, event, event_id);
+    if (body.empty()) body = formats.v1->render(after, event, event_id);
     OutboxMessage message;
     message.cashout_id = after.cashout_id;
     message.event_seq = event.seq;
@@ -250,7 +228,8 @@ Status write_outbox(WriteTx& tx, const Payout& after, std::optional<PayoutStatus
 }
 
 // Claims one transition with a conditional write and writes everything that goes with it.
-Result<PayoutWithEvents> apply_transition(WriteTx& tx, const TransitionInput& input, int64_t at) {
+Result<PayoutWithEvents> apply_transition(WriteTx& tx, const NotificationFormats& formats,
+                                          const TransitionInput& input, int64_t at) {
   for (int attempt = 0; attempt < kMaxClaimAttempts; ++attempt) {
     Result<Payout> current = tx.find_payout(input.merchant_id, input.ref);
     if (!current.is_ok()) return std::move(current).status();
@@ -317,7 +296,7 @@ Result<PayoutWithEvents> apply_transition(WriteTx& tx, const TransitionInput& in
     event.created_at = at;
     PAYOUTD_RETURN_IF_ERROR(tx.insert_event(event));
     stamp_status_time(payout, input.to, at);
-    PAYOUTD_RETURN_IF_ERROR(write_outbox(tx, payout, from, event, at));
+    PAYOUTD_RETURN_IF_ERROR(write_outbox(tx, formats, payout, from, event, at));
 
     // Without the read-back the caller gets the payout as this transition left it and the one
     // event it appended (what on_transition_committed reports), not the whole history.
@@ -328,7 +307,8 @@ Result<PayoutWithEvents> apply_transition(WriteTx& tx, const TransitionInput& in
   return Status::unavailable("payout changed concurrently; retry the request");
 }
 
-Result<PayoutWithEvents> apply_create_payout(WriteTx& tx, const CreatePayoutInput& input,
+Result<PayoutWithEvents> apply_create_payout(WriteTx& tx, const NotificationFormats& formats,
+                                             const CreatePayoutInput& input,
                                              const PayoutLimits& limits, RandomSource& random,
                                              int64_t at) {
   PAYOUTD_RETURN_IF_ERROR(validate_amount_bounds(input.amount_minor, "amount"));
@@ -444,7 +424,7 @@ Result<PayoutWithEvents> apply_create_payout(WriteTx& tx, const CreatePayoutInpu
   created.message = "Payout created";
   created.created_at = at;
   PAYOUTD_RETURN_IF_ERROR(tx.insert_event(created));
-  PAYOUTD_RETURN_IF_ERROR(write_outbox(tx, payout, std::nullopt, created, at));
+  PAYOUTD_RETURN_IF_ERROR(write_outbox(tx, formats, payout, std::nullopt, created, at));
 
   if (input.on_hold) {
     TransitionInput hold;
@@ -452,7 +432,7 @@ Result<PayoutWithEvents> apply_create_payout(WriteTx& tx, const CreatePayoutInpu
     hold.ref = PayoutRef::by_cashout_id(payout.cashout_id);
     hold.to = PayoutStatus::kOnHold;
     hold.actor = input.actor;
-    return apply_transition(tx, hold, at);
+    return apply_transition(tx, formats, hold, at);
   }
   return read_payout_with_events(tx, input.merchant_id, PayoutRef::by_cashout_id(payout.cashout_id));
 }
@@ -544,9 +524,9 @@ Status validate_wallet_movement(const WalletMovementInput& input, bool is_deposi
 
 }  // namespace
 
-Result<PayoutWithEvents> apply_transition_in(WriteTx& tx, const TransitionInput& input,
-                                             int64_t at) {
-  return apply_transition(tx, input, at);
+Result<PayoutWithEvents> Commands::apply_transition_in(WriteTx& tx, const TransitionInput& input,
+                                                       int64_t at) const {
+  return apply_transition(tx, options_.formats, input, at);
 }
 
 Status validate_notification_url(std::string_view url, std::string_view field, size_t max_chars) {
@@ -592,7 +572,10 @@ Commands::Commands(Store& store, Clock& clock, RandomSource& random,
       clock_(clock),
       random_(random),
       master_key_(master_key),
-      options_(std::move(options)) {}
+      options_(std::move(options)) {
+  // Every status change may notify: both formats are wired (cli/session.cc; tests likewise).
+  PAYOUTD_ASSERT(options_.formats.v3 != nullptr && options_.formats.v1 != nullptr);
+}
 
 Result<IssuedCredentials> Commands::issue_credentials(Merchant& merchant,
                                                      const CreateMerchantInput* imported) {
@@ -838,7 +821,7 @@ void Commands::create_payout_async(CreatePayoutInput input, Callback<PayoutWithE
   submit_op<PayoutWithEvents>(
       store_,
       [this, input = std::move(input), at](WriteTx& tx) {
-        return apply_create_payout(tx, input, options_.limits, random_, at);
+        return apply_create_payout(tx, options_.formats, input, options_.limits, random_, at);
       },
       observed(std::move(done), new_events));
 }
@@ -882,7 +865,8 @@ void Commands::create_payout_idempotent_async(CreatePayoutInput input,
     }
 
     IdempotentCreateOutput output;
-    Result<PayoutWithEvents> created = apply_create_payout(tx, input, options_.limits, random_, at);
+    Result<PayoutWithEvents> created =
+        apply_create_payout(tx, options_.formats, input, options_.limits, random_, at);
     if (created.is_ok()) {
       output.kind = IdempotentCreateKind::kCreated;
       output.response = render(*created, /*created=*/true);
@@ -944,7 +928,9 @@ void Commands::transition_async(TransitionInput input, Callback<PayoutWithEvents
   const std::optional<int64_t> payout = input.ref.cashout_id;
   submit_op<PayoutWithEvents>(
       store_,
-      [input = std::move(input), at](WriteTx& tx) { return apply_transition(tx, input, at); },
+      [this, input = std::move(input), at](WriteTx& tx) {
+        return apply_transition(tx, options_.formats, input, at);
+      },
       observed(std::move(done), 1), defers_writes, payout);
 }
 

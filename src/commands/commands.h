@@ -22,6 +22,7 @@
 #include "core/random.h"
 #include "core/status.h"
 #include "core/types.h"
+#include "commands/notification_formats.h"
 #include "crypto/master_key.h"
 #include "store/store.h"
 
@@ -79,6 +80,8 @@ struct CommandsOptions {
   std::function<void(std::optional<PayoutStatus> from, PayoutStatus to)> on_transition_committed;
   // A redelivered notification is retried for this long (notify_retry_window_seconds).
   int64_t notification_retry_window_micros = 72LL * 3600 * 1'000'000;
+  // The dialects' notification formats. REQUIRES: both set.
+  NotificationFormats formats;
 };
 
 struct CreatePayoutInput {
@@ -201,8 +204,16 @@ inline constexpr int kConflictReference = 2;       // reference id used before w
 class Commands {
  public:
   // `master_key` may be null for callers that never touch credentials (read-only tools).
+  // REQUIRES: options.formats has both formats.
   Commands(Store& store, Clock& clock, RandomSource& random, const crypto::MasterKey* master_key,
-           CommandsOptions options = {});
+           CommandsOptions options);
+
+  // For callers composing their own write op (the engine: a transition plus its lease
+  // bookkeeping in one transaction): claims one transition inside `tx` exactly as transition()
+  // does - the table, the conditional write, the ledger movement, the event, the outbox rows.
+  // REQUIRES: runs inside a WriteOp's apply().
+  Result<PayoutWithEvents> apply_transition_in(WriteTx& tx, const TransitionInput& input,
+                                               int64_t at) const;
 
   // ---- Merchants (operator) ----
   Result<MerchantWithCredentials> create_merchant(const CreateMerchantInput& input);
@@ -336,12 +347,6 @@ class Commands {
   CommandsOptions options_;
 };
 
-// For callers composing their own write op (the engine: a transition plus its lease bookkeeping in
-// one transaction): claims one transition inside `tx` exactly as transition() does - the table,
-// the conditional write, the ledger movement, the event, the outbox rows.
-// REQUIRES: runs inside a WriteOp's apply().
-Result<PayoutWithEvents> apply_transition_in(WriteTx& tx, const TransitionInput& input,
-                                             int64_t at);
 
 // The additional authenticated data the master key seals secrets under. A merchant's v3
 // secret_key (the HMAC key of Payload-Signature and of the notification `control`); a webhook

@@ -4,7 +4,6 @@
 #include <array>
 #include <utility>
 
-#include "api/payouts_v1/objects/payout_object.h"
 #include "commands/commands.h"
 #include "commands/write_ops.h"
 #include "core/ids.h"
@@ -20,7 +19,7 @@ constexpr size_t kMaxSubscribedEvents = 16;
 
 bool known_event_type(std::string_view type) {
   return std::any_of(kAllPayoutStatuses.begin(), kAllPayoutStatuses.end(), [type](PayoutStatus status) {
-    return api::payouts_v1::webhook_event_type(status) == type;
+    return v1_event_type(status) == type;
   });
 }
 

@@ -173,6 +173,10 @@ std::string_view v1_status_name(PayoutStatus status) {
   return status_name(status);
 }
 
+std::string v1_event_type(PayoutStatus status) {
+  return "payout." + std::string(v1_status_name(status));
+}
+
 bool v1_status_filter(std::string_view name, std::array<bool, kPayoutStatusCount>& out) {
   out = {};
   bool any = false;

@@ -7,6 +7,7 @@
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "core/status.h"
@@ -83,6 +84,9 @@ LedgerMovement ledger_movement_for(PayoutStatus from, PayoutStatus to);
 
 // v1 `status` string. on_hold shows as "action_required" in v1.
 std::string_view v1_status_name(PayoutStatus status);
+// The type of the v1 webhook event of a status, "payout.<v1 status>" (notifications.md): what
+// endpoints subscribe to.
+std::string v1_event_type(PayoutStatus status);
 // v1 status filter value -> internal statuses it covers (action_required covers on_hold too).
 // Returns false for an unknown name.
 bool v1_status_filter(std::string_view name, std::array<bool, kPayoutStatusCount>& out);

@@ -103,9 +103,10 @@ bool is_lost_race(const Status& status) {
 
 // One transition inside an engine op, recorded for the metrics callback.
 // `after`, when given, receives the payout as the transition left it.
-Status transition_in(WriteTx& tx, const commands::TransitionInput& input, int64_t at,
-                     Transitions& transitions, Payout* after = nullptr) {
-  Result<commands::PayoutWithEvents> result = commands::apply_transition_in(tx, input, at);
+Status transition_in(const commands::Commands& commands, WriteTx& tx,
+                     const commands::TransitionInput& input, int64_t at, Transitions& transitions,
+                     Payout* after = nullptr) {
+  Result<commands::PayoutWithEvents> result = commands.apply_transition_in(tx, input, at);
   if (!result.is_ok()) return std::move(result).status();
   PAYOUTD_ASSERT(result->payout.status == input.to);
   PAYOUTD_ASSERT(input.expected_from.has_value());
@@ -249,7 +250,7 @@ int Engine::screen(int64_t now, PassStats& stats) {
       } else {
         rejected[i] = 0;
       }
-      return transition_in(tx, input, now, transitions);
+      return transition_in(commands_, tx, input, now, transitions);
     });
   }
   std::vector<OpOutcome> outcomes = write_all(store_, std::move(bodies));
@@ -274,7 +275,7 @@ int Engine::expire(int64_t now, PassStats& stats) {
   std::vector<OpBody> bodies;
   for (const EngineTask& due : tasks) {
     const int64_t cashout_id = due.cashout_id;
-    bodies.push_back([=](WriteTx& tx, Transitions& transitions) {
+    bodies.push_back([=, this](WriteTx& tx, Transitions& transitions) {
       // Re-checked inside the transaction: the payout may have been released and held again.
       Result<EngineTask> task = tx.engine_task(cashout_id);
       if (!task.is_ok()) return std::move(task).status();
@@ -286,7 +287,7 @@ int Engine::expire(int64_t now, PassStats& stats) {
         return Status::error(ErrorKind::kConflict, "payout is no longer past its deadline");
       }
       return transition_in(
-          tx, engine_transition(cashout_id, task->status, PayoutStatus::kExpired, Actor::kSystem),
+          commands_, tx, engine_transition(cashout_id, task->status, PayoutStatus::kExpired, Actor::kSystem),
           now, transitions);
     });
   }
@@ -312,7 +313,8 @@ struct RecordInput {
   std::optional<EngineTask> expected;
 };
 
-Status record_rail_status(WriteTx& tx, const RecordInput& input, const EngineOptions& options,
+Status record_rail_status(const commands::Commands& commands, WriteTx& tx,
+                          const RecordInput& input, const EngineOptions& options,
                           std::string_view connector_name, Transitions& transitions) {
   Result<EngineTask> task = tx.engine_task(input.cashout_id);
   if (!task.is_ok()) return std::move(task).status();
@@ -417,7 +419,7 @@ Status record_rail_status(WriteTx& tx, const RecordInput& input, const EngineOpt
     } else if (!input.rail.message.empty()) {
       transition.message = input.rail.message;
     }
-    PAYOUTD_RETURN_IF_ERROR(transition_in(tx, transition, now, transitions));
+    PAYOUTD_RETURN_IF_ERROR(transition_in(commands, tx, transition, now, transitions));
     current = to;
   }
   return Status::ok();
@@ -426,7 +428,8 @@ Status record_rail_status(WriteTx& tx, const RecordInput& input, const EngineOpt
 // Records the connector's answers in one batch. `crashes(cashout_id)` is the fault injector: the
 // first payout it kills cuts the batch there, as a process dying mid-way would.
 template <typename Crashes>
-void record_batch(Store& store, const EngineOptions& options, std::string_view connector_name,
+void record_batch(Store& store, const commands::Commands& commands, const EngineOptions& options,
+                  std::string_view connector_name,
                   const std::vector<RecordInput>& records, Crashes crashes, std::string_view what,
                   PassStats& stats) {
   size_t recorded = records.size();
@@ -440,9 +443,9 @@ void record_batch(Store& store, const EngineOptions& options, std::string_view c
   std::vector<int64_t> ids;
   for (size_t i = 0; i < recorded; ++i) {
     ids.push_back(records[i].cashout_id);
-    writes.push_back([&options, connector_name, input = records[i]](WriteTx& tx,
+    writes.push_back([&commands, &options, connector_name, input = records[i]](WriteTx& tx,
                                                                    Transitions& transitions) {
-      return record_rail_status(tx, input, options, connector_name, transitions);
+      return record_rail_status(commands, tx, input, options, connector_name, transitions);
     });
   }
   tally(write_all(store, std::move(writes)), ids, what, options, stats);
@@ -488,7 +491,7 @@ int Engine::submit(int64_t now, PassStats& stats) {
           cashout_id, PayoutStatus::kQueued, PayoutStatus::kProcessing, Actor::kSystem);
       input.message = "Payout submitted to " + connector_name;
       Payout payout;
-      PAYOUTD_RETURN_IF_ERROR(transition_in(tx, input, now, transitions, &payout));
+      PAYOUTD_RETURN_IF_ERROR(transition_in(commands_, tx, input, now, transitions, &payout));
       EngineTaskUpdate update;
       update.cashout_id = cashout_id;
       update.owner = options_.instance_id;
@@ -560,7 +563,7 @@ int Engine::submit(int64_t now, PassStats& stats) {
 
   // 3. Record the answers (a crash before this is what the follow-up's query repairs).
   record_batch(
-      store_, options_, connector_.name(), records,
+      store_, commands_, options_, connector_.name(), records,
       [&](int64_t id) { return crash_at(FaultPoint::kAfterSubmitCall, id, stats); },
       "recording submission of", stats);
   return static_cast<int>(mine.size());
@@ -697,7 +700,7 @@ int Engine::follow(int64_t now, PassStats& stats) {
   }
   stats.followed += static_cast<int>(records.size());
   record_batch(
-      store_, options_, connector_.name(), records,
+      store_, commands_, options_, connector_.name(), records,
       [&](int64_t id) { return crash_at(FaultPoint::kAfterFollowCall, id, stats); },
       "recording follow-up of", stats);
   return static_cast<int>(mine.size());
@@ -793,7 +796,7 @@ Result<ProcessingCancelResult> Engine::cancel_processing(int64_t merchant_id,
     written = store_.write([&](WriteTx& tx) {
       transitions.clear();
       PAYOUTD_RETURN_IF_ERROR(
-          record_rail_status(tx, record, options_, connector_.name(), transitions));
+          record_rail_status(commands_, tx, record, options_, connector_.name(), transitions));
       if (answer == CancelAnswer::kCancelled) return Status::ok();
       Status requested = tx.request_cancel(cashout_id, now);
       // No longer processing: the rail's state, just recorded, decided it.

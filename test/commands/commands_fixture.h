@@ -10,6 +10,7 @@
 #include "crypto/master_key.h"
 #include "store/store.h"
 #include "support/test_support.h"
+#include "support/notification_formats.h"
 
 namespace payoutd::testing {
 
@@ -33,7 +34,8 @@ class CommandsFixture : public ::testing::Test {
     Result<crypto::MasterKey> key = crypto::MasterKey::from_hex(kTestMasterKeyHex);
     ASSERT_TRUE(key.is_ok());
     master_key_ = std::make_unique<crypto::MasterKey>(std::move(key).value());
-    commands_ = std::make_unique<commands::Commands>(*store_, clock_, random_, master_key_.get());
+    commands_ = std::make_unique<commands::Commands>(*store_, clock_, random_, master_key_.get(),
+                                                      with_notification_formats());
   }
 
   void TearDown() override {

@@ -372,7 +372,8 @@ TEST(CommandsObserverTest, CommittedTransitionsAreReportedOnceEach) {
     seen.push_back(std::string(from ? status_name(*from) : "null") + ">" +
                    std::string(status_name(to)));
   };
-  commands::Commands commands(*store, clock, random, &key.value(), options);
+  commands::Commands commands(*store, clock, random, &key.value(),
+                              with_notification_formats(options));
   commands::CreateMerchantInput merchant_input;
   merchant_input.name = "Observed";
   auto merchant = commands.create_merchant(merchant_input);

@@ -42,7 +42,8 @@ TEST_F(RaceTest, ThirtyTwoThreadsRaceCancelSetStatusAndHold) {
   ASSERT_NE(second_store, nullptr);
   ManualClock second_clock;
   SeededRandom second_random{7};
-  commands::Commands second(*second_store, second_clock, second_random, master_key_.get());
+  commands::Commands second(*second_store, second_clock, second_random, master_key_.get(),
+                            with_notification_formats());
   std::array<commands::Commands*, 2> sides = {commands_.get(), &second};
 
   // wins[payout][action] = successful transitions of that kind.

@@ -24,6 +24,7 @@
 #include "commands/commands_fixture.h"
 #include "engine/connectors/sandbox.h"
 #include "engine/engine.h"
+#include "support/notification_formats.h"
 
 namespace payoutd::engine {
 namespace {
@@ -95,7 +96,8 @@ class Simulation {
     ASSERT_TRUE(key.is_ok());
     master_key_ = std::make_unique<crypto::MasterKey>(std::move(key).value());
     commands_ =
-        std::make_unique<commands::Commands>(*store_, clock_, ids_random_, master_key_.get());
+        std::make_unique<commands::Commands>(*store_, clock_, ids_random_, master_key_.get(),
+                                              testing::with_notification_formats());
 
     SandboxTimings timings;
     timings.settle_after_ms = 1'000 + uniform(0, 2'000);

@@ -25,6 +25,7 @@
 #include "notify/signatures.h"
 #include "store/store.h"
 #include "support/test_support.h"
+#include "support/notification_formats.h"
 
 namespace payoutd::notify {
 namespace {
@@ -155,7 +156,8 @@ class DispatcherTest : public ::testing::Test {
     ASSERT_TRUE(store_->migrate().is_ok());
     master_key_ = std::make_unique<crypto::MasterKey>(crypto::MasterKey::generate(random_));
     commands_ =
-        std::make_unique<commands::Commands>(*store_, clock_, random_, master_key_.get());
+        std::make_unique<commands::Commands>(*store_, clock_, random_, master_key_.get(),
+                                              testing::with_notification_formats());
 
     commands::CreateMerchantInput input;
     input.name = "Dispatch Co";

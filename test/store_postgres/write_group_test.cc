@@ -17,6 +17,7 @@
 #include "store/postgres/pg_store.h"
 #include "store_postgres/pg_test_support.h"
 #include "support/test_support.h"
+#include "support/notification_formats.h"
 
 namespace payoutd::testing {
 namespace {
@@ -59,7 +60,8 @@ struct Node {
     Result<crypto::MasterKey> key = crypto::MasterKey::from_hex(kMasterKeyHex);
     EXPECT_TRUE(key.is_ok());
     master_key = std::make_unique<crypto::MasterKey>(std::move(key).value());
-    commands = std::make_unique<commands::Commands>(*store, clock, random, master_key.get());
+    commands = std::make_unique<commands::Commands>(*store, clock, random, master_key.get(),
+                                                     testing::with_notification_formats());
   }
   ~Node() {
     commands.reset();

@@ -214,8 +214,6 @@ std::string webhook_event_body(const Payout& payout, const PayoutEvent& event,
   return writer.take();
 }
 
-std::string webhook_event_type(PayoutStatus status) {
-  return "payout." + std::string(v1_status_name(status));
-}
+std::string webhook_event_type(PayoutStatus status) { return v1_event_type(status); }
 
 }  // namespace payoutd::api::payouts_v1
