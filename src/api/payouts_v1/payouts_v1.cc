@@ -21,7 +21,6 @@ namespace {
 
 using commands::PayoutWithEvents;
 
-constexpr size_t kMaxCredentialChars = 256;
 
 // ---- Responses shared by several endpoints ----
 
@@ -127,38 +126,32 @@ void handle_login(Context& context, http::Request&& request, http::Respond respo
     respond(http::Response(missing));
     return;
   }
-  const LoginThrottle::Decision decision =
-      context.login_throttle.check(request.remote_address, *username);
-  if (!decision.allowed) {
-    http::Response response =
-        auth_error(429, "too_many_requests", "Too many login attempts");
-    response.headers.emplace_back("Retry-After", std::to_string(decision.retry_after_seconds));
-    respond(std::move(response));
+  Result<commands::V1LoginAdmission> admission = context.login_gate.admit(
+      commands::V1LoginRequest{*username, *password, request.remote_address});
+  if (!admission.is_ok()) {
+    respond(log_unexpected("login", admission.status(), request.request_id));
     return;
   }
-  const http::Response invalid = auth_error(401, "unauthorized", "Invalid credentials");
-  if (username->size() > kMaxCredentialChars || password->size() > kMaxCredentialChars) {
-    context.login_throttle.record_failure(request.remote_address, *username);
-    respond(http::Response(invalid));
-    return;
-  }
-  Result<Merchant> merchant = context.commands.authenticate_v1(*username, *password);
-  if (!merchant.is_ok()) {
-    if (merchant.status().kind() == ErrorKind::kUnauthenticated) {
-      context.login_throttle.record_failure(request.remote_address, *username);
-      respond(http::Response(invalid));
+  switch (admission->refusal) {
+    case commands::V1LoginRefusal::kNone:
+      break;
+    case commands::V1LoginRefusal::kThrottled: {
+      http::Response response = auth_error(429, "too_many_requests", "Too many login attempts");
+      response.headers.emplace_back("Retry-After", std::to_string(admission->retry_after_seconds));
+      respond(std::move(response));
       return;
     }
-    respond(log_unexpected("login", merchant.status(), request.request_id));
-    return;
+    case commands::V1LoginRefusal::kInvalidCredentials:
+      respond(auth_error(401, "unauthorized", "Invalid credentials"));
+      return;
+    case commands::V1LoginRefusal::kMerchantDisabled:
+      respond(auth_error(403, "forbidden", "Account is disabled"));
+      return;
   }
-  if (merchant->status != MerchantStatus::kActive) {
-    respond(auth_error(403, "forbidden", "Account is disabled"));
-    return;
-  }
-  context.login_throttle.record_success(*username);
+  PAYOUTD_ASSERT(admission->merchant.has_value());
+  const Merchant& merchant = *admission->merchant;
   context.commands.issue_api_tokens_async(
-      merchant->id, context.options.token_lifetimes,
+      merchant.id, context.options.token_lifetimes,
       [respond, request_id = request.request_id](Result<commands::IssuedApiTokens> issued) {
         if (issued.is_ok()) {
           respond(tokens_response(*issued));

@@ -15,8 +15,8 @@
 #include <string>
 #include <utility>
 
-#include "api/payouts_v1/login_throttle.h"
 #include "commands/commands.h"
+#include "commands/v1_login_gate.h"
 #include "engine/engine.h"
 #include "http/router.h"
 
@@ -24,7 +24,7 @@ namespace payoutd::api::payouts_v1 {
 
 struct PayoutsV1Options {
   commands::ApiTokenLifetimes token_lifetimes;  // access 30 min, refresh 7 days by default
-  LoginThrottleOptions login_throttle;
+  commands::LoginThrottleOptions login_throttle;
   int64_t idempotency_key_ttl_micros = 24LL * 3600 * 1'000'000;  // 24 hours
 };
 
@@ -50,13 +50,13 @@ struct Context {
   Context(commands::Commands& commands_in, PayoutsV1Options options_in)
       : commands(commands_in),
         options(std::move(options_in)),
-        login_throttle(commands_in.clock(), options.login_throttle) {}
+        login_gate(commands_in, options.login_throttle) {}
   Context(const Context&) = delete;
   Context& operator=(const Context&) = delete;
 
   commands::Commands& commands;
   const PayoutsV1Options options;
-  LoginThrottle login_throttle;
+  commands::V1LoginGate login_gate;
   InFlightKeys in_flight_keys;
   // Asks the connector about cancels of `processing` payouts. Null: such cancels are refused.
   engine::Engine* engine = nullptr;

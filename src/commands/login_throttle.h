@@ -17,7 +17,7 @@
 
 #include "core/random.h"
 
-namespace payoutd::api::payouts_v1 {
+namespace payoutd::commands {
 
 struct LoginThrottleOptions {
   int max_failures_per_username = 10;
@@ -60,4 +60,4 @@ class LoginThrottle {
   Table by_username_;  // guarded by mutex_
 };
 
-}  // namespace payoutd::api::payouts_v1
+}  // namespace payoutd::commands

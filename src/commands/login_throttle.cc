@@ -1,10 +1,10 @@
-#include "api/payouts_v1/login_throttle.h"
+#include "commands/login_throttle.h"
 
 #include <algorithm>
 
 #include "core/status.h"
 
-namespace payoutd::api::payouts_v1 {
+namespace payoutd::commands {
 namespace {
 
 constexpr int64_t kMicrosPerSecond = 1'000'000;
@@ -83,4 +83,4 @@ void LoginThrottle::prune(Table& table, int64_t now) {
   }
 }
 
-}  // namespace payoutd::api::payouts_v1
+}  // namespace payoutd::commands
