@@ -3,15 +3,6 @@
 #include <utility>
 
 namespace payoutd::commands {
-namespace {
-
-V1LoginAdmission refused(V1LoginRefusal refusal) {
-  V1LoginAdmission admission;
-  admission.refusal = refusal;
-  return admission;
-}
-
-}  // namespace
 
 V1LoginGate::V1LoginGate(Commands& commands, LoginThrottleOptions options)
     : commands_(commands), throttle_(commands.clock(), options) {}
@@ -19,25 +10,25 @@ V1LoginGate::V1LoginGate(Commands& commands, LoginThrottleOptions options)
 Result<V1LoginAdmission> V1LoginGate::admit(const V1LoginRequest& request) {
   const LoginThrottle::Decision decision = throttle_.check(request.remote_address, request.username);
   if (!decision.allowed) {
-    V1LoginAdmission admission = refused(V1LoginRefusal::kThrottled);
     PAYOUTD_ASSERT(decision.retry_after_seconds >= 1);
-    admission.retry_after_seconds = decision.retry_after_seconds;
-    return admission;
+    return V1LoginAdmission::refused(V1LoginRefusal::kThrottled, decision.retry_after_seconds);
   }
   if (request.username.size() > kMaxCredentialChars ||
       request.password.size() > kMaxCredentialChars) {
     throttle_.record_failure(request.remote_address, request.username);
-    return refused(V1LoginRefusal::kInvalidCredentials);
+    return V1LoginAdmission::refused(V1LoginRefusal::kInvalidCredentials);
   }
   Result<Merchant> merchant = commands_.authenticate_v1(request.username, request.password);
   if (!merchant.is_ok()) {
     if (merchant.status().kind() != ErrorKind::kUnauthenticated) return std::move(merchant).status();
     throttle_.record_failure(request.remote_address, request.username);
-    return refused(V1LoginRefusal::kInvalidCredentials);
+    return V1LoginAdmission::refused(V1LoginRefusal::kInvalidCredentials);
   }
   // The right password of a disabled merchant is not a guess: it counts as no failure, and
   // clears nothing either.
-  if (merchant->status != MerchantStatus::kActive) return refused(V1LoginRefusal::kMerchantDisabled);
+  if (merchant->status != MerchantStatus::kActive) {
+    return V1LoginAdmission::refused(V1LoginRefusal::kMerchantDisabled);
+  }
   throttle_.record_success(request.username);
   V1LoginAdmission admission;
   admission.merchant = std::move(merchant).value();

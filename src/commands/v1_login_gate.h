@@ -35,6 +35,12 @@ struct V1LoginAdmission {
   std::optional<Merchant> merchant;  // exactly when admitted
 
   bool admitted() const { return refusal == V1LoginRefusal::kNone; }
+  static V1LoginAdmission refused(V1LoginRefusal why, int64_t retry_after = 0) {
+    V1LoginAdmission admission;
+    admission.refusal = why;
+    admission.retry_after_seconds = retry_after;
+    return admission;
+  }
 };
 
 class V1LoginGate {

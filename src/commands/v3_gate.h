@@ -41,6 +41,12 @@ struct V3Admission {
   std::optional<V3Principal> principal;  // exactly when admitted
 
   bool admitted() const { return refusal == V3Refusal::kNone; }
+  static V3Admission refused(V3Refusal why, int64_t retry_after = 0) {
+    V3Admission admission;
+    admission.refusal = why;
+    admission.retry_after_seconds = retry_after;
+    return admission;
+  }
 };
 
 class V3Gate {
