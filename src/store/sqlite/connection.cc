@@ -188,13 +188,13 @@ void SqliteStatement::bind_null(int index, sql::SqlType /*type: SQLite's values 
 }
 
 Result<bool> SqliteStatement::step() {
-  for (size_t at = 1; at < bound_.size() && !bind_error_.failed(); ++at) {
+  // Checked at the first step only: the later ones read further rows of the same execution.
+  for (size_t at = 1; !stepped_ && at < bound_.size() && !bind_error_.failed(); ++at) {
     if (bound_[at]) continue;
     // Every parameter is bound, a NULL too (with its type), as PostgreSQL requires: a missing
     // one is a caller's mistake, not a NULL.
-    bind_error_ = database_error(SQLITE_RANGE, std::string("parameter ") +
-                                                   sqlite3_bind_parameter_name(statement_, static_cast<int>(at)) +
-                                                   " is not bound");
+    const char* name = sqlite3_bind_parameter_name(statement_, static_cast<int>(at));
+    bind_error_ = database_error(SQLITE_RANGE, std::string("parameter ") + name + " is not bound");
   }
   if (bind_error_.failed()) {
     last_error_ = bind_error_;
@@ -202,6 +202,7 @@ Result<bool> SqliteStatement::step() {
     connection_.note_error(last_error_, status);
     return status;
   }
+  stepped_ = true;
   int rc = sqlite3_step(statement_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
@@ -241,6 +242,7 @@ void SqliteStatement::reset() {
   sqlite3_reset(statement_);
   sqlite3_clear_bindings(statement_);
   std::fill(bound_.begin(), bound_.end(), false);
+  stepped_ = false;
   bind_error_ = DatabaseError{};
   last_error_ = DatabaseError{};
 }

@@ -66,6 +66,7 @@ class SqliteStatement final : public sql::Statement {
   sqlite3_stmt* statement_;
   std::vector<int> slot_of_number_;  // [N]: the slot of `$N`, 0 when the text has no `$N`
   std::vector<bool> bound_;          // [slot]: bound since the last reset
+  bool stepped_ = false;             // step() ran since the last reset
   DatabaseError bind_error_;
   DatabaseError last_error_;
 };

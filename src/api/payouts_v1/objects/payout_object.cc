@@ -202,7 +202,7 @@ std::string webhook_event_body(const Payout& payout, const PayoutEvent& event,
   writer.key("id");
   writer.string(event_id);
   writer.key("type");
-  writer.string(webhook_event_type(event.to_status));
+  writer.string(v1_event_type(event.to_status));
   writer.key("created_at");
   writer.string(format_rfc3339(event.created_at));
   writer.key("data");
@@ -214,6 +214,5 @@ std::string webhook_event_body(const Payout& payout, const PayoutEvent& event,
   return writer.take();
 }
 
-std::string webhook_event_type(PayoutStatus status) { return v1_event_type(status); }
 
 }  // namespace payoutd::api::payouts_v1

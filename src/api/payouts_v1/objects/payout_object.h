@@ -24,8 +24,6 @@ namespace payoutd::api::payouts_v1 {
 void write_payout(json::Writer& writer, const Payout& payout,
                   const std::vector<PayoutEvent>* events);
 
-// "payout.<v1 status>" (notifications.md).
-std::string webhook_event_type(PayoutStatus status);
 
 // {"id":event_id,"type":"payout.<status>","created_at":…,"data":{"payout":{…}}}.
 // REQUIRES: payout.status == event.to_status (the payout as of that event).
