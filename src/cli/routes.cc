@@ -100,8 +100,7 @@ void register_routes(http::Router& router, RouteContext& context) {
   context.dialect_state.push_back(api::payouts_v1::install(
       router, context.commands,
       api::payouts_v1::options_with_token_ttls(context.settings.v1_access_token_ttl_seconds,
-                                               context.settings.v1_refresh_token_ttl_seconds),
-      context.engine));
+                                               context.settings.v1_refresh_token_ttl_seconds)));
 }
 
 http::ErrorResponder error_responder(const config::Settings& settings) {

@@ -25,7 +25,7 @@ struct RouteContext {
   commands::Commands& commands;
   const config::Settings& settings;
   http::Metrics& metrics;
-  // The engine of this process (asked about cancels of processing payouts); may be null.
+  // The engine of this process (answers its connector's callbacks); may be null.
   engine::Engine* engine = nullptr;
   std::string version = std::string(kPayoutdVersion);
   // The test clock of --test-clock, else null: then the rate limiters run on it too, and

@@ -49,12 +49,29 @@ http::AccessLog access_log_for(std::string_view log_format) {
   };
 }
 
+// The engine answers the domain's cancels of processing payouts for as long as serve runs; the
+// wiring is undone before the engine goes (declared after it, so destroyed first).
+class CancellerWiring {
+ public:
+  CancellerWiring(commands::Commands& commands, commands::ProcessingCanceller& canceller)
+      : commands_(commands) {
+    commands_.set_processing_canceller(&canceller);
+  }
+  ~CancellerWiring() { commands_.set_processing_canceller(nullptr); }
+  CancellerWiring(const CancellerWiring&) = delete;
+  CancellerWiring& operator=(const CancellerWiring&) = delete;
+
+ private:
+  commands::Commands& commands_;
+};
+
 int serve_session(const config::Settings& settings, Session& session, const ListeningHook& hook) {
   Result<config::ListenAddress> listen = config::parse_listen_address(settings.listen);
   if (!listen.is_ok()) return report_failure(listen.status());
 
   Result<std::unique_ptr<EngineRuntime>> engine = EngineRuntime::create(settings, session);
   if (!engine.is_ok()) return report_failure(engine.status());
+  const CancellerWiring canceller_wiring(session.commands(), (*engine)->engine());
 
   Result<std::unique_ptr<NotifyRuntime>> notify = NotifyRuntime::create(
       settings, session, (*engine)->engine().options().instance_id + ":notify");

@@ -950,6 +950,40 @@ void Commands::cancel_payout_async(int64_t merchant_id, PayoutRef ref, Actor act
   transition_async(std::move(input), std::move(done));
 }
 
+namespace {
+
+// Not inlined: GCC 12 at -O3 reports a false "may be used uninitialized" on the Result's variant
+// when this is inlined into the callback below.
+[[gnu::noinline]] bool is_processing_refusal(const Status& status) {
+  return status.kind() == ErrorKind::kInvalidTransition &&
+         status.detail_code() == static_cast<int>(PayoutStatus::kProcessing);
+}
+
+}  // namespace
+
+void Commands::merchant_cancel_async(int64_t merchant_id, PayoutRef ref,
+                                     Callback<ProcessingCancelResult> done) {
+  // The common case first: a payout that has not gone out is cancelled in one write op. Only a
+  // refusal because it is processing goes to the rail (after the write, so the rail is never
+  // asked about a payout this store could have cancelled itself).
+  PayoutRef again = ref;
+  cancel_payout_async(
+      merchant_id, std::move(ref), Actor::kClient,
+      [this, merchant_id, again = std::move(again),
+       done = std::move(done)](Result<PayoutWithEvents> result) mutable {
+        if (result.is_ok()) {
+          done(ProcessingCancelResult{ProcessingCancel::kCancelled, std::move(result).value()});
+          return;
+        }
+        ProcessingCanceller* canceller = canceller_.load();
+        if (canceller != nullptr && is_processing_refusal(result.status())) {
+          canceller->cancel_processing_async(merchant_id, std::move(again), std::move(done));
+          return;
+        }
+        done(std::move(result).status());
+      });
+}
+
 Result<PayoutWithEvents> Commands::cancel_payout(int64_t merchant_id, PayoutRef ref, Actor actor) {
   return wait_for<PayoutWithEvents>([&](Callback<PayoutWithEvents> done) {
     cancel_payout_async(merchant_id, std::move(ref), actor, std::move(done));

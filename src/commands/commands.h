@@ -10,6 +10,7 @@
 // an fsync) and synchronous (used by the CLI and tests).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -103,6 +104,29 @@ struct CreatePayoutInput {
 struct PayoutWithEvents {
   Payout payout;
   std::vector<PayoutEvent> events;
+};
+
+// The answer to a merchant's cancel (v1 POST .../cancel, single and bulk).
+enum class ProcessingCancel : uint8_t {
+  kCancelled = 0,  // cancelled and refunded by this request (v1 200)
+  kRefused,        // processing, and the rail says it is already out (v1 400)
+  kRequested,      // processing: the rail answers later, cancel_requested_at set (v1 202)
+};
+struct ProcessingCancelResult {
+  ProcessingCancel outcome = ProcessingCancel::kRefused;
+  PayoutWithEvents payout;
+};
+
+// The port through which the domain asks the rail to cancel a `processing` payout
+// (domain.md "Cancelling while processing"). The engine implements it; `serve` wires it.
+class ProcessingCanceller {
+ public:
+  virtual ~ProcessingCanceller() = default;
+  // kInvalidTransition (detail_code = the status) when the payout is not processing (any more);
+  // kUnavailable when the canceller is too busy to take the request. `done` may run on another
+  // thread.
+  virtual void cancel_processing_async(int64_t merchant_id, PayoutRef ref,
+                                       std::function<void(Result<ProcessingCancelResult>)> done) = 0;
 };
 
 struct TransitionInput {
@@ -249,6 +273,15 @@ class Commands {
   void cancel_payout_async(int64_t merchant_id, PayoutRef ref, Actor actor,
                            Callback<PayoutWithEvents> done);
   Result<PayoutWithEvents> cancel_payout(int64_t merchant_id, PayoutRef ref, Actor actor);
+  // A merchant's cancel whatever the payout's status - the one command behind both v1 cancel
+  // paths. A payout that has not gone out is cancelled and refunded at once (cancel_payout); a
+  // processing one is asked of the rail through the processing canceller, when one is set
+  // (refused as by cancel_payout when none is). Errors as cancel_payout's.
+  void merchant_cancel_async(int64_t merchant_id, PayoutRef ref,
+                             Callback<ProcessingCancelResult> done);
+  // REQUIRES: `canceller` outlives every merchant_cancel_async that may reach it; set to null
+  // before it goes (serve: once the HTTP server has stopped).
+  void set_processing_canceller(ProcessingCanceller* canceller) { canceller_.store(canceller); }
   Result<PayoutWithEvents> hold_payout(int64_t merchant_id, PayoutRef ref, Actor actor);
   Result<PayoutWithEvents> release_payout(int64_t merchant_id, PayoutRef ref, Actor actor);
   // Operator transition (payoutd payout set-status): any edge of the table, actor operator.
@@ -345,6 +378,7 @@ class Commands {
   RandomSource& random_;
   const crypto::MasterKey* master_key_;
   CommandsOptions options_;
+  std::atomic<ProcessingCanceller*> canceller_{nullptr};
 };
 
 

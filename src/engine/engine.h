@@ -80,18 +80,11 @@ struct PassStats {
   bool idle() const { return total_work() == 0 && conflicts == 0 && !crashed; }
 };
 
-// The answer to a merchant's cancel of a processing payout (v1).
-enum class ProcessingCancel : uint8_t {
-  kCancelled = 0,  // connector confirmed: the payout is cancelled and refunded
-  kRefused,        // connector says it is already out (v1 400)
-  kRequested,      // the connector answers later: cancel_requested_at set (v1 202)
-};
-struct ProcessingCancelResult {
-  ProcessingCancel outcome = ProcessingCancel::kRefused;
-  commands::PayoutWithEvents payout;
-};
+// The answer to a merchant's cancel of a processing payout: the domain's (commands.h).
+using commands::ProcessingCancel;
+using commands::ProcessingCancelResult;
 
-class Engine {
+class Engine final : public commands::ProcessingCanceller {
  public:
   Engine(Store& store, commands::Commands& commands, Connector& connector, Screening& screening,
          Clock& clock, EngineOptions options, FaultInjector fault_injector = {});
@@ -113,9 +106,9 @@ class Engine {
   // kInvalidTransition when the payout is not processing (any more).
   Result<ProcessingCancelResult> cancel_processing(int64_t merchant_id, const PayoutRef& ref);
   // Runs cancel_processing on the engine's request worker; `done` runs on that worker.
-  // kUnavailable at once when the bounded queue is full.
+  // kUnavailable at once when the bounded queue is full. (commands::ProcessingCanceller)
   void cancel_processing_async(int64_t merchant_id, PayoutRef ref,
-                               commands::Callback<ProcessingCancelResult> done);
+                               commands::Callback<ProcessingCancelResult> done) override;
 
   // A callback the connector's rail POSTed (POST /connectors/<name>/callback): authenticated and
   // parsed by the connector, then only a hint - the payout becomes due now and the engine asks the

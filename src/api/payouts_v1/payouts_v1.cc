@@ -20,6 +20,8 @@ namespace payoutd::api::payouts_v1 {
 namespace {
 
 using commands::PayoutWithEvents;
+using commands::ProcessingCancel;
+using commands::ProcessingCancelResult;
 
 
 // ---- Responses shared by several endpoints ----
@@ -377,7 +379,7 @@ std::optional<CancelRefusal> cancel_refusal(const Status& status) {
     case ErrorKind::kNotFound:
       return CancelRefusal{404, "NotFound", "Payout not found"};
     case ErrorKind::kInvalidTransition:
-      // processing reaches here only when the connector refused (or no engine runs to ask it).
+      // processing reaches here only when no engine runs to ask the rail.
       if (status.detail_code() == static_cast<int>(PayoutStatus::kCompleted)) {
         return CancelRefusal{400, "BadRequest", "payout has already been completed"};
       }
@@ -387,42 +389,6 @@ std::optional<CancelRefusal> cancel_refusal(const Status& status) {
     default:
       return std::nullopt;
   }
-}
-
-// Not inlined: GCC 12 at -O3 reports a false "may be used uninitialized" on the Result's variant
-// when this is inlined into the callbacks below.
-[[gnu::noinline]] bool is_processing_refusal(const Status& status) {
-  return status.kind() == ErrorKind::kInvalidTransition &&
-         status.detail_code() == static_cast<int>(PayoutStatus::kProcessing);
-}
-
-// A processing payout: the connector decides (domain.md "Cancelling while processing").
-void cancel_processing(Context& context, int64_t merchant_id, const std::string& id,
-                       http::Respond respond, std::string request_id) {
-  context.engine->cancel_processing_async(
-      merchant_id, PayoutRef::by_public_id(id),
-      [respond, request_id](Result<engine::ProcessingCancelResult> result) {
-        if (!result.is_ok()) {
-          if (std::optional<CancelRefusal> refusal = cancel_refusal(result.status())) {
-            respond(error_response(refusal->status, refusal->name, refusal->message));
-            return;
-          }
-          respond(log_unexpected("cancel", result.status(), request_id));
-          return;
-        }
-        switch (result->outcome) {
-          case engine::ProcessingCancel::kCancelled:
-            respond(json_response(200, payout_json(result->payout)));
-            return;
-          case engine::ProcessingCancel::kRequested:
-            respond(json_response(202, payout_json(result->payout)));
-            return;
-          case engine::ProcessingCancel::kRefused:
-            respond(error_response(400, "BadRequest",
-                                   "payout cannot be cancelled in current status"));
-            return;
-        }
-      });
 }
 
 void handle_cancel(Context& context, const Merchant& merchant, http::Request&& request,
@@ -438,23 +404,29 @@ void handle_cancel(Context& context, const Merchant& merchant, http::Request&& r
     case PathId::kValid:
       break;
   }
-  context.commands.cancel_payout_async(
-      merchant.id, PayoutRef::by_public_id(id), Actor::kClient,
-      [&context, merchant_id = merchant.id, id, respond,
-       request_id = request.request_id](Result<PayoutWithEvents> result) {
-        if (result.is_ok()) {
-          respond(json_response(200, payout_json(*result)));
+  context.commands.merchant_cancel_async(
+      merchant.id, PayoutRef::by_public_id(id),
+      [respond, request_id = request.request_id](Result<ProcessingCancelResult> result) {
+        if (!result.is_ok()) {
+          if (std::optional<CancelRefusal> refusal = cancel_refusal(result.status())) {
+            respond(error_response(refusal->status, refusal->name, refusal->message));
+            return;
+          }
+          respond(log_unexpected("cancel", result.status(), request_id));
           return;
         }
-        if (is_processing_refusal(result.status()) && context.engine != nullptr) {
-          cancel_processing(context, merchant_id, id, respond, request_id);
-          return;
+        switch (result->outcome) {
+          case ProcessingCancel::kCancelled:
+            respond(json_response(200, payout_json(result->payout)));
+            return;
+          case ProcessingCancel::kRequested:
+            respond(json_response(202, payout_json(result->payout)));
+            return;
+          case ProcessingCancel::kRefused:
+            respond(error_response(400, "BadRequest",
+                                   "payout cannot be cancelled in current status"));
+            return;
         }
-        if (std::optional<CancelRefusal> refusal = cancel_refusal(result.status())) {
-          respond(error_response(refusal->status, refusal->name, refusal->message));
-          return;
-        }
-        respond(log_unexpected("cancel", result.status(), request_id));
       });
 }
 
@@ -584,38 +556,21 @@ void handle_bulk_cancel(Context& context, const Merchant& merchant, http::Reques
       case PathId::kValid:
         break;
     }
-    context.commands.cancel_payout_async(
-        merchant.id, PayoutRef::by_public_id(id), Actor::kClient,
-        [&context, merchant_id = merchant.id, id, bulk, i](Result<PayoutWithEvents> result) {
+    context.commands.merchant_cancel_async(
+        merchant.id, PayoutRef::by_public_id(id),
+        [bulk, i](Result<ProcessingCancelResult> result) {
           if (result.is_ok()) {
-            bulk->cancelled(i, result->payout);
-            return;
-          }
-          if (is_processing_refusal(result.status()) && context.engine != nullptr) {
-            context.engine->cancel_processing_async(
-                merchant_id, PayoutRef::by_public_id(id),
-                [bulk, i](Result<engine::ProcessingCancelResult> answer) {
-                  if (!answer.is_ok()) {
-                    std::optional<CancelRefusal> refusal = cancel_refusal(answer.status());
-                    bulk->failed(i, refusal ? refusal->name : "ServiceUnavailable",
-                                 refusal ? refusal->message
-                                         : "Service temporarily unavailable; retry");
-                    return;
-                  }
-                  switch (answer->outcome) {
-                    case engine::ProcessingCancel::kCancelled:
-                      bulk->cancelled(i, answer->payout.payout);
-                      return;
-                    case engine::ProcessingCancel::kRequested:
-                      bulk->failed(i, "Accepted",
-                                   "cancel requested; the connector answers later");
-                      return;
-                    case engine::ProcessingCancel::kRefused:
-                      bulk->failed(i, "BadRequest", "payout cannot be cancelled in current status");
-                      return;
-                  }
-                });
-            return;
+            switch (result->outcome) {
+              case ProcessingCancel::kCancelled:
+                bulk->cancelled(i, result->payout.payout);
+                return;
+              case ProcessingCancel::kRequested:
+                bulk->failed(i, "Accepted", "cancel requested; the connector answers later");
+                return;
+              case ProcessingCancel::kRefused:
+                bulk->failed(i, "BadRequest", "payout cannot be cancelled in current status");
+                return;
+            }
           }
           if (std::optional<CancelRefusal> refusal = cancel_refusal(result.status())) {
             bulk->failed(i, refusal->name, refusal->message);
@@ -789,9 +744,8 @@ PayoutsV1Options options_with_token_ttls(int64_t access_ttl_seconds, int64_t ref
 }
 
 std::shared_ptr<Context> install(http::Router& router, commands::Commands& commands,
-                                 PayoutsV1Options options, engine::Engine* engine) {
+                                 PayoutsV1Options options) {
   auto context = std::make_shared<Context>(commands, std::move(options));
-  context->engine = engine;
   register_routes(router, *context);
   return context;
 }

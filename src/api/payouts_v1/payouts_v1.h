@@ -17,7 +17,6 @@
 
 #include "commands/commands.h"
 #include "commands/v1_login_gate.h"
-#include "engine/engine.h"
 #include "http/router.h"
 
 namespace payoutd::api::payouts_v1 {
@@ -58,8 +57,6 @@ struct Context {
   const PayoutsV1Options options;
   commands::V1LoginGate login_gate;
   InFlightKeys in_flight_keys;
-  // Asks the connector about cancels of `processing` payouts. Null: such cancels are refused.
-  engine::Engine* engine = nullptr;
 };
 
 // Adds the /auth and /api/v1 routes. REQUIRES: called before the server starts; `context`
@@ -72,6 +69,6 @@ PayoutsV1Options options_with_token_ttls(int64_t access_ttl_seconds, int64_t ref
 // Creates the context, registers the routes on it and returns it; the caller keeps it alive as
 // long as the server (the CLI's RouteContext::dialect_state).
 std::shared_ptr<Context> install(http::Router& router, commands::Commands& commands,
-                                 PayoutsV1Options options, engine::Engine* engine = nullptr);
+                                 PayoutsV1Options options);
 
 }  // namespace payoutd::api::payouts_v1
