@@ -313,18 +313,26 @@ http::Response payout_id_required_response() {
   return error_response(400, "BadRequest", "Payout ID is required");
 }
 
+// The answer to a path id that cannot name a payout (400 blank, 404 malformed); nullopt when it
+// may name one.
+std::optional<http::Response> refuse_path_id(std::string_view id) {
+  switch (classify_payout_id(id)) {
+    case PathId::kBlank:
+      return payout_id_required_response();
+    case PathId::kUnknown:
+      return payout_not_found_response();
+    case PathId::kValid:
+      break;
+  }
+  return std::nullopt;
+}
+
 void handle_get(Context& context, const Merchant& merchant, http::Request&& request,
                 http::Respond respond) {
   const std::string id(request.param("id").value_or(""));
-  switch (classify_payout_id(id)) {
-    case PathId::kBlank:
-      respond(payout_id_required_response());
-      return;
-    case PathId::kUnknown:
-      respond(payout_not_found_response());
-      return;
-    case PathId::kValid:
-      break;
+  if (std::optional<http::Response> refused = refuse_path_id(id)) {
+    respond(std::move(*refused));
+    return;
   }
   Result<PayoutWithEvents> payout =
       context.commands.get_payout(merchant.id, PayoutRef::by_public_id(id));
@@ -394,15 +402,9 @@ std::optional<CancelRefusal> cancel_refusal(const Status& status) {
 void handle_cancel(Context& context, const Merchant& merchant, http::Request&& request,
                    http::Respond respond) {
   const std::string id(request.param("id").value_or(""));
-  switch (classify_payout_id(id)) {
-    case PathId::kBlank:
-      respond(payout_id_required_response());
-      return;
-    case PathId::kUnknown:
-      respond(payout_not_found_response());
-      return;
-    case PathId::kValid:
-      break;
+  if (std::optional<http::Response> refused = refuse_path_id(id)) {
+    respond(std::move(*refused));
+    return;
   }
   context.commands.merchant_cancel_async(
       merchant.id, PayoutRef::by_public_id(id),
