@@ -66,7 +66,7 @@ Result<std::unique_ptr<NotifyRuntime>> NotifyRuntime::create(const config::Setti
                    "in flight")
         .set(static_cast<int64_t>(stats.last_idle_claim));
     OutboxCounts counts;
-    Status read = store->read([&counts](ReadTx& tx) -> Status {
+    Status read = store->read([&counts](OutboxReads& tx) -> Status {
       Result<OutboxCounts> found = tx.outbox_counts();
       if (!found.is_ok()) return std::move(found).status();
       counts = *found;

@@ -32,7 +32,7 @@ constexpr std::string_view kSecretKeyAad = kMerchantSecretKeyAad;
 
 
 
-Result<PayoutWithEvents> read_payout_with_events(ReadTx& tx, int64_t merchant_id,
+Result<PayoutWithEvents> read_payout_with_events(PayoutReads& tx, int64_t merchant_id,
                                                  const PayoutRef& ref) {
   Result<Payout> payout = tx.find_payout(merchant_id, ref);
   if (!payout.is_ok()) return std::move(payout).status();
@@ -81,7 +81,7 @@ std::string default_event_message(PayoutStatus from, PayoutStatus to, Actor acto
 
 // Posts the money movement of a transition (domain.md "Movements") as the payout's journal of
 // that kind, whose unique (cashout_id, kind) index makes a second refund impossible.
-Status post_transition_movement(WriteTx& tx, const Payout& payout, LedgerMovement movement,
+Status post_transition_movement(LedgerWrites& tx, const Payout& payout, LedgerMovement movement,
                                 int64_t at) {
   if (movement == LedgerMovement::kNone) return Status::ok();
   Result<Wallet> wallet = tx.wallet_by_id(payout.merchant_id, payout.wallet_id);
@@ -179,14 +179,15 @@ void stamp_status_time(Payout& payout, PayoutStatus to, int64_t at) {
 // - v1: one webhook event to each of the merchant's live endpoints subscribed to
 //   "payout.<status>", its body rendered now so it carries the payout as of this event.
 // give_up_at stays 0: the dispatcher's configured retry window counts from created_at.
-Status write_outbox(WriteTx& tx, const NotificationFormats& formats, const Payout& after,
-                    std::optional<PayoutStatus> from, const PayoutEvent& event, int64_t at) {
+Status write_outbox(OutboxWrites& tx, MerchantReads& merchants, const NotificationFormats& formats,
+                    const Payout& after, std::optional<PayoutStatus> from, const PayoutEvent& event,
+                    int64_t at) {
   PAYOUTD_ASSERT(after.status == event.to_status);
   const std::string event_id = event_id_for(after.public_id, event.seq);
   if (from && v3_status(*from).code != v3_status(after.status).code) {
     std::string url = after.notification_url.value_or("");
     if (url.empty()) {
-      Result<Merchant> merchant = tx.merchant_by_id(after.merchant_id);
+      Result<Merchant> merchant = merchants.merchant_by_id(after.merchant_id);
       if (!merchant.is_ok()) return std::move(merchant).status();
       url = merchant->notification_url;
     }
@@ -296,7 +297,7 @@ Result<PayoutWithEvents> apply_transition(WriteTx& tx, const NotificationFormats
     event.created_at = at;
     PAYOUTD_RETURN_IF_ERROR(tx.insert_event(event));
     stamp_status_time(payout, input.to, at);
-    PAYOUTD_RETURN_IF_ERROR(write_outbox(tx, formats, payout, from, event, at));
+    PAYOUTD_RETURN_IF_ERROR(write_outbox(tx, tx, formats, payout, from, event, at));
 
     // Without the read-back the caller gets the payout as this transition left it and the one
     // event it appended (what on_transition_committed reports), not the whole history.
@@ -424,7 +425,7 @@ Result<PayoutWithEvents> apply_create_payout(WriteTx& tx, const NotificationForm
   created.message = "Payout created";
   created.created_at = at;
   PAYOUTD_RETURN_IF_ERROR(tx.insert_event(created));
-  PAYOUTD_RETURN_IF_ERROR(write_outbox(tx, formats, payout, std::nullopt, created, at));
+  PAYOUTD_RETURN_IF_ERROR(write_outbox(tx, tx, formats, payout, std::nullopt, created, at));
 
   if (input.on_hold) {
     TransitionInput hold;
@@ -708,13 +709,13 @@ Result<Merchant> Commands::get_merchant(int64_t merchant_id) {
 
 Result<std::vector<Merchant>> Commands::list_merchants() {
   return internal::read_value<std::vector<Merchant>>(store_,
-                                                     [](ReadTx& tx) { return tx.list_merchants(); });
+                                                     [](MerchantReads& tx) { return tx.list_merchants(); });
 }
 
 Result<V3Principal> Commands::authenticate_v3(std::string_view login, std::string_view pass) {
   if (master_key_ == nullptr) return Status::internal("no master key loaded");
   Result<Merchant> merchant = internal::read_value<Merchant>(
-      store_, [login](ReadTx& tx) { return tx.merchant_by_login(login); },
+      store_, [login](CredentialReads& tx) { return tx.merchant_by_login(login); },
       internal::ReadShape::kSingleStatement);
   const Status invalid = Status::error(ErrorKind::kUnauthenticated, "Invalid credentials");
   if (!merchant.is_ok()) {
@@ -732,7 +733,7 @@ Result<V3Principal> Commands::authenticate_v3(std::string_view login, std::strin
 
 Result<Merchant> Commands::authenticate_v1(std::string_view username, std::string_view password) {
   Result<Merchant> merchant = internal::read_value<Merchant>(
-      store_, [username](ReadTx& tx) { return tx.merchant_by_api_username(username); },
+      store_, [username](CredentialReads& tx) { return tx.merchant_by_api_username(username); },
       internal::ReadShape::kSingleStatement);
   const Status invalid = Status::error(ErrorKind::kUnauthenticated, "Invalid credentials");
   if (!merchant.is_ok()) {
@@ -785,7 +786,7 @@ Result<std::vector<Wallet>> Commands::list_all_wallets(int64_t merchant_id) {
 }
 
 Result<WalletPage> Commands::list_wallets(const WalletQuery& query) {
-  return internal::read_value<WalletPage>(store_, [&query](ReadTx& tx) { return tx.list_wallets(query); });
+  return internal::read_value<WalletPage>(store_, [&query](LedgerReads& tx) { return tx.list_wallets(query); });
 }
 
 Result<Wallet> Commands::get_wallet(int64_t merchant_id, int64_t wallet_id) {
@@ -797,7 +798,7 @@ Result<Wallet> Commands::get_wallet(int64_t merchant_id, int64_t wallet_id) {
 Result<WalletTransactionPage> Commands::list_wallet_transactions(
     const WalletTransactionQuery& query) {
   return internal::read_value<WalletTransactionPage>(
-      store_, [&query](ReadTx& tx) { return tx.list_wallet_transactions(query); });
+      store_, [&query](LedgerReads& tx) { return tx.list_wallet_transactions(query); });
 }
 
 Callback<PayoutWithEvents> Commands::observed(Callback<PayoutWithEvents> done,
@@ -1032,11 +1033,11 @@ Result<PayoutWithEvents> Commands::get_payout(int64_t merchant_id, const PayoutR
 }
 
 Result<PayoutPage> Commands::list_payouts(const PayoutQuery& query) {
-  return internal::read_value<PayoutPage>(store_, [&query](ReadTx& tx) { return tx.list_payouts(query); });
+  return internal::read_value<PayoutPage>(store_, [&query](PayoutReads& tx) { return tx.list_payouts(query); });
 }
 
 Result<LedgerReport> Commands::check_ledger() {
-  return internal::read_value<LedgerReport>(store_, [](ReadTx& tx) { return tx.check_ledger(); });
+  return internal::read_value<LedgerReport>(store_, [](LedgerReads& tx) { return tx.check_ledger(); });
 }
 
 Status Commands::check_database() {

@@ -104,7 +104,7 @@ Result<CreatedWebhookEndpoint> Commands::create_webhook_endpoint(int64_t merchan
 
 Result<std::vector<WebhookEndpoint>> Commands::list_webhook_endpoints(int64_t merchant_id) {
   return internal::read_value<std::vector<WebhookEndpoint>>(
-      store_, [merchant_id](ReadTx& tx) { return tx.webhook_endpoints(merchant_id); });
+      store_, [merchant_id](OutboxReads& tx) { return tx.webhook_endpoints(merchant_id); });
 }
 
 Result<WebhookEndpoint> Commands::get_webhook_endpoint(int64_t merchant_id,
@@ -112,7 +112,7 @@ Result<WebhookEndpoint> Commands::get_webhook_endpoint(int64_t merchant_id,
   if (!is_valid_public_id(public_id, kWebhookEndpointPrefix)) {
     return Status::not_found("Webhook endpoint not found");
   }
-  return internal::read_value<WebhookEndpoint>(store_, [merchant_id, public_id](ReadTx& tx) {
+  return internal::read_value<WebhookEndpoint>(store_, [merchant_id, public_id](OutboxReads& tx) {
     return tx.webhook_endpoint(merchant_id, public_id);
   });
 }
@@ -126,7 +126,7 @@ void Commands::delete_webhook_endpoint_async(int64_t merchant_id, std::string pu
   const int64_t at = clock_.now_micros();
   internal::submit_op<bool>(
       store_,
-      [merchant_id, public_id = std::move(public_id), at](WriteTx& tx) -> Result<bool> {
+      [merchant_id, public_id = std::move(public_id), at](OutboxWrites& tx) -> Result<bool> {
         PAYOUTD_RETURN_IF_ERROR(tx.delete_webhook_endpoint(merchant_id, public_id, at));
         return true;
       },
@@ -135,7 +135,7 @@ void Commands::delete_webhook_endpoint_async(int64_t merchant_id, std::string pu
 
 Result<DeliveryAttemptPage> Commands::list_deliveries(const DeliveryAttemptQuery& query) {
   return internal::read_value<DeliveryAttemptPage>(
-      store_, [&query](ReadTx& tx) { return tx.delivery_attempts(query); });
+      store_, [&query](OutboxReads& tx) { return tx.delivery_attempts(query); });
 }
 
 void Commands::redeliver_event_async(int64_t merchant_id, std::string event_id,
@@ -182,7 +182,7 @@ Result<int64_t> Commands::redeliver_event(int64_t merchant_id, std::string event
 
 Result<std::vector<OutboxMessage>> Commands::list_notifications(const OutboxQuery& query) {
   return internal::read_value<std::vector<OutboxMessage>>(
-      store_, [&query](ReadTx& tx) { return tx.list_outbox(query); });
+      store_, [&query](OutboxReads& tx) { return tx.list_outbox(query); });
 }
 
 }  // namespace payoutd::commands

@@ -50,8 +50,8 @@ struct TokenTexts {
 };
 
 // Inserts a pair in `family_id` and returns it.
-Result<IssuedApiTokens> insert_pair(WriteTx& tx, int64_t merchant_id, const TokenTexts& texts,
-                                    const std::string& family_id,
+Result<IssuedApiTokens> insert_pair(CredentialWrites& tx, int64_t merchant_id,
+                                    const TokenTexts& texts, const std::string& family_id,
                                     const ApiTokenLifetimes& lifetimes, int64_t at) {
   IssuedApiTokens issued;
   issued.merchant_id = merchant_id;
@@ -80,7 +80,7 @@ Result<IssuedApiTokens> insert_pair(WriteTx& tx, int64_t merchant_id, const Toke
   return issued;
 }
 
-Status require_active(WriteTx& tx, int64_t merchant_id) {
+Status require_active(MerchantReads& tx, int64_t merchant_id) {
   Result<Merchant> merchant = tx.merchant_by_id(merchant_id);
   if (!merchant.is_ok()) return std::move(merchant).status();
   if (merchant->status != MerchantStatus::kActive) {
@@ -172,7 +172,7 @@ void Commands::revoke_api_tokens_async(int64_t merchant_id, Callback<int64_t> do
   const int64_t at = clock_.now_micros();
   internal::submit_op<int64_t>(
       store_,
-      [merchant_id, at](WriteTx& tx) { return tx.revoke_merchant_api_tokens(merchant_id, at); },
+      [merchant_id, at](CredentialWrites& tx) { return tx.revoke_merchant_api_tokens(merchant_id, at); },
       std::move(done));
 }
 
@@ -191,7 +191,7 @@ Result<Merchant> Commands::authenticate_api_token(std::string_view access_token)
   // nothing useful about other tokens, so no constant-time compare is needed here. One statement
   // (token and merchant joined): one round trip on PostgreSQL, on every v1 request.
   Result<Merchant> merchant = internal::read_value<Merchant>(
-      store_, [&hash, now](ReadTx& tx) { return tx.merchant_by_access_token(hash, now); },
+      store_, [&hash, now](CredentialReads& tx) { return tx.merchant_by_access_token(hash, now); },
       internal::ReadShape::kSingleStatement);
   if (!merchant.is_ok() && merchant.status().kind() == ErrorKind::kNotFound) return invalid;
   return merchant;

@@ -162,7 +162,7 @@ Result<std::vector<Dispatcher::Job>> Dispatcher::claim(int capacity, int64_t now
     }
   }
   std::vector<OutboxMessage> due;
-  Status read = store_.read([&](ReadTx& tx) -> Status {
+  Status read = store_.read([&](OutboxReads& tx) -> Status {
     Result<std::vector<OutboxMessage>> rows = tx.outbox_due(query);
     if (!rows.is_ok()) return std::move(rows).status();
     due = std::move(rows).value();
@@ -191,7 +191,7 @@ Result<std::vector<Dispatcher::Job>> Dispatcher::claim(int capacity, int64_t now
   // One write takes every lease; a row another instance took meanwhile is simply skipped.
   const int64_t lease_until = now + options_.lease_ms * kMicrosPerMs;
   std::vector<bool> won(picked.size(), false);
-  Status claimed = store_.write([&](WriteTx& tx) -> Status {
+  Status claimed = store_.write([&](OutboxWrites& tx) -> Status {
     for (size_t i = 0; i < picked.size(); ++i) {
       Status status = tx.claim_outbox_message(picked[i].id, options_.instance_id, now,
                                               lease_until);
@@ -250,7 +250,7 @@ Dispatcher::Prepared Dispatcher::prepare(const OutboxMessage& message) {
   PAYOUTD_ASSERT(message.channel == "v1");
   PAYOUTD_ASSERT(message.endpoint_id.has_value());
   std::optional<WebhookEndpoint> endpoint;
-  Status read = store_.read([&](ReadTx& tx) -> Status {
+  Status read = store_.read([&](OutboxReads& tx) -> Status {
     Result<WebhookEndpoint> found = tx.webhook_endpoint_by_id(*message.endpoint_id);
     if (!found.is_ok()) return std::move(found).status();
     endpoint = std::move(found).value();
@@ -347,7 +347,7 @@ void Dispatcher::record(const Job& message, const OutboundResult& result, bool g
   // row delivered also sees the attempt in the metrics.
   count(counter);
   bool kept_lease = true;
-  Status written = store_.write([&](WriteTx& tx) -> Status {
+  Status written = store_.write([&](OutboxWrites& tx) -> Status {
     Result<bool> updated = tx.record_delivery(record);
     if (!updated.is_ok()) return std::move(updated).status();
     kept_lease = *updated;

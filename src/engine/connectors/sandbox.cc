@@ -191,7 +191,7 @@ std::vector<RailStatus> SandboxConnector::submit(std::span<const ConnectorPayout
                                                  int64_t now) {
   std::vector<RailStatus> answers(payouts.size());
   // One transaction for the whole batch: the rail's book of submissions.
-  Status written = store_.write([&](WriteTx& tx) -> Status {
+  Status written = store_.write([&](RailWrites& tx) -> Status {
     for (size_t i = 0; i < payouts.size(); ++i) {
       const ConnectorPayout& payout = payouts[i];
       Result<RailRecord> existing = tx.rail_record(kSandboxConnectorName, payout.key);
@@ -229,7 +229,7 @@ std::vector<RailStatus> SandboxConnector::submit(std::span<const ConnectorPayout
 std::vector<RailStatus> SandboxConnector::query(std::span<const ConnectorPayout> payouts,
                                                 int64_t now) {
   std::vector<RailStatus> answers(payouts.size());
-  Status read = store_.read([&](ReadTx& tx) -> Status {
+  Status read = store_.read([&](RailReads& tx) -> Status {
     for (size_t i = 0; i < payouts.size(); ++i) {
       Result<RailRecord> record = tx.rail_record(kSandboxConnectorName, payouts[i].key);
       if (record.is_ok()) {
@@ -251,7 +251,7 @@ std::vector<RailStatus> SandboxConnector::query(std::span<const ConnectorPayout>
 
 CancelAnswer SandboxConnector::try_cancel(const ConnectorPayout& payout, int64_t now) {
   CancelAnswer answer = CancelAnswer::kUnknown;
-  Status written = store_.write([&](WriteTx& tx) -> Status {
+  Status written = store_.write([&](RailWrites& tx) -> Status {
     Result<RailRecord> existing = tx.rail_record(kSandboxConnectorName, payout.key);
     if (!existing.is_ok()) {
       // Not at the rail (yet): it cannot say.
