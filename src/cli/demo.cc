@@ -3,6 +3,7 @@
 #include <array>
 
 #include "cli/output.h"
+#include "core/money.h"
 #include "crypto/hash.h"
 #include "json/writer.h"
 

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "api/payouts_v1/objects/payout_object.h"
 #include "core/money.h"
 #include "core/payout_status.h"
 #include "core/time_format.h"
@@ -12,16 +13,6 @@ namespace {
 
 std::string_view merchant_status_name(MerchantStatus status) {
   return status == MerchantStatus::kActive ? "active" : "disabled";
-}
-
-void optional_time(json::Writer& writer, std::string_view name,
-                   const std::optional<int64_t>& micros) {
-  writer.key(name);
-  if (micros) {
-    writer.string(format_rfc3339(*micros));
-  } else {
-    writer.null();
-  }
 }
 
 void optional_time_line(std::string& out, std::string_view name,
@@ -80,12 +71,6 @@ void append_beneficiary_json(json::Writer& writer, const Beneficiary& beneficiar
 }  // namespace
 
 // ---- Renderers ----
-
-std::string amount_text(int64_t amount_minor, std::string_view currency) {
-  const Currency* known = find_currency(currency);
-  if (known == nullptr) return std::to_string(amount_minor);
-  return format_amount(amount_minor, *known);
-}
 
 std::string credentials_json(const commands::MerchantWithCredentials& issued) {
   json::Writer writer;
@@ -196,29 +181,7 @@ std::string merchants_text(const std::vector<Merchant>& merchants) {
 }
 
 void append_wallet_json(json::Writer& writer, const Wallet& wallet) {
-  const Currency* currency = find_currency(wallet.currency);
-  writer.begin_object();
-  writer.key("id");
-  writer.integer(wallet.id);
-  writer.key("merchant_id");
-  writer.integer(wallet.merchant_id);
-  writer.key("currency");
-  writer.string(wallet.currency);
-  writer.key("currency_id");
-  writer.integer(currency != nullptr ? currency->numeric : 0);
-  writer.key("amount");
-  writer.raw_number(amount_text(wallet.available_minor, wallet.currency));
-  writer.key("held_amount");
-  writer.raw_number(amount_text(wallet.held_minor, wallet.currency));
-  writer.key("type");
-  writer.string("PREPAID");
-  writer.key("is_active");
-  writer.boolean(wallet.is_active);
-  writer.key("created_at");
-  writer.string(format_rfc3339(wallet.created_at));
-  writer.key("updated_at");
-  writer.string(format_rfc3339(wallet.updated_at));
-  writer.end_object();
+  api::payouts_v1::write_wallet(writer, wallet, api::payouts_v1::ObjectAudience::kOperator);
 }
 
 std::string wallet_json(const Wallet& wallet) {
@@ -326,38 +289,19 @@ std::string payout_json(const commands::PayoutWithEvents& payout_with_events) {
   writer.string_or_null(payout.connector_reference);
   writer.key("created_at");
   writer.string(format_rfc3339(payout.created_at));
-  optional_time(writer, "queued_at", payout.queued_at);
-  optional_time(writer, "submitted_at", payout.submitted_at);
-  optional_time(writer, "completed_at", payout.completed_at);
-  optional_time(writer, "failed_at", payout.failed_at);
-  optional_time(writer, "cancelled_at", payout.cancelled_at);
-  optional_time(writer, "expired_at", payout.expired_at);
-  optional_time(writer, "cancel_requested_at", payout.cancel_requested_at);
+  api::payouts_v1::write_time_or_null(writer, "queued_at", payout.queued_at);
+  api::payouts_v1::write_time_or_null(writer, "submitted_at", payout.submitted_at);
+  api::payouts_v1::write_time_or_null(writer, "completed_at", payout.completed_at);
+  api::payouts_v1::write_time_or_null(writer, "failed_at", payout.failed_at);
+  api::payouts_v1::write_time_or_null(writer, "cancelled_at", payout.cancelled_at);
+  api::payouts_v1::write_time_or_null(writer, "expired_at", payout.expired_at);
+  api::payouts_v1::write_time_or_null(writer, "cancel_requested_at", payout.cancel_requested_at);
   writer.key("updated_at");
   writer.string(format_rfc3339(payout.updated_at));
   writer.key("events");
   writer.begin_array();
   for (const PayoutEvent& event : payout_with_events.events) {
-    writer.begin_object();
-    writer.key("seq");
-    writer.integer(event.seq);
-    writer.key("event_type");
-    writer.string(event.event_type);
-    writer.key("from_status");
-    if (event.from_status) {
-      writer.string(status_name(*event.from_status));
-    } else {
-      writer.null();
-    }
-    writer.key("to_status");
-    writer.string(status_name(event.to_status));
-    writer.key("actor_type");
-    writer.string(actor_name(event.actor));
-    writer.key("message");
-    writer.string(event.message);
-    writer.key("created_at");
-    writer.string(format_rfc3339(event.created_at));
-    writer.end_object();
+    api::payouts_v1::write_event(writer, event, api::payouts_v1::ObjectAudience::kOperator);
   }
   writer.end_array();
   writer.end_object();

@@ -16,10 +16,6 @@
 
 namespace payoutd::cli {
 
-// Exact decimal text of an amount in `currency` ("100.10", "5000"); the bare minor-unit count
-// when the currency is unknown (never expected: stored currencies are validated).
-std::string amount_text(int64_t amount_minor, std::string_view currency);
-
 // merchant create / rotate-credentials.
 std::string credentials_json(const commands::MerchantWithCredentials& issued);
 std::string credentials_text(const commands::MerchantWithCredentials& issued,
@@ -32,6 +28,7 @@ std::string merchants_json(const std::vector<Merchant>& merchants);
 std::string merchant_text(const Merchant& merchant);
 std::string merchants_text(const std::vector<Merchant>& merchants);
 
+// The wallet object is the v1 dialect's, as the operator sees it (api/payouts_v1/objects).
 void append_wallet_json(json::Writer& writer, const Wallet& wallet);
 std::string wallet_json(const Wallet& wallet);
 std::string wallets_json(const std::vector<Wallet>& wallets);

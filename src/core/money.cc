@@ -273,6 +273,12 @@ Result<int64_t> parse_amount(std::string_view text, const Currency& currency,
   return negative ? -magnitude : magnitude;
 }
 
+std::string amount_text(int64_t minor_units, std::string_view currency_code) {
+  const Currency* known = find_currency(currency_code);
+  if (known == nullptr) return std::to_string(minor_units);
+  return format_amount(minor_units, *known);
+}
+
 std::string format_amount(int64_t minor_units, const Currency& currency) {
   std::string out;
   append_amount(out, minor_units, currency);

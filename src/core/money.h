@@ -55,6 +55,10 @@ Result<int64_t> parse_amount(std::string_view text, const Currency& currency,
 // Prints exactly `currency.exponent` decimals: 10010 BRL -> "100.10", 5000 CLP -> "5000",
 // -150 USD -> "-1.50".
 std::string format_amount(int64_t minor_units, const Currency& currency);
+// format_amount in the currency of that ISO code ("100.00"); the bare integer when the code is
+// unknown (which would be corrupt data: every stored currency comes from the ISO table). Every
+// rendering of a stored amount (both dialects' objects, the CLI) goes through this one function.
+std::string amount_text(int64_t minor_units, std::string_view currency_code);
 void append_amount(std::string& out, int64_t minor_units, const Currency& currency);
 
 // A merchant's fee schedule for one currency.

@@ -9,15 +9,6 @@
 #include "core/time_format.h"
 
 namespace payoutd::api::payouts_v1 {
-namespace {
-
-void amount(json::Writer& writer, std::string_view key, int64_t amount_minor,
-            std::string_view currency) {
-  writer.key(key);
-  writer.raw_number(amount_text(amount_minor, currency));
-}
-
-}  // namespace
 
 
 http::Response error_response(int status, std::string_view name, std::string_view message) {
@@ -122,32 +113,6 @@ std::string payout_list_json(const std::vector<Payout>& payouts) {
   return writer.take();
 }
 
-void write_wallet(json::Writer& writer, const Wallet& wallet) {
-  const Currency* currency = find_currency(wallet.currency);
-  writer.begin_object();
-  writer.key("id");
-  writer.integer(wallet.id);
-  writer.key("currency");
-  writer.string(wallet.currency);
-  writer.key("currency_id");
-  if (currency != nullptr) {
-    writer.integer(currency->numeric);
-  } else {
-    writer.null();
-  }
-  amount(writer, "amount", wallet.available_minor, wallet.currency);
-  amount(writer, "held_amount", wallet.held_minor, wallet.currency);
-  writer.key("type");
-  writer.string("PREPAID");
-  writer.key("is_active");
-  writer.boolean(wallet.is_active);
-  writer.key("created_at");
-  writer.string(format_rfc3339(wallet.created_at));
-  writer.key("updated_at");
-  writer.string(format_rfc3339(wallet.updated_at));
-  writer.end_object();
-}
-
 std::string wallet_json(const Wallet& wallet) {
   json::Writer writer;
   write_wallet(writer, wallet);
@@ -176,10 +141,10 @@ std::string wallet_transaction_list_json(const std::vector<WalletTransaction>& t
     writer.string(transaction.type);
     writer.key("transaction_type");
     writer.string(transaction.transaction_type);
-    amount(writer, "amount", transaction.amount_minor, transaction.currency);
+    write_amount(writer, "amount", transaction.amount_minor, transaction.currency);
     writer.key("currency");
     writer.string(transaction.currency);
-    amount(writer, "balance_after", transaction.balance_after_minor, transaction.currency);
+    write_amount(writer, "balance_after", transaction.balance_after_minor, transaction.currency);
     writer.key("reference_type");
     writer.string(transaction.reference_type);
     writer.key("reference_id");

@@ -55,7 +55,6 @@ http::Response json_response(int status, std::string body);
 std::string payout_json(const commands::PayoutWithEvents& payout);
 std::string payout_list_json(const std::vector<Payout>& payouts);
 
-void write_wallet(json::Writer& writer, const Wallet& wallet);
 std::string wallet_json(const Wallet& wallet);
 std::string wallet_list_json(const std::vector<Wallet>& wallets);
 std::string wallet_transaction_list_json(const std::vector<WalletTransaction>& transactions);

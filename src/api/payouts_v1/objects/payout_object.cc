@@ -15,22 +15,6 @@ namespace {
 // Metadata is flat by validation; anything stored deeper than this is written as null.
 constexpr int kMaxMetadataDepth = 8;
 
-void optional_time(json::Writer& writer, std::string_view key,
-                   const std::optional<int64_t>& unix_micros) {
-  writer.key(key);
-  if (unix_micros) {
-    writer.string(format_rfc3339(*unix_micros));
-  } else {
-    writer.null();
-  }
-}
-
-void amount(json::Writer& writer, std::string_view key, int64_t amount_minor,
-            std::string_view currency) {
-  writer.key(key);
-  writer.raw_number(amount_text(amount_minor, currency));
-}
-
 void write_value(json::Writer& writer, const json::Value& value, int depth) {
   if (depth > kMaxMetadataDepth) {
     writer.null();
@@ -79,27 +63,6 @@ void write_metadata(json::Writer& writer, const Payout& payout) {
   write_value(writer, *parsed, 1);
 }
 
-void write_event(json::Writer& writer, const PayoutEvent& event) {
-  writer.begin_object();
-  writer.key("event_type");
-  writer.string(event.event_type);
-  writer.key("from_status");
-  if (event.from_status) {
-    writer.string(v1_status_name(*event.from_status));
-  } else {
-    writer.null();
-  }
-  writer.key("to_status");
-  writer.string(v1_status_name(event.to_status));
-  writer.key("actor_type");
-  writer.string(actor_name(event.actor));
-  writer.key("message");
-  writer.string(event.message);
-  writer.key("created_at");
-  writer.string(format_rfc3339(event.created_at));
-  writer.end_object();
-}
-
 void write_identifiers(json::Writer& writer, const Beneficiary& beneficiary) {
   // Only the identifiers the payout has (payouts-v1.md shows a partial object).
   const std::pair<std::string_view, const std::optional<std::string>*> fields[] = {
@@ -123,10 +86,79 @@ void write_identifiers(json::Writer& writer, const Beneficiary& beneficiary) {
 
 }  // namespace
 
-std::string amount_text(int64_t amount_minor, std::string_view currency) {
-  const Currency* known = find_currency(currency);
-  if (known == nullptr) return std::to_string(amount_minor);
-  return format_amount(amount_minor, *known);
+void write_time_or_null(json::Writer& writer, std::string_view key,
+                        const std::optional<int64_t>& unix_micros) {
+  writer.key(key);
+  if (unix_micros) {
+    writer.string(format_rfc3339(*unix_micros));
+  } else {
+    writer.null();
+  }
+}
+
+void write_amount(json::Writer& writer, std::string_view key, int64_t amount_minor,
+                  std::string_view currency) {
+  writer.key(key);
+  writer.raw_number(amount_text(amount_minor, currency));
+}
+
+void write_event(json::Writer& writer, const PayoutEvent& event, ObjectAudience audience) {
+  const bool operator_view = audience == ObjectAudience::kOperator;
+  auto name = [operator_view](PayoutStatus status) {
+    return operator_view ? status_name(status) : v1_status_name(status);
+  };
+  writer.begin_object();
+  if (operator_view) {
+    writer.key("seq");
+    writer.integer(event.seq);
+  }
+  writer.key("event_type");
+  writer.string(event.event_type);
+  writer.key("from_status");
+  if (event.from_status) {
+    writer.string(name(*event.from_status));
+  } else {
+    writer.null();
+  }
+  writer.key("to_status");
+  writer.string(name(event.to_status));
+  writer.key("actor_type");
+  writer.string(actor_name(event.actor));
+  writer.key("message");
+  writer.string(event.message);
+  writer.key("created_at");
+  writer.string(format_rfc3339(event.created_at));
+  writer.end_object();
+}
+
+void write_wallet(json::Writer& writer, const Wallet& wallet, ObjectAudience audience) {
+  const Currency* currency = find_currency(wallet.currency);
+  writer.begin_object();
+  writer.key("id");
+  writer.integer(wallet.id);
+  if (audience == ObjectAudience::kOperator) {
+    writer.key("merchant_id");
+    writer.integer(wallet.merchant_id);
+  }
+  writer.key("currency");
+  writer.string(wallet.currency);
+  writer.key("currency_id");
+  if (currency != nullptr) {
+    writer.integer(currency->numeric);
+  } else {
+    writer.null();
+  }
+  write_amount(writer, "amount", wallet.available_minor, wallet.currency);
+  write_amount(writer, "held_amount", wallet.held_minor, wallet.currency);
+  writer.key("type");
+  writer.string("PREPAID");
+  writer.key("is_active");
+  writer.boolean(wallet.is_active);
+  writer.key("created_at");
+  writer.string(format_rfc3339(wallet.created_at));
+  writer.key("updated_at");
+  writer.string(format_rfc3339(wallet.updated_at));
+  writer.end_object();
 }
 
 void write_payout(json::Writer& writer, const Payout& payout,
@@ -145,11 +177,11 @@ void write_payout(json::Writer& writer, const Payout& payout,
   writer.integer(payout.cashout_id);
   writer.key("status");
   writer.string(v1_status_name(payout.status));
-  amount(writer, "amount", payout.amount_minor, payout.currency);
+  write_amount(writer, "amount", payout.amount_minor, payout.currency);
   writer.key("currency");
   writer.string(payout.currency);
-  amount(writer, "fees", payout.fees_minor, payout.currency);
-  amount(writer, "total_amount", payout.total_minor, payout.currency);
+  write_amount(writer, "fees", payout.fees_minor, payout.currency);
+  write_amount(writer, "total_amount", payout.total_minor, payout.currency);
   writer.key("beneficiary");
   writer.begin_object();
   writer.key("email");
@@ -177,13 +209,13 @@ void write_payout(json::Writer& writer, const Payout& payout,
   writer.string_or_null(payout.failure_reason);
   writer.key("created_at");
   writer.string(format_rfc3339(payout.created_at));
-  optional_time(writer, "queued_at", payout.queued_at);
-  optional_time(writer, "submitted_at", payout.submitted_at);
-  optional_time(writer, "completed_at", payout.completed_at);
-  optional_time(writer, "failed_at", payout.failed_at);
-  optional_time(writer, "cancelled_at", payout.cancelled_at);
-  optional_time(writer, "expired_at", payout.expired_at);
-  optional_time(writer, "cancel_requested_at", payout.cancel_requested_at);
+  write_time_or_null(writer, "queued_at", payout.queued_at);
+  write_time_or_null(writer, "submitted_at", payout.submitted_at);
+  write_time_or_null(writer, "completed_at", payout.completed_at);
+  write_time_or_null(writer, "failed_at", payout.failed_at);
+  write_time_or_null(writer, "cancelled_at", payout.cancelled_at);
+  write_time_or_null(writer, "expired_at", payout.expired_at);
+  write_time_or_null(writer, "cancel_requested_at", payout.cancel_requested_at);
   if (events != nullptr) {
     writer.key("events");
     writer.begin_array();

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,8 +31,29 @@ void write_payout(json::Writer& writer, const Payout& payout,
 std::string webhook_event_body(const Payout& payout, const PayoutEvent& event,
                                std::string_view event_id);
 
-// Exact decimal text of an amount in `currency` ("100.00"); the integer when the currency is
-// unknown (which would be corrupt data: every stored currency comes from the ISO table).
-std::string amount_text(int64_t amount_minor, std::string_view currency);
+// The members every object writes the same way, whoever renders it (the v1 dialect, the CLI).
+// `key`: an RFC 3339 time, or null when absent.
+void write_time_or_null(json::Writer& writer, std::string_view key,
+                        const std::optional<int64_t>& unix_micros);
+// `key`: the amount as an exact JSON number (core's amount_text).
+void write_amount(json::Writer& writer, std::string_view key, int64_t amount_minor,
+                  std::string_view currency);
+
+// Who reads an object decides two things about it, and nothing else: the operator (CLI) sees
+// internal identifiers and names beside what the merchant sees.
+enum class ObjectAudience : uint8_t {
+  kMerchant = 0,  // the v1 wire: v1 status names, no internal numbers
+  kOperator,      // the CLI: + the event's seq, the wallet's merchant_id; internal status names
+};
+
+// One event of a payout's history: {event_type, from_status, to_status, actor_type, message,
+// created_at}; for the operator, `seq` first and the internal status names.
+void write_event(json::Writer& writer, const PayoutEvent& event,
+                 ObjectAudience audience = ObjectAudience::kMerchant);
+
+// The wallet object (payouts-v1.md): {id, currency, currency_id, amount, held_amount, type,
+// is_active, created_at, updated_at}; for the operator, merchant_id after id.
+void write_wallet(json::Writer& writer, const Wallet& wallet,
+                  ObjectAudience audience = ObjectAudience::kMerchant);
 
 }  // namespace payoutd::api::payouts_v1
