@@ -30,9 +30,12 @@
 #include "store/ports/outbox.h"
 #include "store/ports/paging.h"
 #include "store/ports/payouts.h"
-#include "store/ports/rail.h"
 
 namespace payoutd {
+
+namespace sql {
+class Connection;
+}  // namespace sql
 
 // The store's ports, one per concern (store/ports/). A caller names the port it needs; ReadTx and
 // WriteTx are all of them at once, for the backends to implement and for ops that touch several
@@ -43,8 +46,7 @@ class ReadTx : public virtual MerchantReads,
                public virtual PayoutReads,
                public virtual CredentialReads,
                public virtual EngineReads,
-               public virtual OutboxReads,
-               public virtual RailReads {};
+               public virtual OutboxReads {};
 
 // Write primitives used by the domain commands (commands/). Runs inside the writer's transaction
 // and the op's savepoint; every read here sees the transaction's own writes.
@@ -54,8 +56,7 @@ class WriteTx : public ReadTx,
                 public PayoutWrites,
                 public CredentialWrites,
                 public EngineWrites,
-                public OutboxWrites,
-                public RailWrites {};
+                public OutboxWrites {};
 
 // A unit of work for the batching writer.
 class WriteOp {
@@ -119,6 +120,16 @@ class Store {
   // REQUIRES: not called from a WriteOp's apply() or complete() (the writer thread would wait on
   // itself).
   Status write(std::function<Status(WriteTx&)> body);
+
+  // Tables a component above the store owns in the same database (the sandbox connector's
+  // simulated rail, engine/connectors/sandbox_rail.h): the component writes its own SQL against
+  // store/sql's connection, so the production store neither knows nor serves them; their DDL
+  // stays in the backends' migrations (one forward-only history per database, docs/architecture.md).
+  // read_own_tables runs `body` in a read transaction; write_own_tables runs it as a write op of
+  // its own (its own savepoint of a group-committed transaction) and waits for the commit.
+  // REQUIRES (write_own_tables): as write().
+  virtual Status read_own_tables(const std::function<Status(sql::Connection&)>& body) = 0;
+  virtual Status write_own_tables(std::function<Status(sql::Connection&)> body) = 0;
 
   // Stops the writer after draining queued ops. Idempotent.
   virtual void close() = 0;

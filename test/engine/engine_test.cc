@@ -23,6 +23,7 @@
 #include "crypto/hash.h"
 #include "engine/connectors/manual.h"
 #include "engine/connectors/sandbox.h"
+#include "engine/connectors/sandbox_rail.h"
 #include "engine/rail_plan.h"
 
 namespace payoutd::engine {
@@ -178,8 +179,9 @@ class EngineTest : public CommandsFixture {
 
   int32_t submissions(const Payout& payout) {
     int32_t count = 0;
-    Status read = store_->read([&](ReadTx& tx) {
-      Result<RailRecord> record = tx.rail_record("sandbox", payout.public_id);
+    Status read = store_->read_own_tables([&](sql::Connection& rail) {
+      Result<sandbox_rail::RailRecord> record =
+          sandbox_rail::record(rail, "sandbox", payout.public_id);
       if (record.is_ok()) count = record->submissions;
       return Status::ok();
     });

@@ -95,40 +95,5 @@ TEST_F(EngineTablesTest, LeasesAreExclusiveUntilTheyExpire) {
             ErrorKind::kConflict);
 }
 
-TEST_F(EngineTablesTest, RailBookCountsSubmissions) {
-  RailRecord record;
-  record.connector = "sandbox";
-  record.payout_key = "pyt_1";
-  record.reference = "sbx_pyt_1";
-  record.submitted_at = kT0;
-  record.submissions = 1;
-  record.updated_at = kT0;
-  ASSERT_TRUE(store_->write([&](WriteTx& tx) { return tx.put_rail_record(record); }).is_ok());
-  record.payout_key = "pyt_2";
-  ASSERT_TRUE(store_->write([&](WriteTx& tx) { return tx.put_rail_record(record); }).is_ok());
-  record.submissions = 2;
-  record.cancel_requested_at = kT0 + 5;
-  ASSERT_TRUE(store_->write([&](WriteTx& tx) { return tx.put_rail_record(record); }).is_ok());
-  ASSERT_TRUE(store_
-                  ->read([&](ReadTx& tx) -> Status {
-                    Result<RailRecord> one = tx.rail_record("sandbox", "pyt_1");
-                    EXPECT_TRUE(one.is_ok());
-                    EXPECT_EQ(one->submissions, 1);
-                    EXPECT_FALSE(one->cancel_requested_at.has_value());
-                    EXPECT_EQ(tx.rail_record("sandbox", "pyt_3").status().kind(),
-                              ErrorKind::kNotFound);
-                    Result<std::vector<RailRecord>> twice =
-                        tx.rail_duplicate_submissions("sandbox", 10);
-                    EXPECT_TRUE(twice.is_ok());
-                    EXPECT_EQ(twice->size(), 1u);
-                    EXPECT_EQ(twice->front().payout_key, "pyt_2");
-                    EXPECT_EQ(twice->front().cancel_requested_at.value_or(0), kT0 + 5);
-                    EXPECT_EQ(*tx.rail_record_count("sandbox"), 2);
-                    EXPECT_EQ(*tx.rail_record_count("other"), 0);
-                    return Status::ok();
-                  })
-                  .is_ok());
-}
-
 }  // namespace
 }  // namespace payoutd::testing

@@ -11,6 +11,8 @@
 namespace payoutd::engine {
 namespace {
 
+using sandbox_rail::RailRecord;
+
 constexpr int64_t kMicrosPerMilli = 1000;
 constexpr std::string_view kReferencePrefix = "sbx_";
 constexpr size_t kMaxPayoutKeyChars = 64;
@@ -81,7 +83,8 @@ int64_t SandboxConnector::delay_micros(int64_t base_ms, std::string_view key, in
   return (base_ms + jitter_ms) * kMicrosPerMilli;
 }
 
-RailStatus SandboxConnector::state_at(const ConnectorPayout& payout, const RailRecord& record,
+RailStatus SandboxConnector::state_at(const ConnectorPayout& payout,
+                                      const sandbox_rail::RailRecord& record,
                                       int64_t now) const {
   const SandboxChoice choice = sandbox_choice(payout.beneficiary);
   const int64_t t0 = record.submitted_at;
@@ -191,10 +194,10 @@ std::vector<RailStatus> SandboxConnector::submit(std::span<const ConnectorPayout
                                                  int64_t now) {
   std::vector<RailStatus> answers(payouts.size());
   // One transaction for the whole batch: the rail's book of submissions.
-  Status written = store_.write([&](RailWrites& tx) -> Status {
+  Status written = store_.write_own_tables([&](sql::Connection& rail) -> Status {
     for (size_t i = 0; i < payouts.size(); ++i) {
       const ConnectorPayout& payout = payouts[i];
-      Result<RailRecord> existing = tx.rail_record(kSandboxConnectorName, payout.key);
+      Result<RailRecord> existing = sandbox_rail::record(rail, kSandboxConnectorName, payout.key);
       RailRecord record;
       if (existing.is_ok()) {
         // Idempotent by key: the payout is not paid twice, but the second call is counted, and
@@ -213,7 +216,7 @@ std::vector<RailStatus> SandboxConnector::submit(std::span<const ConnectorPayout
       } else {
         return std::move(existing).status();
       }
-      PAYOUTD_RETURN_IF_ERROR(tx.put_rail_record(record));
+      PAYOUTD_RETURN_IF_ERROR(sandbox_rail::put(rail, record));
       answers[i] = state_at(payout, record, now);
     }
     return Status::ok();
@@ -229,9 +232,9 @@ std::vector<RailStatus> SandboxConnector::submit(std::span<const ConnectorPayout
 std::vector<RailStatus> SandboxConnector::query(std::span<const ConnectorPayout> payouts,
                                                 int64_t now) {
   std::vector<RailStatus> answers(payouts.size());
-  Status read = store_.read([&](RailReads& tx) -> Status {
+  Status read = store_.read_own_tables([&](sql::Connection& rail) -> Status {
     for (size_t i = 0; i < payouts.size(); ++i) {
-      Result<RailRecord> record = tx.rail_record(kSandboxConnectorName, payouts[i].key);
+      Result<RailRecord> record = sandbox_rail::record(rail, kSandboxConnectorName, payouts[i].key);
       if (record.is_ok()) {
         answers[i] = state_at(payouts[i], *record, now);
       } else if (record.status().kind() == ErrorKind::kNotFound) {
@@ -251,8 +254,8 @@ std::vector<RailStatus> SandboxConnector::query(std::span<const ConnectorPayout>
 
 CancelAnswer SandboxConnector::try_cancel(const ConnectorPayout& payout, int64_t now) {
   CancelAnswer answer = CancelAnswer::kUnknown;
-  Status written = store_.write([&](RailWrites& tx) -> Status {
-    Result<RailRecord> existing = tx.rail_record(kSandboxConnectorName, payout.key);
+  Status written = store_.write_own_tables([&](sql::Connection& rail) -> Status {
+    Result<RailRecord> existing = sandbox_rail::record(rail, kSandboxConnectorName, payout.key);
     if (!existing.is_ok()) {
       // Not at the rail (yet): it cannot say.
       answer = CancelAnswer::kUnknown;
@@ -289,7 +292,7 @@ CancelAnswer SandboxConnector::try_cancel(const ConnectorPayout& payout, int64_t
     if (!record.cancel_requested_at) {
       record.cancel_requested_at = now;
       record.updated_at = now;
-      return tx.put_rail_record(record);
+      return sandbox_rail::put(rail, record);
     }
     return Status::ok();
   });

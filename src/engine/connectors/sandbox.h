@@ -5,8 +5,8 @@
 // action_required, "...901" accepts a cancel while processing, "...905" is reversed after it
 // completes, "...906" times out. Anything else completes: processing -> settling -> completed.
 //
-// The rail keeps its own record of each payout (rail_records, in the same database, so that every
-// payoutd process and node sees one rail). Timelines are computed from the record's submission
+// The rail keeps its own record of each payout (sandbox_rail.h: rail_records, in the same
+// database, so that every payoutd process and node sees one rail). Timelines are computed from the record's submission
 // time and the configured delays, so any instance answers the same at the same instant.
 #pragma once
 
@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "engine/connectors/connector.h"
+#include "engine/connectors/sandbox_rail.h"
 #include "store/store.h"
 
 namespace payoutd::engine {
@@ -72,7 +73,8 @@ class SandboxConnector final : public Connector {
                                       std::string_view signature_header) override;
 
   // The rail's state of a payout with record `record` at `now` (pure; exposed for tests).
-  RailStatus state_at(const ConnectorPayout& payout, const RailRecord& record, int64_t now) const;
+  RailStatus state_at(const ConnectorPayout& payout, const sandbox_rail::RailRecord& record,
+                      int64_t now) const;
 
  private:
   int64_t delay_micros(int64_t base_ms, std::string_view key, int salt) const;

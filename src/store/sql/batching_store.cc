@@ -224,6 +224,19 @@ Status BatchingStore::read_single(const std::function<Status(ReadTx&)>& body) {
   return status;
 }
 
+Status BatchingStore::read_own_tables(const std::function<Status(Connection&)>& body) {
+  return read([&](ReadTx& tx) { return body(static_cast<SqlReadTx&>(tx).connection()); });
+}
+
+Status BatchingStore::write_own_tables(std::function<Status(Connection&)> body) {
+  // Store::write's op never defers its writes, so its tx is always the writer's SqlWriteTx.
+  return write([body = std::move(body)](WriteTx& tx) {
+    auto* sql_tx = dynamic_cast<SqlWriteTx*>(&tx);
+    PAYOUTD_ASSERT(sql_tx != nullptr);
+    return body(sql_tx->connection());
+  });
+}
+
 Result<std::string> BatchingStore::query_on_reader_for_testing(const std::string& sql) {
   std::string value;
   Status status = read([&](ReadTx& tx) -> Status {

@@ -64,6 +64,8 @@ class BatchingStore : public Store {
   Status read(const std::function<Status(ReadTx&)>& body) override;
   Status read_single(const std::function<Status(ReadTx&)>& body) override;
   void submit(std::unique_ptr<WriteOp> op) override;
+  Status read_own_tables(const std::function<Status(Connection&)>& body) override;
+  Status write_own_tables(std::function<Status(Connection&)> body) override;
   void close() override;
   WriterStats writer_stats() const override;
 

@@ -720,7 +720,6 @@ Status DeferredWriteTx::withdraw_processing_cancel(int64_t, std::string_view, Ca
   return refuse("withdraw_processing_cancel");
 }
 Status DeferredWriteTx::poke_engine_task(int64_t, int64_t) { return refuse("poke_engine_task"); }
-Status DeferredWriteTx::put_rail_record(const RailRecord&) { return refuse("put_rail_record"); }
 Result<int64_t> DeferredWriteTx::insert_webhook_endpoint(const WebhookEndpoint&) {
   return refuse("insert_webhook_endpoint");
 }

@@ -110,7 +110,6 @@ class DeferredWriteTx final : public SqlReader<WriteTx> {
                                     CancelRequestState previous_state,
                                     std::optional<int64_t> previous_requested_at) override;
   Status poke_engine_task(int64_t cashout_id, int64_t at) override;
-  Status put_rail_record(const RailRecord& record) override;
   Result<int64_t> insert_webhook_endpoint(const WebhookEndpoint& endpoint) override;
   Status delete_webhook_endpoint(int64_t merchant_id, std::string_view public_id,
                                  int64_t at) override;

@@ -1,5 +1,6 @@
-// The engine's bookkeeping (migration 3): due-work queries, leases, cancel requests, and the
-// sandbox connector's simulated rail. Every claim here is a conditional UPDATE: whoever's WHERE
+// The engine's bookkeeping (migration 3): due-work queries, leases, cancel requests. (The
+// sandbox connector's simulated rail, also in migration 3, is the connector's own:
+// engine/connectors/sandbox_rail.cc.) Every claim here is a conditional UPDATE: whoever's WHERE
 // clause still matches wins, so two engine instances (threads, processes, later nodes) never both
 // own a payout.
 #include <string>
@@ -46,20 +47,6 @@ Result<EngineTask> read_engine_task(const Statement& row) {
   return task;
 }
 
-Result<RailRecord> read_rail_record(const Statement& row) {
-  RailRecord record;
-  record.connector = row.column_text(0);
-  record.payout_key = row.column_text(1);
-  record.reference = row.column_text(2);
-  record.submitted_at = row.column_int64(3);
-  record.submissions = static_cast<int32_t>(row.column_int64(4));
-  record.cancel_requested_at = row.column_optional_int64(5);
-  record.updated_at = row.column_int64(6);
-  return record;
-}
-
-constexpr std::string_view kRailColumns =
-    "connector, payout_key, reference, submitted_at, submissions, cancel_requested_at, updated_at";
 
 }  // namespace
 
@@ -138,53 +125,6 @@ Result<std::vector<EngineTask>> engine_due(Connection& connection, const EngineD
     tasks.push_back(std::move(task).value());
   }
   return tasks;
-}
-
-Result<RailRecord> rail_record(Connection& connection, std::string_view connector,
-                               std::string_view payout_key) {
-  static const std::string sql = "SELECT " + std::string(kRailColumns) +
-                                 " FROM rail_records WHERE connector = $1 AND payout_key = $2";
-  Result<StatementLease> statement = connection.prepare(sql);
-  if (!statement.is_ok()) return std::move(statement).status();
-  (*statement)->bind(1, connector);
-  (*statement)->bind(2, payout_key);
-  Result<bool> row = (*statement)->step();
-  if (!row.is_ok()) return std::move(row).status();
-  if (!*row) return Status::not_found("the rail has no record of this payout");
-  return read_rail_record(**statement);
-}
-
-Result<std::vector<RailRecord>> rail_duplicate_submissions(Connection& connection,
-                                                           std::string_view connector, int limit) {
-  PAYOUTD_RETURN_IF_ERROR(check_row_limit(limit));
-  static const std::string sql =
-      "SELECT " + std::string(kRailColumns) +
-      " FROM rail_records WHERE connector = $1 AND submissions > 1 ORDER BY payout_key LIMIT $2";
-  Result<StatementLease> statement = connection.prepare(sql);
-  if (!statement.is_ok()) return std::move(statement).status();
-  (*statement)->bind(1, connector);
-  (*statement)->bind(2, static_cast<int64_t>(limit));
-  std::vector<RailRecord> records;
-  for (;;) {
-    Result<bool> row = (*statement)->step();
-    if (!row.is_ok()) return std::move(row).status();
-    if (!*row) break;
-    Result<RailRecord> record = read_rail_record(**statement);
-    if (!record.is_ok()) return std::move(record).status();
-    records.push_back(std::move(record).value());
-  }
-  return records;
-}
-
-Result<int64_t> rail_record_count(Connection& connection, std::string_view connector) {
-  Result<StatementLease> statement =
-      connection.prepare("SELECT count(*) FROM rail_records WHERE connector = $1");
-  if (!statement.is_ok()) return std::move(statement).status();
-  (*statement)->bind(1, connector);
-  Result<bool> row = (*statement)->step();
-  if (!row.is_ok()) return std::move(row).status();
-  PAYOUTD_ASSERT(*row);
-  return (*statement)->column_int64(0);
 }
 
 }  // namespace queries
@@ -341,28 +281,6 @@ Status SqlWriteTx::poke_engine_task(int64_t cashout_id, int64_t at) {
   if (s.changes() != 1) {
     return Status::not_found("no payout at the connector with id " + std::to_string(cashout_id));
   }
-  return Status::ok();
-}
-
-Status SqlWriteTx::put_rail_record(const RailRecord& record) {
-  PAYOUTD_ASSERT(record.submissions >= 1);
-  Result<StatementLease> statement = connection_.prepare(
-      "INSERT INTO rail_records (connector, payout_key, reference, submitted_at, submissions, "
-      "cancel_requested_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7) "
-      "ON CONFLICT (connector, payout_key) DO UPDATE SET reference = excluded.reference, "
-      "submitted_at = excluded.submitted_at, submissions = excluded.submissions, "
-      "cancel_requested_at = excluded.cancel_requested_at, updated_at = excluded.updated_at");
-  if (!statement.is_ok()) return std::move(statement).status();
-  Statement& s = **statement;
-  s.bind(1, record.connector);
-  s.bind(2, record.payout_key);
-  s.bind(3, record.reference);
-  s.bind(4, record.submitted_at);
-  s.bind(5, static_cast<int64_t>(record.submissions));
-  s.bind(6, record.cancel_requested_at);
-  s.bind(7, record.updated_at);
-  Status inserted = s.execute();
-  if (!inserted.is_ok()) return status_of(s.last_error(), "put rail record");
   return Status::ok();
 }
 

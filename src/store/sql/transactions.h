@@ -68,16 +68,11 @@ Result<LedgerReport> check_ledger(Connection& connection);
 Result<ApiToken> api_token_by_hash(Connection& connection, std::string_view token_hash);
 Result<IdempotencyRecord> idempotency_record(Connection& connection, int64_t merchant_id,
                                              std::string_view key);
-// Engine and rail (engine_tables.cc). engine_due_sql: the statement text of each kind of due
+// Engine bookkeeping (engine_tables.cc). engine_due_sql: the statement text of each kind of due
 // work (exposed for the query-plan tests).
 const std::string& engine_due_sql(EngineWork work);
 Result<EngineTask> engine_task(Connection& connection, int64_t cashout_id);
 Result<std::vector<EngineTask>> engine_due(Connection& connection, const EngineDueQuery& query);
-Result<RailRecord> rail_record(Connection& connection, std::string_view connector,
-                               std::string_view payout_key);
-Result<std::vector<RailRecord>> rail_duplicate_submissions(Connection& connection,
-                                                           std::string_view connector, int limit);
-Result<int64_t> rail_record_count(Connection& connection, std::string_view connector);
 // Notifications (notify_tables.cc). outbox_due_sql: exposed for the query-plan tests.
 const std::string& outbox_due_sql(Dialect dialect = Dialect::kSqlite);
 Result<std::vector<WebhookEndpoint>> webhook_endpoints(Connection& connection,
@@ -152,17 +147,6 @@ class SqlReader : public Interface {
   Result<std::vector<EngineTask>> engine_due(const EngineDueQuery& query) override {
     return queries::engine_due(connection_, query);
   }
-  Result<RailRecord> rail_record(std::string_view connector,
-                                 std::string_view payout_key) override {
-    return queries::rail_record(connection_, connector, payout_key);
-  }
-  Result<std::vector<RailRecord>> rail_duplicate_submissions(std::string_view connector,
-                                                             int limit) override {
-    return queries::rail_duplicate_submissions(connection_, connector, limit);
-  }
-  Result<int64_t> rail_record_count(std::string_view connector) override {
-    return queries::rail_record_count(connection_, connector);
-  }
   Result<std::vector<WebhookEndpoint>> webhook_endpoints(int64_t merchant_id) override {
     return queries::webhook_endpoints(connection_, merchant_id);
   }
@@ -228,7 +212,7 @@ class SqlWriteTx final : public SqlReader<WriteTx> {
   Status delete_idempotency_record(int64_t merchant_id, std::string_view key) override;
   Result<int64_t> delete_expired_idempotency_records(int64_t merchant_id, int64_t now,
                                                      int limit) override;
-  // Engine and rail (engine_tables.cc).
+  // Engine bookkeeping (engine_tables.cc).
   Status claim_engine_lease(int64_t cashout_id, PayoutStatus expected_status,
                             std::string_view owner, int64_t now, int64_t lease_until) override;
   Status update_engine_task(const EngineTaskUpdate& update) override;
@@ -239,7 +223,6 @@ class SqlWriteTx final : public SqlReader<WriteTx> {
                                     CancelRequestState previous_state,
                                     std::optional<int64_t> previous_requested_at) override;
   Status poke_engine_task(int64_t cashout_id, int64_t at) override;
-  Status put_rail_record(const RailRecord& record) override;
   // Notifications (notify_tables.cc).
   Result<int64_t> insert_webhook_endpoint(const WebhookEndpoint& endpoint) override;
   Status delete_webhook_endpoint(int64_t merchant_id, std::string_view public_id,
