@@ -103,8 +103,8 @@ json_get() { node -e 'const o=JSON.parse(process.argv[1]);console.log(process.ar
 "$bin" wallet fund "${common[@]}" --merchant 1 --currency USD --amount 5000.00 >/dev/null
 "$bin" wallet fund "${common[@]}" --merchant 2 --currency BRL --amount 100.00 >/dev/null
 
-# payoutd, twice on the same database: the main server, and one with a 1-token v3 bucket for the
-# 429s. --no-engine: payouts stay where the API and the operator commands put them.
+# payoutd, three times on the same database: the main server, one with a 1-token v3 bucket for
+# the 429s, one with a short handler timeout. --no-engine: payouts stay where the API and the operator commands put them.
 start_payoutd() { # name, extra args...
   local name=$1
   shift
@@ -126,6 +126,9 @@ wait_listening() { # name -> prints the port
 }
 start_payoutd payoutd
 start_payoutd payoutd-rl --v3-rate-limit-per-second 1 --v3-rate-limit-burst 1
+# And a fourth with a 1 s handler timeout, shorter than the 5 s busy timeout: under the locked
+# database its writes answer the handler timeout's 503 before the storage failure.
+start_payoutd payoutd-slow --handler-timeout-ms 1000
 
 # A third payoutd with the engine and the sandbox rail, on a database of its own (its engine
 # would otherwise move the payouts the traffic above puts in place): the answers only a running
@@ -143,12 +146,14 @@ pids+=($!)
 
 port="$(wait_listening payoutd)"
 port_rl="$(wait_listening payoutd-rl)"
+port_slow="$(wait_listening payoutd-slow)"
 port_engine="$(wait_listening payoutd-engine)"
 echo "contract-test: payoutd on 127.0.0.1:$port (and 127.0.0.1:$port_rl with a v3 limit of 1/s;" \
   "127.0.0.1:$port_engine with the engine)"
 
 export PAYOUTD_BIN="$bin" PAYOUTD_DB="$db" PAYOUTD_MASTER_KEY_FILE="$mk"
 export PAYOUTD_URL="http://127.0.0.1:$port" PAYOUTD_RL_URL="http://127.0.0.1:$port_rl"
+export PAYOUTD_SLOW_URL="http://127.0.0.1:$port_slow"
 export PAYOUTD_ENGINE_URL="http://127.0.0.1:$port_engine"
 V1_ENGINE_USERNAME="$(json_get "$me" api.username)"
 V1_ENGINE_PASSWORD="$(json_get "$me" api.password)"

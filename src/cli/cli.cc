@@ -581,6 +581,11 @@ void add_server_options(CLI::App& app, Arguments& args) {
       [&args](const std::string& value) { args.flags.v1_refresh_token_ttl_seconds = value; },
       "Payouts v1 refresh token lifetime in seconds, 60..7776000 (default 604800; env "
       "PAYOUTD_V1_REFRESH_TOKEN_TTL_SECONDS)");
+  app.add_option_function<std::string>(
+      "--handler-timeout-ms",
+      [&args](const std::string& value) { args.flags.handler_timeout_ms = value; },
+      "Answer 503 when a request's handler takes longer, 100..600000 (default 30000; env "
+      "PAYOUTD_HANDLER_TIMEOUT_MS)");
   // Repeatable (one value per occurrence) and comma-separated: all occurrences form one list.
   const auto join = [](const std::vector<std::string>& values) {
     std::string list;

@@ -143,10 +143,9 @@ Result<DemoMerchant> prepare_demo_merchant(commands::Commands& commands, int64_t
   DemoMerchant demo;
   demo.suffix = std::to_string(now_micros / 1'000'000);
 
-  Result<std::vector<Merchant>> merchants = commands.list_merchants();
-  if (!merchants.is_ok()) return std::move(merchants).status();
+  PAYOUTD_ASSIGN_OR_RETURN(std::vector<Merchant> merchants, commands.list_merchants());
   const Merchant* existing = nullptr;
-  for (const Merchant& merchant : *merchants) {
+  for (const Merchant& merchant : merchants) {
     if (merchant.name == kDemoMerchantName && (existing == nullptr || merchant.id < existing->id)) {
       existing = &merchant;
     }
@@ -155,9 +154,9 @@ Result<DemoMerchant> prepare_demo_merchant(commands::Commands& commands, int64_t
   if (existing == nullptr) {
     commands::CreateMerchantInput input;
     input.name = std::string(kDemoMerchantName);
-    Result<commands::MerchantWithCredentials> created = commands.create_merchant(input);
-    if (!created.is_ok()) return std::move(created).status();
-    demo.issued = std::move(created).value();
+    PAYOUTD_ASSIGN_OR_RETURN(commands::MerchantWithCredentials created,
+                             commands.create_merchant(input));
+    demo.issued = std::move(created);
     demo.created = true;
   } else {
     if (existing->status != MerchantStatus::kActive) {
@@ -165,16 +164,15 @@ Result<DemoMerchant> prepare_demo_merchant(commands::Commands& commands, int64_t
           commands.set_merchant_status(existing->id, MerchantStatus::kActive);
       if (!enabled.is_ok()) return std::move(enabled).status();
     }
-    Result<commands::MerchantWithCredentials> rotated = commands.rotate_credentials(existing->id);
-    if (!rotated.is_ok()) return std::move(rotated).status();
-    demo.issued = std::move(rotated).value();
+    PAYOUTD_ASSIGN_OR_RETURN(commands::MerchantWithCredentials rotated,
+                             commands.rotate_credentials(existing->id));
+    demo.issued = std::move(rotated);
   }
   const int64_t merchant_id = demo.issued.merchant.id;
 
-  Result<std::vector<Wallet>> wallets = commands.list_all_wallets(merchant_id);
-  if (!wallets.is_ok()) return std::move(wallets).status();
+  PAYOUTD_ASSIGN_OR_RETURN(std::vector<Wallet> wallets, commands.list_all_wallets(merchant_id));
   for (const TopUpTarget& target : kTopUpTargets) {
-    const Wallet* wallet = find_wallet(*wallets, target.currency);
+    const Wallet* wallet = find_wallet(wallets, target.currency);
     const int64_t available = wallet != nullptr ? wallet->available_minor : 0;
     if (available >= target.minimum_minor) continue;
     commands::WalletMovementInput input;
@@ -182,18 +180,15 @@ Result<DemoMerchant> prepare_demo_merchant(commands::Commands& commands, int64_t
     input.currency = std::string(target.currency);
     input.amount_minor = target.minimum_minor - available;
     input.remarks = "payoutd demo top-up";
-    Result<commands::WalletMovementOutput> funded = commands.fund_wallet(input);
-    if (!funded.is_ok()) return std::move(funded).status();
+    PAYOUTD_RETURN_IF_ERROR(commands.fund_wallet(input));
   }
 
   FeeSchedule usd_fees;
   usd_fees.fixed_minor = kDemoUsdFixedFeeMinor;
-  Result<FeeSchedule> fees = commands.set_fees(merchant_id, "USD", usd_fees);
-  if (!fees.is_ok()) return std::move(fees).status();
+  PAYOUTD_RETURN_IF_ERROR(commands.set_fees(merchant_id, "USD", usd_fees));
 
-  Result<std::vector<Wallet>> after = commands.list_all_wallets(merchant_id);
-  if (!after.is_ok()) return std::move(after).status();
-  demo.wallets = std::move(after).value();
+  PAYOUTD_ASSIGN_OR_RETURN(std::vector<Wallet> after, commands.list_all_wallets(merchant_id));
+  demo.wallets = std::move(after);
   return demo;
 }
 

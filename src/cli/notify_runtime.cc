@@ -67,9 +67,8 @@ Result<std::unique_ptr<NotifyRuntime>> NotifyRuntime::create(const config::Setti
         .set(static_cast<int64_t>(stats.last_idle_claim));
     OutboxCounts counts;
     Status read = store->read([&counts](OutboxReads& tx) -> Status {
-      Result<OutboxCounts> found = tx.outbox_counts();
-      if (!found.is_ok()) return std::move(found).status();
-      counts = *found;
+      PAYOUTD_ASSIGN_OR_RETURN(OutboxCounts found, tx.outbox_counts());
+      counts = found;
       return Status::ok();
     });
     if (read.is_ok()) {

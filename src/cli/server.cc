@@ -100,6 +100,7 @@ int serve_session(const config::Settings& settings, Session& session, const List
   options.listen_address = listen->host;
   options.port = listen->port;
   options.io_threads = config::effective_threads(settings);
+  options.handler_timeout_ms = static_cast<int>(settings.handler_timeout_ms);
   options.version = context.version;
   options.error_responder = error_responder(settings);
   http::Server server(options, router, metrics, access_log_for(settings.log_format));

@@ -59,18 +59,17 @@ Result<std::unique_ptr<Session>> Session::open(const config::Settings& settings,
                                                const StoreOptions& store_options) {
   std::unique_ptr<Session> session(new Session());
   if (!settings.test_clock_file.empty()) {
-    Result<std::unique_ptr<TestClockFile>> file = TestClockFile::open(settings.test_clock_file);
-    if (!file.is_ok()) return std::move(file).status();
-    session->test_clock_ = std::make_unique<TestClock>(std::move(file).value());
+    PAYOUTD_ASSIGN_OR_RETURN(std::unique_ptr<TestClockFile> file,
+                             TestClockFile::open(settings.test_clock_file));
+    session->test_clock_ = std::make_unique<TestClock>(std::move(file));
   }
   if (key_need == KeyNeed::kRequired) {
-    Result<crypto::MasterKey> key = load_master_key(settings, session->random_);
-    if (!key.is_ok()) return std::move(key).status();
-    session->master_key_.emplace(std::move(key).value());
+    PAYOUTD_ASSIGN_OR_RETURN(crypto::MasterKey key, load_master_key(settings, session->random_));
+    session->master_key_.emplace(std::move(key));
   }
-  Result<std::unique_ptr<Store>> store = open_store(settings.database_url, store_options);
-  if (!store.is_ok()) return std::move(store).status();
-  session->store_ = std::move(store).value();
+  PAYOUTD_ASSIGN_OR_RETURN(std::unique_ptr<Store> store,
+                           open_store(settings.database_url, store_options));
+  session->store_ = std::move(store);
   PAYOUTD_RETURN_IF_ERROR(session->store_->migrate());
   session->domain_metrics_ = std::make_unique<DomainMetrics>(session->metrics_, *session->store_);
   commands::CommandsOptions options;

@@ -34,11 +34,9 @@ constexpr std::string_view kSecretKeyAad = kMerchantSecretKeyAad;
 
 Result<PayoutWithEvents> read_payout_with_events(PayoutReads& tx, int64_t merchant_id,
                                                  const PayoutRef& ref) {
-  Result<Payout> payout = tx.find_payout(merchant_id, ref);
-  if (!payout.is_ok()) return std::move(payout).status();
-  Result<std::vector<PayoutEvent>> events = tx.payout_events(payout->cashout_id);
-  if (!events.is_ok()) return std::move(events).status();
-  return PayoutWithEvents{std::move(payout).value(), std::move(events).value()};
+  PAYOUTD_ASSIGN_OR_RETURN(Payout payout, tx.find_payout(merchant_id, ref));
+  PAYOUTD_ASSIGN_OR_RETURN(std::vector<PayoutEvent> events, tx.payout_events(payout.cashout_id));
+  return PayoutWithEvents{std::move(payout), std::move(events)};
 }
 
 Status validate_amount_bounds(int64_t amount_minor, std::string_view field) {
@@ -84,8 +82,7 @@ std::string default_event_message(PayoutStatus from, PayoutStatus to, Actor acto
 Status post_transition_movement(LedgerWrites& tx, const Payout& payout, LedgerMovement movement,
                                 int64_t at) {
   if (movement == LedgerMovement::kNone) return Status::ok();
-  Result<Wallet> wallet = tx.wallet_by_id(payout.merchant_id, payout.wallet_id);
-  if (!wallet.is_ok()) return std::move(wallet).status();
+  PAYOUTD_ASSIGN_OR_RETURN(Wallet wallet, tx.wallet_by_id(payout.merchant_id, payout.wallet_id));
 
   JournalPosting posting;
   posting.cashout_id = payout.cashout_id;
@@ -93,51 +90,48 @@ Status post_transition_movement(LedgerWrites& tx, const Payout& payout, LedgerMo
   posting.created_at = at;
   switch (movement) {
     case LedgerMovement::kPostHoldToSettlement: {
-      Result<int64_t> settlement = tx.platform_account(payout.currency, AccountKind::kSettlement);
-      if (!settlement.is_ok()) return std::move(settlement).status();
+      PAYOUTD_ASSIGN_OR_RETURN(int64_t settlement,
+                               tx.platform_account(payout.currency, AccountKind::kSettlement));
       posting.kind = kPayoutPostJournal;
-      posting.legs = {{wallet->held_account_id, -payout.total_minor},
-                      {*settlement, payout.total_minor}};
+      posting.legs = {{wallet.held_account_id, -payout.total_minor},
+                      {settlement, payout.total_minor}};
       break;
     }
     case LedgerMovement::kRefundHeldToAvailable:
       posting.kind = kPayoutRefundJournal;
-      posting.legs = {{wallet->held_account_id, -payout.total_minor},
-                      {wallet->available_account_id, payout.total_minor}};
+      posting.legs = {{wallet.held_account_id, -payout.total_minor},
+                      {wallet.available_account_id, payout.total_minor}};
       break;
     case LedgerMovement::kRefundSettlementToAvailable: {
-      Result<int64_t> settlement = tx.platform_account(payout.currency, AccountKind::kSettlement);
-      if (!settlement.is_ok()) return std::move(settlement).status();
+      PAYOUTD_ASSIGN_OR_RETURN(int64_t settlement,
+                               tx.platform_account(payout.currency, AccountKind::kSettlement));
       posting.kind = kPayoutRefundJournal;
-      posting.legs = {{*settlement, -payout.total_minor},
-                      {wallet->available_account_id, payout.total_minor}};
+      posting.legs = {{settlement, -payout.total_minor},
+                      {wallet.available_account_id, payout.total_minor}};
       break;
     }
     case LedgerMovement::kNone:
       PAYOUTD_ASSERT(false);
   }
 
-  Result<int64_t> journal_id = tx.post_journal(posting);
-  if (!journal_id.is_ok()) return std::move(journal_id).status();
+  PAYOUTD_ASSIGN_OR_RETURN(int64_t journal_id, tx.post_journal(posting));
   // a post is invisible to merchants
   if (posting.kind != kPayoutRefundJournal) return Status::ok();
 
-  Result<Wallet> after = tx.wallet_by_id(payout.merchant_id, payout.wallet_id);
-  if (!after.is_ok()) return std::move(after).status();
+  PAYOUTD_ASSIGN_OR_RETURN(Wallet after, tx.wallet_by_id(payout.merchant_id, payout.wallet_id));
   WalletTransaction transaction;
   transaction.wallet_id = payout.wallet_id;
-  transaction.journal_id = *journal_id;
+  transaction.journal_id = journal_id;
   transaction.type = "PAYOUT_REFUND";
   transaction.transaction_type = "CREDIT";
   transaction.amount_minor = payout.total_minor;
   transaction.currency = payout.currency;
-  transaction.balance_after_minor = after->available_minor;
+  transaction.balance_after_minor = after.available_minor;
   transaction.reference_type = "payout";
   transaction.reference_id = payout.public_id;
   transaction.remarks = "Refund of payout " + payout.public_id;
   transaction.created_at = at;
-  Result<int64_t> inserted = tx.insert_wallet_transaction(transaction);
-  if (!inserted.is_ok()) return std::move(inserted).status();
+  PAYOUTD_RETURN_IF_ERROR(tx.insert_wallet_transaction(transaction));
   return Status::ok();
 }
 
@@ -179,6 +173,8 @@ void stamp_status_time(Payout& payout, PayoutStatus to, int64_t at) {
 // - v1: one webhook event to each of the merchant's live endpoints subscribed to
 //   "payout.<status>", its body rendered now so it carries the payout as of this event.
 // give_up_at stays 0: the dispatcher's configured retry window counts from created_at.
+// The two ports are one WriteTx at every call (`write_outbox(tx, tx, ...)`), named apart so that
+// the signature says what it does: writes the outbox, only reads merchants (their default URL).
 Status write_outbox(OutboxWrites& tx, MerchantReads& merchants, const NotificationFormats& formats,
                     const Payout& after, std::optional<PayoutStatus> from, const PayoutEvent& event,
                     int64_t at) {
@@ -187,9 +183,8 @@ Status write_outbox(OutboxWrites& tx, MerchantReads& merchants, const Notificati
   if (from && v3_status(*from).code != v3_status(after.status).code) {
     std::string url = after.notification_url.value_or("");
     if (url.empty()) {
-      Result<Merchant> merchant = merchants.merchant_by_id(after.merchant_id);
-      if (!merchant.is_ok()) return std::move(merchant).status();
-      url = merchant->notification_url;
+      PAYOUTD_ASSIGN_OR_RETURN(Merchant merchant, merchants.merchant_by_id(after.merchant_id));
+      url = merchant.notification_url;
     }
     if (!url.empty()) {
       OutboxMessage message;
@@ -205,12 +200,12 @@ Status write_outbox(OutboxWrites& tx, MerchantReads& merchants, const Notificati
     }
   }
 
-  Result<std::vector<WebhookEndpoint>> endpoints = tx.webhook_endpoints(after.merchant_id);
-  if (!endpoints.is_ok()) return std::move(endpoints).status();
-  if (endpoints->empty()) return Status::ok();
+  PAYOUTD_ASSIGN_OR_RETURN(std::vector<WebhookEndpoint> endpoints,
+                           tx.webhook_endpoints(after.merchant_id));
+  if (endpoints.empty()) return Status::ok();
   const std::string type = v1_event_type(after.status);
   std::string body;  // rendered once, only when some endpoint wants it
-  for (const WebhookEndpoint& endpoint : *endpoints) {
+  for (const WebhookEndpoint& endpoint : endpoints) {
     if (!endpoint.subscribes(type)) continue;
     if (body.empty()) body = formats.v1->render(after, event, event_id);
     OutboxMessage message;
@@ -232,9 +227,8 @@ Status write_outbox(OutboxWrites& tx, MerchantReads& merchants, const Notificati
 Result<PayoutWithEvents> apply_transition(WriteTx& tx, const NotificationFormats& formats,
                                           const TransitionInput& input, int64_t at) {
   for (int attempt = 0; attempt < kMaxClaimAttempts; ++attempt) {
-    Result<Payout> current = tx.find_payout(input.merchant_id, input.ref);
-    if (!current.is_ok()) return std::move(current).status();
-    Payout payout = std::move(current).value();
+    PAYOUTD_ASSIGN_OR_RETURN(Payout current, tx.find_payout(input.merchant_id, input.ref));
+    Payout payout = std::move(current);
     const PayoutStatus from = payout.status;
 
     if (input.expected_external_id && *input.expected_external_id != payout.external_id) {
@@ -319,9 +313,8 @@ Result<PayoutWithEvents> apply_create_payout(WriteTx& tx, const NotificationForm
   const Currency* currency = find_currency(input.currency);
   if (currency == nullptr) return Status::invalid_argument("currency", "unknown currency");
 
-  Result<Merchant> merchant = tx.merchant_by_id(input.merchant_id);
-  if (!merchant.is_ok()) return std::move(merchant).status();
-  if (merchant->status != MerchantStatus::kActive) {
+  PAYOUTD_ASSIGN_OR_RETURN(Merchant merchant, tx.merchant_by_id(input.merchant_id));
+  if (merchant.status != MerchantStatus::kActive) {
     return Status::error(ErrorKind::kDisabled, "merchant is disabled");
   }
 
@@ -334,11 +327,11 @@ Result<PayoutWithEvents> apply_create_payout(WriteTx& tx, const NotificationForm
   }
   if (existing.status().kind() != ErrorKind::kNotFound) return std::move(existing).status();
 
-  Result<Wallet> wallet = input.wallet_id ? tx.wallet_by_id(input.merchant_id, *input.wallet_id)
-                                          : tx.wallet_by_currency(input.merchant_id, input.currency);
-  if (!wallet.is_ok()) return std::move(wallet).status();
-  if (!wallet->is_active) return Status::not_found("wallet not found");
-  if (wallet->currency != input.currency) {
+  PAYOUTD_ASSIGN_OR_RETURN(
+      Wallet wallet, input.wallet_id ? tx.wallet_by_id(input.merchant_id, *input.wallet_id)
+                                     : tx.wallet_by_currency(input.merchant_id, input.currency));
+  if (!wallet.is_active) return Status::not_found("wallet not found");
+  if (wallet.currency != input.currency) {
     return Status::invalid_argument("currency", "currency does not match the wallet's currency");
   }
 
@@ -355,18 +348,18 @@ Result<PayoutWithEvents> apply_create_payout(WriteTx& tx, const NotificationForm
         .with_detail_code(kLimitTransactionMaximum);
   }
 
-  Result<FeeSchedule> schedule = tx.fee_schedule(input.merchant_id, input.currency);
-  if (!schedule.is_ok()) return std::move(schedule).status();
-  const int64_t fees = compute_fees(input.amount_minor, *schedule);
+  PAYOUTD_ASSIGN_OR_RETURN(FeeSchedule schedule,
+                           tx.fee_schedule(input.merchant_id, input.currency));
+  const int64_t fees = compute_fees(input.amount_minor, schedule);
   const int64_t total = input.amount_minor + fees;
-  if (wallet->available_minor < total) {
+  if (wallet.available_minor < total) {
     return Status::error(ErrorKind::kInsufficientFunds, "insufficient wallet balance");
   }
 
   Payout payout;
   payout.public_id = new_public_id(kPayoutIdPrefix, random);
   payout.merchant_id = input.merchant_id;
-  payout.wallet_id = wallet->id;
+  payout.wallet_id = wallet.id;
   payout.external_id = input.external_id;
   payout.amount_minor = input.amount_minor;
   payout.fees_minor = fees;
@@ -383,22 +376,20 @@ Result<PayoutWithEvents> apply_create_payout(WriteTx& tx, const NotificationForm
   payout.event_seq = 1;
   payout.request_fingerprint = input.request_fingerprint;
 
-  Result<int64_t> cashout_id = tx.insert_payout(payout);
-  if (!cashout_id.is_ok()) return std::move(cashout_id).status();
-  payout.cashout_id = *cashout_id;
+  PAYOUTD_ASSIGN_OR_RETURN(int64_t cashout_id, tx.insert_payout(payout));
+  payout.cashout_id = cashout_id;
 
   JournalPosting posting;
   posting.kind = kPayoutHoldJournal;
   posting.cashout_id = payout.cashout_id;
   posting.currency = payout.currency;
   posting.created_at = at;
-  posting.legs = {{wallet->available_account_id, -total}, {wallet->held_account_id, total}};
-  Result<int64_t> journal_id = tx.post_journal(posting);
-  if (!journal_id.is_ok()) return std::move(journal_id).status();
+  posting.legs = {{wallet.available_account_id, -total}, {wallet.held_account_id, total}};
+  PAYOUTD_ASSIGN_OR_RETURN(int64_t journal_id, tx.post_journal(posting));
 
   WalletTransaction debit;
-  debit.wallet_id = wallet->id;
-  debit.journal_id = *journal_id;
+  debit.wallet_id = wallet.id;
+  debit.journal_id = journal_id;
   debit.type = "PAYOUT";
   debit.transaction_type = "DEBIT";
   debit.amount_minor = total;
@@ -406,15 +397,13 @@ Result<PayoutWithEvents> apply_create_payout(WriteTx& tx, const NotificationForm
   // Read back, not computed from the wallet read above: with several writers on one database
   // (PostgreSQL, several nodes) another transaction may have moved the balance in between; the
   // journal's UPDATE applied on top of it and holds the row until this commit.
-  Result<Wallet> after = tx.wallet_by_id(payout.merchant_id, wallet->id);
-  if (!after.is_ok()) return std::move(after).status();
-  debit.balance_after_minor = after->available_minor;
+  PAYOUTD_ASSIGN_OR_RETURN(Wallet after, tx.wallet_by_id(payout.merchant_id, wallet.id));
+  debit.balance_after_minor = after.available_minor;
   debit.reference_type = "payout";
   debit.reference_id = payout.public_id;
   debit.remarks = "Payout " + payout.public_id;
   debit.created_at = at;
-  Result<int64_t> debit_id = tx.insert_wallet_transaction(debit);
-  if (!debit_id.is_ok()) return std::move(debit_id).status();
+  PAYOUTD_RETURN_IF_ERROR(tx.insert_wallet_transaction(debit));
 
   PayoutEvent created;
   created.cashout_id = payout.cashout_id;
@@ -440,8 +429,7 @@ Result<PayoutWithEvents> apply_create_payout(WriteTx& tx, const NotificationForm
 
 Result<WalletMovementOutput> apply_wallet_movement(WriteTx& tx, const WalletMovementInput& input,
                                                    bool is_deposit, int64_t at) {
-  Result<Merchant> merchant = tx.merchant_by_id(input.merchant_id);
-  if (!merchant.is_ok()) return std::move(merchant).status();
+  PAYOUTD_RETURN_IF_ERROR(tx.merchant_by_id(input.merchant_id));
 
   Result<Wallet> wallet = tx.wallet_by_currency(input.merchant_id, input.currency);
   if (!wallet.is_ok()) {
@@ -451,36 +439,33 @@ Result<WalletMovementOutput> apply_wallet_movement(WriteTx& tx, const WalletMove
     wallet = tx.insert_wallet(input.merchant_id, input.currency, at);
     if (!wallet.is_ok()) return std::move(wallet).status();
   }
-  Result<int64_t> funding = tx.platform_account(input.currency, AccountKind::kFunding);
-  if (!funding.is_ok()) return std::move(funding).status();
+  PAYOUTD_ASSIGN_OR_RETURN(int64_t funding,
+                           tx.platform_account(input.currency, AccountKind::kFunding));
 
   JournalPosting posting;
   posting.kind = is_deposit ? "deposit" : "adjustment";
   posting.currency = input.currency;
   posting.created_at = at;
-  posting.legs = {{*funding, -input.amount_minor},
+  posting.legs = {{funding, -input.amount_minor},
                   {wallet->available_account_id, input.amount_minor}};
-  Result<int64_t> journal_id = tx.post_journal(posting);
-  if (!journal_id.is_ok()) return std::move(journal_id).status();
+  PAYOUTD_ASSIGN_OR_RETURN(int64_t journal_id, tx.post_journal(posting));
 
-  Result<Wallet> after = tx.wallet_by_id(input.merchant_id, wallet->id);
-  if (!after.is_ok()) return std::move(after).status();
+  PAYOUTD_ASSIGN_OR_RETURN(Wallet after, tx.wallet_by_id(input.merchant_id, wallet->id));
 
   WalletTransaction transaction;
   transaction.wallet_id = wallet->id;
-  transaction.journal_id = *journal_id;
+  transaction.journal_id = journal_id;
   transaction.type = is_deposit ? "DEPOSIT" : "ADJUSTMENT";
   transaction.transaction_type = input.amount_minor > 0 ? "CREDIT" : "DEBIT";
   transaction.amount_minor = input.amount_minor > 0 ? input.amount_minor : -input.amount_minor;
   transaction.currency = input.currency;
-  transaction.balance_after_minor = after->available_minor;
+  transaction.balance_after_minor = after.available_minor;
   transaction.reference_type = "manual";
   transaction.remarks = input.remarks;
   transaction.created_at = at;
-  Result<int64_t> transaction_id = tx.insert_wallet_transaction(transaction);
-  if (!transaction_id.is_ok()) return std::move(transaction_id).status();
-  transaction.id = *transaction_id;
-  return WalletMovementOutput{std::move(after).value(), std::move(transaction)};
+  PAYOUTD_ASSIGN_OR_RETURN(int64_t transaction_id, tx.insert_wallet_transaction(transaction));
+  transaction.id = transaction_id;
+  return WalletMovementOutput{std::move(after), std::move(transaction)};
 }
 
 Status validate_imported_credential(const std::optional<std::string>& value,
@@ -596,13 +581,13 @@ Result<IssuedCredentials> Commands::issue_credentials(Merchant& merchant,
 
   crypto::CredentialHash pass = crypto::hash_credential(credentials.pass, random_);
   crypto::CredentialHash password = crypto::hash_credential(credentials.api_password, random_);
-  Result<std::string> sealed = master_key_->seal(credentials.secret_key, random_, kSecretKeyAad);
-  if (!sealed.is_ok()) return std::move(sealed).status();
+  PAYOUTD_ASSIGN_OR_RETURN(std::string sealed,
+                           master_key_->seal(credentials.secret_key, random_, kSecretKeyAad));
 
   merchant.login = credentials.login;
   merchant.pass_salt = std::move(pass.salt);
   merchant.pass_hash = std::move(pass.hash);
-  merchant.secret_key_sealed = std::move(sealed).value();
+  merchant.secret_key_sealed = std::move(sealed);
   merchant.api_username = credentials.api_username;
   merchant.api_password_salt = std::move(password.salt);
   merchant.api_password_hash = std::move(password.hash);
@@ -633,12 +618,11 @@ Result<MerchantWithCredentials> Commands::create_merchant(const CreateMerchantIn
           merchant.notification_url = input.notification_url;
           merchant.created_at = at;
           merchant.updated_at = at;
-          Result<IssuedCredentials> credentials = issue_credentials(merchant, &input);
-          if (!credentials.is_ok()) return std::move(credentials).status();
-          Result<int64_t> id = tx.insert_merchant(merchant);
-          if (!id.is_ok()) return std::move(id).status();
-          merchant.id = *id;
-          return MerchantWithCredentials{std::move(merchant), std::move(credentials).value()};
+          PAYOUTD_ASSIGN_OR_RETURN(IssuedCredentials credentials,
+                                   issue_credentials(merchant, &input));
+          PAYOUTD_ASSIGN_OR_RETURN(int64_t id, tx.insert_merchant(merchant));
+          merchant.id = id;
+          return MerchantWithCredentials{std::move(merchant), std::move(credentials)};
         },
         std::move(done));
   });
@@ -663,14 +647,11 @@ Result<MerchantWithCredentials> Commands::rotate_credentials(int64_t merchant_id
     submit_op<MerchantWithCredentials>(
         store_,
         [this, merchant_id, at](WriteTx& tx) -> Result<MerchantWithCredentials> {
-          Result<Merchant> merchant = tx.merchant_by_id(merchant_id);
-          if (!merchant.is_ok()) return std::move(merchant).status();
-          Result<IssuedCredentials> credentials = issue_credentials(*merchant);
-          if (!credentials.is_ok()) return std::move(credentials).status();
-          merchant->updated_at = at;
-          PAYOUTD_RETURN_IF_ERROR(tx.update_merchant_credentials(*merchant));
-          return MerchantWithCredentials{std::move(merchant).value(),
-                                         std::move(credentials).value()};
+          PAYOUTD_ASSIGN_OR_RETURN(Merchant merchant, tx.merchant_by_id(merchant_id));
+          PAYOUTD_ASSIGN_OR_RETURN(IssuedCredentials credentials, issue_credentials(merchant));
+          merchant.updated_at = at;
+          PAYOUTD_RETURN_IF_ERROR(tx.update_merchant_credentials(merchant));
+          return MerchantWithCredentials{std::move(merchant), std::move(credentials)};
         },
         std::move(done));
   });
@@ -692,8 +673,7 @@ Result<FeeSchedule> Commands::set_fees(int64_t merchant_id, const std::string& c
     submit_op<FeeSchedule>(
         store_,
         [merchant_id, currency, schedule, at](WriteTx& tx) -> Result<FeeSchedule> {
-          Result<Merchant> merchant = tx.merchant_by_id(merchant_id);
-          if (!merchant.is_ok()) return std::move(merchant).status();
+          PAYOUTD_RETURN_IF_ERROR(tx.merchant_by_id(merchant_id));
           PAYOUTD_RETURN_IF_ERROR(tx.upsert_fee_schedule(merchant_id, currency, schedule, at));
           return tx.fee_schedule(merchant_id, currency);
         },
@@ -726,9 +706,9 @@ Result<V3Principal> Commands::authenticate_v3(std::string_view login, std::strin
     return invalid;
   }
   if (!crypto::verify_credential(pass, {merchant->pass_salt, merchant->pass_hash})) return invalid;
-  Result<std::string> secret_key = master_key_->open(merchant->secret_key_sealed, kSecretKeyAad);
-  if (!secret_key.is_ok()) return std::move(secret_key).status();
-  return V3Principal{std::move(merchant).value(), std::move(secret_key).value()};
+  PAYOUTD_ASSIGN_OR_RETURN(std::string secret_key,
+                           master_key_->open(merchant->secret_key_sealed, kSecretKeyAad));
+  return V3Principal{std::move(merchant).value(), std::move(secret_key)};
 }
 
 Result<Merchant> Commands::authenticate_v1(std::string_view username, std::string_view password) {
@@ -772,17 +752,15 @@ Result<WalletMovementOutput> Commands::adjust_wallet(const WalletMovementInput& 
 }
 
 Result<std::vector<Wallet>> Commands::list_all_wallets(int64_t merchant_id) {
-  return internal::read_value<std::vector<Wallet>>(store_, [merchant_id](ReadTx& tx)
-                                                     -> Result<std::vector<Wallet>> {
-    Result<Merchant> merchant = tx.merchant_by_id(merchant_id);
-    if (!merchant.is_ok()) return std::move(merchant).status();
-    WalletQuery query;
-    query.merchant_id = merchant_id;
-    query.limit = kMaxPageSize;
-    Result<WalletPage> page = tx.list_wallets(query);
-    if (!page.is_ok()) return std::move(page).status();
-    return std::move(page->items);
-  });
+  return internal::read_value<std::vector<Wallet>>(
+      store_, [merchant_id](ReadTx& tx) -> Result<std::vector<Wallet>> {
+        PAYOUTD_RETURN_IF_ERROR(tx.merchant_by_id(merchant_id));
+        WalletQuery query;
+        query.merchant_id = merchant_id;
+        query.limit = kMaxPageSize;
+        PAYOUTD_ASSIGN_OR_RETURN(WalletPage page, tx.list_wallets(query));
+        return std::move(page.items);
+      });
 }
 
 Result<WalletPage> Commands::list_wallets(const WalletQuery& query) {
@@ -873,17 +851,18 @@ void Commands::create_payout_idempotent_async(CreatePayoutInput input,
       output.response = render(*created, /*created=*/true);
     } else if (created.status().kind() == ErrorKind::kAlreadyExists) {
       // The reference id is taken: a safe retry of the same request gets the earlier payout.
-      Result<PayoutWithEvents> existing = read_payout_with_events(
-          tx, input.merchant_id, PayoutRef::by_external_id(input.external_id));
-      if (!existing.is_ok()) return std::move(existing).status();
+      PAYOUTD_ASSIGN_OR_RETURN(
+          PayoutWithEvents existing,
+          read_payout_with_events(tx, input.merchant_id,
+                                  PayoutRef::by_external_id(input.external_id)));
       if (input.request_fingerprint.empty() ||
-          existing->payout.request_fingerprint != input.request_fingerprint) {
+          existing.payout.request_fingerprint != input.request_fingerprint) {
         return Status::error(ErrorKind::kConflict,
                              "reference_id already used with a different request")
             .with_detail_code(kConflictReference);
       }
       output.kind = IdempotentCreateKind::kReferenceReplay;
-      output.response = render(*existing, /*created=*/false);
+      output.response = render(existing, /*created=*/false);
     } else {
       return std::move(created).status();
     }

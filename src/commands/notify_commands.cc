@@ -85,10 +85,9 @@ void Commands::create_webhook_endpoint_async(int64_t merchant_id, std::string ur
               "url", "a merchant may have at most " +
                          std::to_string(kMaxWebhookEndpointsPerMerchant) + " webhook endpoints");
         }
-        Result<int64_t> id = tx.insert_webhook_endpoint(created.endpoint);
-        if (!id.is_ok()) return std::move(id).status();
+        PAYOUTD_ASSIGN_OR_RETURN(int64_t id, tx.insert_webhook_endpoint(created.endpoint));
         CreatedWebhookEndpoint out = created;
-        out.endpoint.id = *id;
+        out.endpoint.id = id;
         return out;
       },
       std::move(done));

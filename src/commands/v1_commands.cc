@@ -75,15 +75,14 @@ Result<IssuedApiTokens> insert_pair(CredentialWrites& tx, int64_t merchant_id,
   refresh.expires_at = issued.refresh_expires_at;
   PAYOUTD_RETURN_IF_ERROR(tx.insert_api_token(refresh));
 
-  Result<int64_t> purged = tx.delete_expired_api_tokens(merchant_id, at, kExpiredTokensPerIssue);
-  if (!purged.is_ok()) return std::move(purged).status();
+  PAYOUTD_RETURN_IF_ERROR(
+      tx.delete_expired_api_tokens(merchant_id, at, kExpiredTokensPerIssue));
   return issued;
 }
 
 Status require_active(MerchantReads& tx, int64_t merchant_id) {
-  Result<Merchant> merchant = tx.merchant_by_id(merchant_id);
-  if (!merchant.is_ok()) return std::move(merchant).status();
-  if (merchant->status != MerchantStatus::kActive) {
+  PAYOUTD_ASSIGN_OR_RETURN(Merchant merchant, tx.merchant_by_id(merchant_id));
+  if (merchant.status != MerchantStatus::kActive) {
     return Status::error(ErrorKind::kDisabled, "merchant is disabled");
   }
   return Status::ok();
@@ -146,8 +145,7 @@ void Commands::refresh_api_tokens_async(std::string refresh_token, ApiTokenLifet
           // A refresh token presented after it was rotated out (or revoked): someone else may
           // hold a copy. Revoke the whole family; the revocation must commit, so this is a
           // successful op whose result tells the caller to refuse.
-          Result<int64_t> revoked = tx.revoke_api_token_family(token->family_id, at);
-          if (!revoked.is_ok()) return std::move(revoked).status();
+          PAYOUTD_RETURN_IF_ERROR(tx.revoke_api_token_family(token->family_id, at));
           return ApiTokenRefresh{std::nullopt, true};
         }
         if (token->expires_at <= at) return invalid;

@@ -29,9 +29,8 @@ class FunctionOp final : public WriteOp {
 
   Status apply(WriteTx& tx) override {
     value_.reset();
-    Result<T> result = apply_function_(tx);
-    if (!result.is_ok()) return std::move(result).status();
-    value_.emplace(std::move(result).value());
+    PAYOUTD_ASSIGN_OR_RETURN(T result, apply_function_(tx));
+    value_.emplace(std::move(result));
     return Status::ok();
   }
 
@@ -69,9 +68,8 @@ Result<T> read_value(Store& store, const std::function<Result<T>(ReadTx&)>& body
                      ReadShape shape = ReadShape::kTransaction) {
   std::optional<T> value;
   auto run = [&](ReadTx& tx) -> Status {
-    Result<T> result = body(tx);
-    if (!result.is_ok()) return std::move(result).status();
-    value.emplace(std::move(result).value());
+    PAYOUTD_ASSIGN_OR_RETURN(T result, body(tx));
+    value.emplace(std::move(result));
     return Status::ok();
   };
   Status status =

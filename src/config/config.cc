@@ -61,6 +61,7 @@ constexpr KeySpec kKeys[] = {
     {"max_transaction_amounts", KeyType::kString},
     {"v1_access_token_ttl_seconds", KeyType::kInteger},
     {"v1_refresh_token_ttl_seconds", KeyType::kInteger},
+    {"handler_timeout_ms", KeyType::kInteger},
     {"db_read_connections", KeyType::kInteger},
     {"db_max_batch_ops", KeyType::kInteger},
     {"db_group_writes", KeyType::kBoolean},
@@ -191,6 +192,13 @@ Status apply_parsed_table(const toml::table& table, std::string_view source_name
                                                  : settings.v1_refresh_token_ttl_seconds) = number;
           break;
         }
+        if (name == "handler_timeout_ms") {
+          if (number < kMinHandlerTimeoutMs || number > kMaxHandlerTimeoutMs) {
+            return config_error(source_name, "key 'handler_timeout_ms' must be between 100 and 600000");
+          }
+          settings.handler_timeout_ms = number;
+          break;
+        }
         if (name == "v3_rate_limit_per_second" || name == "v3_rate_limit_burst") {
           // Range checked by validate() with the other layers' values.
           if (number < 0 || number > kMaxV3RateLimitPerSecond) {
@@ -258,11 +266,21 @@ Status apply_token_ttl_text(const std::string& text, std::string_view what, int6
   return Status::ok();
 }
 
+// A handler timeout given as text (environment variable or flag): decimal milliseconds.
+Status apply_handler_timeout_text(const std::string& text, std::string_view what, int64_t* out) {
+  std::optional<int64_t> number = parse_small_integer(text);
+  if (!number || *number < kMinHandlerTimeoutMs || *number > kMaxHandlerTimeoutMs) {
+    return Status::invalid_argument(std::string(what),
+                                    std::string(what) + " must be an integer between 100 and 600000");
+  }
+  *out = *number;
+  return Status::ok();
+}
+
 Status apply_amount_limits_text(const std::string& text, std::string_view what,
                                 AmountLimits* out) {
-  Result<AmountLimits> limits = parse_amount_limits(text, what);
-  if (!limits.is_ok()) return std::move(limits).status();
-  *out = std::move(limits).value();
+  PAYOUTD_ASSIGN_OR_RETURN(AmountLimits limits, parse_amount_limits(text, what));
+  *out = std::move(limits);
   return Status::ok();
 }
 
@@ -383,6 +401,10 @@ Result<Settings> load_settings(const FlagOverrides& flags, const EnvironmentLook
     PAYOUTD_RETURN_IF_ERROR(apply_token_ttl_text(*value, "PAYOUTD_V1_REFRESH_TOKEN_TTL_SECONDS",
                                                  &settings.v1_refresh_token_ttl_seconds));
   }
+  if (auto value = environment("PAYOUTD_HANDLER_TIMEOUT_MS")) {
+    PAYOUTD_RETURN_IF_ERROR(apply_handler_timeout_text(*value, "PAYOUTD_HANDLER_TIMEOUT_MS",
+                                                       &settings.handler_timeout_ms));
+  }
   if (auto value = environment("PAYOUTD_MAX_TRANSACTION_AMOUNTS")) {
     PAYOUTD_RETURN_IF_ERROR(apply_amount_limits_text(*value, "PAYOUTD_MAX_TRANSACTION_AMOUNTS",
                                                      &settings.maximum_transaction_minor));
@@ -409,6 +431,10 @@ Result<Settings> load_settings(const FlagOverrides& flags, const EnvironmentLook
   if (flags.v3_rate_limit_burst) {
     PAYOUTD_RETURN_IF_ERROR(apply_rate_limit_text(
         *flags.v3_rate_limit_burst, "--v3-rate-limit-burst", &settings.v3_rate_limit_burst));
+  }
+  if (flags.handler_timeout_ms) {
+    PAYOUTD_RETURN_IF_ERROR(apply_handler_timeout_text(
+        *flags.handler_timeout_ms, "--handler-timeout-ms", &settings.handler_timeout_ms));
   }
   if (flags.minimum_amounts) {
     PAYOUTD_RETURN_IF_ERROR(apply_amount_limits_text(*flags.minimum_amounts, "--min-amount",
@@ -507,8 +533,7 @@ Status validate(const Settings& settings) {
     return Status::invalid_argument("db",
                                     "database URL '" + settings.database_url + "' has no path");
   }
-  Result<ListenAddress> listen = parse_listen_address(settings.listen);
-  if (!listen.is_ok()) return std::move(listen).status();
+  PAYOUTD_RETURN_IF_ERROR(parse_listen_address(settings.listen));
   if (settings.threads < 0 || settings.threads > kMaxThreads) {
     return Status::invalid_argument("threads",
                                     "threads must be between 0 and " + std::to_string(kMaxThreads));
@@ -536,6 +561,11 @@ Status validate(const Settings& settings) {
       settings.v3_rate_limit_per_second > kMaxV3RateLimitPerSecond) {
     return Status::invalid_argument("v3_rate_limit_per_second",
                                     "v3 rate limit must be between 0 (no limit) and 1000000");
+  }
+  if (settings.handler_timeout_ms < kMinHandlerTimeoutMs ||
+      settings.handler_timeout_ms > kMaxHandlerTimeoutMs) {
+    return Status::invalid_argument("handler_timeout_ms",
+                                    "handler_timeout_ms must be between 100 and 600000");
   }
   if (settings.v1_access_token_ttl_seconds < 1 ||
       settings.v1_access_token_ttl_seconds > kMaxV1AccessTokenTtlSeconds) {

@@ -27,6 +27,11 @@ inline constexpr size_t kMaxAmountLimitEntries = 200;
 inline constexpr int64_t kMaxV1AccessTokenTtlSeconds = 86'400;
 inline constexpr int64_t kMinV1RefreshTokenTtlSeconds = 60;
 inline constexpr int64_t kMaxV1RefreshTokenTtlSeconds = 90LL * 86'400;
+// The HTTP handler timeout (--handler-timeout-ms): a request whose handler has not answered by
+// then gets 503 (its outcome unknown to the client). Bounded both ways: below 100 ms a busy
+// database would turn every write into a 503; above 10 min a client would wait for nothing.
+inline constexpr int64_t kMinHandlerTimeoutMs = 100;
+inline constexpr int64_t kMaxHandlerTimeoutMs = 600'000;
 
 using AmountLimits = std::map<std::string, int64_t, std::less<>>;
 
@@ -86,6 +91,8 @@ struct Settings {
   // Payouts v1 bearer tokens: access and refresh token lifetimes (payouts-v1.md: 30 min, 7 days).
   int64_t v1_access_token_ttl_seconds = 1800;
   int64_t v1_refresh_token_ttl_seconds = 604'800;
+  // How long a request's handler may take before the server answers 503 (http/server.h).
+  int64_t handler_timeout_ms = 30'000;
   // Engine and sandbox timings (config file keys of the same names; docs/engine.md).
   EngineTimings timings;
   // Authenticates the sandbox rail's callbacks (config file key; empty = callbacks refused).
@@ -120,6 +127,7 @@ struct FlagOverrides {
   std::optional<std::string> maximum_transaction_amounts;
   std::optional<std::string> v1_access_token_ttl_seconds;
   std::optional<std::string> v1_refresh_token_ttl_seconds;
+  std::optional<std::string> handler_timeout_ms;
   std::optional<std::string> test_clock_file;
 };
 

@@ -132,11 +132,21 @@ class [[nodiscard]] Result {
 
 }  // namespace payoutd
 
-// Propagate a non-ok Status from an expression returning Status.
-#define PAYOUTD_RETURN_IF_ERROR(expr)          \
-  do {                                         \
-    ::payoutd::Status status_macro_ = (expr);  \
-    if (!status_macro_.is_ok()) return status_macro_; \
+namespace payoutd::status_internal {
+inline Status to_status(Status status) { return status; }
+// A Result whose value the caller does not need: only whether it failed.
+template <typename T>
+Status to_status(Result<T>&& result) {
+  return result.is_ok() ? Status::ok() : std::move(result).status();
+}
+}  // namespace payoutd::status_internal
+
+// Propagate a non-ok Status from an expression returning Status, or the error of an expression
+// returning a Result whose value is not needed.
+#define PAYOUTD_RETURN_IF_ERROR(expr)                                                   \
+  do {                                                                                  \
+    ::payoutd::Status status_macro_ = ::payoutd::status_internal::to_status((expr));   \
+    if (!status_macro_.is_ok()) return status_macro_;                                   \
   } while (false)
 
 // `PAYOUTD_ASSIGN_OR_RETURN(T x, expr);` or `PAYOUTD_ASSIGN_OR_RETURN(x, expr);`: evaluates `expr`

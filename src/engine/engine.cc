@@ -16,6 +16,14 @@ namespace {
 
 // Cancels of processing payouts waiting for the request worker; beyond this, kUnavailable.
 constexpr size_t kMaxQueuedRequests = 256;
+// Request workers (merchants' cancels of processing payouts, connector callbacks). A processing
+// cancel waits on three commits and a connector call in turn, so one worker made every cancel
+// queued behind it wait for all of those: under a burst of v1 cancels on a loaded machine the
+// last ones in the queue neared the 30 s handler timeout (MultinodeTest, 2026-12-08). They are
+// waits, not CPU, so a few workers serve a burst side by side; requests about the same payout
+// stay safe together as they are across nodes: the cancel takes the payout's engine lease in
+// the database first, and a request that finds it held only records itself.
+constexpr int kRequestWorkers = 4;
 constexpr int64_t kMicrosPerMilli = 1000;
 
 using Transitions = std::vector<std::pair<std::optional<PayoutStatus>, PayoutStatus>>;
@@ -106,12 +114,12 @@ bool is_lost_race(const Status& status) {
 Status transition_in(const commands::Commands& commands, WriteTx& tx,
                      const commands::TransitionInput& input, int64_t at, Transitions& transitions,
                      Payout* after = nullptr) {
-  Result<commands::PayoutWithEvents> result = commands.apply_transition_in(tx, input, at);
-  if (!result.is_ok()) return std::move(result).status();
-  PAYOUTD_ASSERT(result->payout.status == input.to);
+  PAYOUTD_ASSIGN_OR_RETURN(commands::PayoutWithEvents result,
+                           commands.apply_transition_in(tx, input, at));
+  PAYOUTD_ASSERT(result.payout.status == input.to);
   PAYOUTD_ASSERT(input.expected_from.has_value());
   transitions.emplace_back(*input.expected_from, input.to);
-  if (after != nullptr) *after = std::move(result->payout);
+  if (after != nullptr) *after = std::move(result.payout);
   return Status::ok();
 }
 
@@ -154,9 +162,8 @@ int tally(const std::vector<OpOutcome>& outcomes, const Ids& ids, std::string_vi
 std::vector<EngineTask> read_due(Store& store, const EngineDueQuery& query, std::string_view what) {
   std::vector<EngineTask> tasks;
   Status read = store.read([&](ReadTx& tx) {
-    Result<std::vector<EngineTask>> due = tx.engine_due(query);
-    if (!due.is_ok()) return std::move(due).status();
-    tasks = std::move(due).value();
+    PAYOUTD_ASSIGN_OR_RETURN(std::vector<EngineTask> due, tx.engine_due(query));
+    tasks = std::move(due);
     return Status::ok();
   });
   if (!read.is_ok()) {
@@ -196,7 +203,10 @@ Engine::Engine(Store& store, commands::Commands& commands, Connector& connector,
                  options_.reconcile_max_ms >= options_.reconcile_initial_ms);
   PAYOUTD_ASSERT(options_.cancel_recheck_ms > 0);
   PAYOUTD_ASSERT(options_.on_hold_expiry_ms > 0 && options_.action_required_expiry_ms > 0);
-  request_thread_ = std::thread([this] { worker_loop(); });
+  request_threads_.reserve(kRequestWorkers);
+  for (int i = 0; i < kRequestWorkers; ++i) {
+    request_threads_.emplace_back([this] { worker_loop(); });
+  }
 }
 
 Engine::~Engine() {
@@ -206,7 +216,9 @@ Engine::~Engine() {
     stopping_ = true;
   }
   wake_.notify_all();
-  if (request_thread_.joinable()) request_thread_.join();
+  for (std::thread& worker : request_threads_) {
+    if (worker.joinable()) worker.join();
+  }
 }
 
 bool Engine::crash_at(FaultPoint point, int64_t cashout_id, PassStats& stats) {
@@ -234,12 +246,12 @@ int Engine::screen(int64_t now, PassStats& stats) {
   for (size_t i = 0; i < tasks.size(); ++i) {
     const int64_t cashout_id = tasks[i].cashout_id;
     bodies.push_back([this, cashout_id, now, &rejected, i](WriteTx& tx, Transitions& transitions) {
-      Result<Payout> payout = tx.find_payout(0, PayoutRef::by_cashout_id(cashout_id));
-      if (!payout.is_ok()) return std::move(payout).status();
-      if (payout->status != PayoutStatus::kCreated) {
+      PAYOUTD_ASSIGN_OR_RETURN(Payout payout,
+                               tx.find_payout(0, PayoutRef::by_cashout_id(cashout_id)));
+      if (payout.status != PayoutStatus::kCreated) {
         return Status::error(ErrorKind::kConflict, "payout is no longer created");
       }
-      const ScreeningDecision decision = screening_.screen(*payout);
+      const ScreeningDecision decision = screening_.screen(payout);
       commands::TransitionInput input = engine_transition(
           cashout_id, PayoutStatus::kCreated,
           decision.allowed ? PayoutStatus::kQueued : PayoutStatus::kFailed, Actor::kSystem);
@@ -277,18 +289,17 @@ int Engine::expire(int64_t now, PassStats& stats) {
     const int64_t cashout_id = due.cashout_id;
     bodies.push_back([=, this](WriteTx& tx, Transitions& transitions) {
       // Re-checked inside the transaction: the payout may have been released and held again.
-      Result<EngineTask> task = tx.engine_task(cashout_id);
-      if (!task.is_ok()) return std::move(task).status();
+      PAYOUTD_ASSIGN_OR_RETURN(EngineTask task, tx.engine_task(cashout_id));
       const int64_t cutoff =
-          task->status == PayoutStatus::kOnHold ? on_hold_cutoff : action_required_cutoff;
-      if ((task->status != PayoutStatus::kOnHold &&
-           task->status != PayoutStatus::kActionRequired) ||
-          task->updated_at > cutoff) {
+          task.status == PayoutStatus::kOnHold ? on_hold_cutoff : action_required_cutoff;
+      if ((task.status != PayoutStatus::kOnHold && task.status != PayoutStatus::kActionRequired) ||
+          task.updated_at > cutoff) {
         return Status::error(ErrorKind::kConflict, "payout is no longer past its deadline");
       }
       return transition_in(
-          commands_, tx, engine_transition(cashout_id, task->status, PayoutStatus::kExpired, Actor::kSystem),
-          now, transitions);
+          commands_, tx,
+          engine_transition(cashout_id, task.status, PayoutStatus::kExpired, Actor::kSystem), now,
+          transitions);
     });
   }
   std::vector<OpOutcome> outcomes = write_all(store_, std::move(bodies));
@@ -316,21 +327,19 @@ struct RecordInput {
 Status record_rail_status(const commands::Commands& commands, WriteTx& tx,
                           const RecordInput& input, const EngineOptions& options,
                           std::string_view connector_name, Transitions& transitions) {
-  Result<EngineTask> task = tx.engine_task(input.cashout_id);
-  if (!task.is_ok()) return std::move(task).status();
+  PAYOUTD_ASSIGN_OR_RETURN(EngineTask task, tx.engine_task(input.cashout_id));
   const int64_t now = input.now;
   if (input.expected) {
     // Unleased: whoever records first wins; a payout that changed or got leased meanwhile is
     // left to its next look.
     const EngineTask& expected = *input.expected;
-    const bool leased_by_someone = task->claimed_by && task->lease_until &&
-                                   *task->lease_until > now;
-    if (task->status != expected.status || task->event_seq != expected.event_seq ||
-        task->next_at != expected.next_at || task->cancel_state != expected.cancel_state ||
-        task->connector_state != expected.connector_state || leased_by_someone) {
+    const bool leased_by_someone = task.claimed_by && task.lease_until && *task.lease_until > now;
+    if (task.status != expected.status || task.event_seq != expected.event_seq ||
+        task.next_at != expected.next_at || task.cancel_state != expected.cancel_state ||
+        task.connector_state != expected.connector_state || leased_by_someone) {
       return Status::error(ErrorKind::kConflict, "payout changed before its follow-up was recorded");
     }
-  } else if (!task->claimed_by || *task->claimed_by != options.instance_id) {
+  } else if (!task.claimed_by || *task.claimed_by != options.instance_id) {
     return Status::error(ErrorKind::kConflict, "engine lease lost before recording");
   }
 
@@ -338,9 +347,9 @@ Status record_rail_status(const commands::Commands& commands, WriteTx& tx,
   update.cashout_id = input.cashout_id;
   update.owner = input.expected ? std::string() : options.instance_id;
   update.now = now;
-  update.connector_state = task->connector_state;
-  update.cancel_state = task->cancel_state;
-  update.attempts = task->attempts;
+  update.connector_state = task.connector_state;
+  update.cancel_state = task.cancel_state;
+  update.attempts = task.attempts;
   update.release = true;
   update.connector = std::string(connector_name);  // kept when already set (coalesce)
 
@@ -351,7 +360,7 @@ Status record_rail_status(const commands::Commands& commands, WriteTx& tx,
       spdlog::error("engine: connector {} has no record of payout {}; asking again later",
                     connector_name, input.cashout_id);
     }
-    update.attempts = task->attempts + 1;
+    update.attempts = task.attempts + 1;
     if (update.connector_state == ConnectorState::kSubmitting) {
       update.connector_state = ConnectorState::kUnknown;
     }
@@ -378,7 +387,7 @@ Status record_rail_status(const commands::Commands& commands, WriteTx& tx,
     next_at = longest;
   }
   if (update.cancel_state == CancelRequestState::kPending &&
-      task->status == PayoutStatus::kProcessing) {
+      task.status == PayoutStatus::kProcessing) {
     const int64_t recheck = now + options.cancel_recheck_ms * kMicrosPerMilli;
     if (!next_at || *next_at > recheck) next_at = recheck;
   }
@@ -387,20 +396,21 @@ Status record_rail_status(const commands::Commands& commands, WriteTx& tx,
 
   RailState effective = state;
   if (input.cancel_answer == CancelAnswer::kCancelled) effective = RailState::kCancelled;
-  if (effective == RailState::kCancelled && task->cancel_state != CancelRequestState::kPending) {
+  if (effective == RailState::kCancelled && task.cancel_state != CancelRequestState::kPending) {
     spdlog::error("engine: connector {} reports payout {} cancelled, but no cancel was asked",
                   connector_name, input.cashout_id);
     return Status::ok();
   }
-  const std::vector<PayoutStatus> path = transitions_for_rail_state(task->status, effective);
-  if (path.empty() && (effective == RailState::kCompleted || effective == RailState::kFailed ||
-                       effective == RailState::kCancelled || effective == RailState::kReversed) &&
-      task->status != PayoutStatus::kCompleted && !status_is_terminal(task->status)) {
+  const std::vector<PayoutStatus> path = transitions_for_rail_state(task.status, effective);
+  if (path.empty() &&
+      (effective == RailState::kCompleted || effective == RailState::kFailed ||
+       effective == RailState::kCancelled || effective == RailState::kReversed) &&
+      task.status != PayoutStatus::kCompleted && !status_is_terminal(task.status)) {
     spdlog::warn("engine: connector {} reports payout {} {} while it is {}; left as it is",
                  connector_name, input.cashout_id, rail_state_name(effective),
-                 status_name(task->status));
+                 status_name(task.status));
   }
-  PayoutStatus current = task->status;
+  PayoutStatus current = task.status;
   for (PayoutStatus to : path) {
     commands::TransitionInput transition =
         engine_transition(input.cashout_id, current, to, Actor::kProvider);
@@ -478,11 +488,10 @@ int Engine::submit(int64_t now, PassStats& stats) {
   const std::string connector_name(connector_.name());
   for (size_t i = 0; i < tasks.size(); ++i) {
     const int64_t cashout_id = tasks[i].cashout_id;
-    bodies.push_back([this, cashout_id, now, lease_until, &claimed, i,
-                      connector_name](WriteTx& tx, Transitions& transitions) -> Status {
-      Result<EngineTask> task = tx.engine_task(cashout_id);
-      if (!task.is_ok()) return std::move(task).status();
-      if (task->status != PayoutStatus::kQueued) {
+    bodies.push_back([this, cashout_id, now, lease_until, &claimed, i, connector_name](
+                         WriteTx& tx, Transitions& transitions) -> Status {
+      PAYOUTD_ASSIGN_OR_RETURN(EngineTask task, tx.engine_task(cashout_id));
+      if (task.status != PayoutStatus::kQueued) {
         return Status::error(ErrorKind::kConflict, "payout is no longer queued");
       }
       PAYOUTD_RETURN_IF_ERROR(tx.claim_engine_lease(cashout_id, PayoutStatus::kQueued,
@@ -498,7 +507,7 @@ int Engine::submit(int64_t now, PassStats& stats) {
       update.now = now;
       // A payout that reached a connector before (action_required -> queued) is asked about
       // before it is sent again.
-      update.connector_state = task->connector_state == ConnectorState::kNone
+      update.connector_state = task.connector_state == ConnectorState::kNone
                                    ? ConnectorState::kSubmitting
                                    : ConnectorState::kUnknown;
       update.cancel_state = CancelRequestState::kNone;
@@ -510,7 +519,7 @@ int Engine::submit(int64_t now, PassStats& stats) {
       PAYOUTD_RETURN_IF_ERROR(tx.update_engine_task(update));
       // What this op just wrote, without reading it back: the payout as the transition left it
       // (the connector needs only its key, amount and beneficiary) and the bookkeeping above.
-      EngineTask after = std::move(task).value();
+      EngineTask after = std::move(task);
       after.status = PayoutStatus::kProcessing;
       after.event_seq = payout.event_seq;
       after.connector_state = update.connector_state;
@@ -590,9 +599,9 @@ int Engine::follow(int64_t now, PassStats& stats) {
   if (!plain.empty()) {
     Status loaded = store_.read([&](ReadTx& tx) -> Status {
       for (EngineTask& task : plain) {
-        Result<Payout> payout = tx.find_payout(0, PayoutRef::by_cashout_id(task.cashout_id));
-        if (!payout.is_ok()) return std::move(payout).status();
-        mine.push_back(Claimed{std::move(payout).value(), std::move(task), 0, false});
+        PAYOUTD_ASSIGN_OR_RETURN(Payout payout,
+                                 tx.find_payout(0, PayoutRef::by_cashout_id(task.cashout_id)));
+        mine.push_back(Claimed{std::move(payout), std::move(task), 0, false});
       }
       return Status::ok();
     });
@@ -613,11 +622,10 @@ int Engine::follow(int64_t now, PassStats& stats) {
                          WriteTx& tx, Transitions&) -> Status {
       PAYOUTD_RETURN_IF_ERROR(
           tx.claim_engine_lease(cashout_id, status, options_.instance_id, now, lease_until));
-      Result<Payout> payout = tx.find_payout(0, PayoutRef::by_cashout_id(cashout_id));
-      if (!payout.is_ok()) return std::move(payout).status();
-      Result<EngineTask> task = tx.engine_task(cashout_id);
-      if (!task.is_ok()) return std::move(task).status();
-      claimed[i] = Claimed{std::move(payout).value(), std::move(task).value(), lease_until};
+      PAYOUTD_ASSIGN_OR_RETURN(Payout payout,
+                               tx.find_payout(0, PayoutRef::by_cashout_id(cashout_id)));
+      PAYOUTD_ASSIGN_OR_RETURN(EngineTask task, tx.engine_task(cashout_id));
+      claimed[i] = Claimed{std::move(payout), std::move(task), lease_until};
       return Status::ok();
     });
   }
@@ -711,12 +719,10 @@ Result<ProcessingCancelResult> Engine::cancel_processing(int64_t merchant_id,
   std::optional<Payout> payout;
   std::optional<EngineTask> task;
   Status read = store_.read([&](ReadTx& tx) -> Status {
-    Result<Payout> found = tx.find_payout(merchant_id, ref);
-    if (!found.is_ok()) return std::move(found).status();
-    Result<EngineTask> engine_task = tx.engine_task(found->cashout_id);
-    if (!engine_task.is_ok()) return std::move(engine_task).status();
-    payout.emplace(std::move(found).value());
-    task.emplace(std::move(engine_task).value());
+    PAYOUTD_ASSIGN_OR_RETURN(Payout found, tx.find_payout(merchant_id, ref));
+    PAYOUTD_ASSIGN_OR_RETURN(EngineTask engine_task, tx.engine_task(found.cashout_id));
+    payout.emplace(std::move(found));
+    task.emplace(std::move(engine_task));
     return Status::ok();
   });
   if (!read.is_ok()) return read;
@@ -728,9 +734,9 @@ Result<ProcessingCancelResult> Engine::cancel_processing(int64_t merchant_id,
   const int64_t now = clock_.now_micros();
   // The answer to a refused request: the payout as it stands.
   auto refused = [&]() -> Result<ProcessingCancelResult> {
-    Result<commands::PayoutWithEvents> unchanged = commands_.get_payout(merchant_id, ref);
-    if (!unchanged.is_ok()) return std::move(unchanged).status();
-    return ProcessingCancelResult{ProcessingCancel::kRefused, std::move(unchanged).value()};
+    PAYOUTD_ASSIGN_OR_RETURN(commands::PayoutWithEvents unchanged,
+                             commands_.get_payout(merchant_id, ref));
+    return ProcessingCancelResult{ProcessingCancel::kRefused, std::move(unchanged)};
   };
 
   // Never handed to a connector by an engine (an operator moved it to processing, as with the
@@ -823,8 +829,8 @@ Result<ProcessingCancelResult> Engine::cancel_processing(int64_t merchant_id,
   for (const auto& [from, to] : transitions) {
     if (options_.on_transition_committed) options_.on_transition_committed(from, to);
   }
-  Result<commands::PayoutWithEvents> after = commands_.get_payout(merchant_id, ref);
-  if (!after.is_ok()) return std::move(after).status();
+  PAYOUTD_ASSIGN_OR_RETURN(commands::PayoutWithEvents after,
+                           commands_.get_payout(merchant_id, ref));
   // Cancelled only by this request's own write: a payout another request cancelled meanwhile
   // answers "requested" here, so that one cancel, not two, is told it cancelled the payout.
   const bool cancelled_here =
@@ -832,7 +838,7 @@ Result<ProcessingCancelResult> Engine::cancel_processing(int64_t merchant_id,
                   [](const auto& step) { return step.second == PayoutStatus::kCancelled; });
   const ProcessingCancel outcome =
       cancelled_here ? ProcessingCancel::kCancelled : ProcessingCancel::kRequested;
-  return ProcessingCancelResult{outcome, std::move(after).value()};
+  return ProcessingCancelResult{outcome, std::move(after)};
 }
 
 void Engine::cancel_processing_async(int64_t merchant_id, PayoutRef ref,
@@ -843,7 +849,7 @@ void Engine::cancel_processing_async(int64_t merchant_id, PayoutRef ref,
       requests_.push_back([this, merchant_id, ref = std::move(ref), done]() {
         done(cancel_processing(merchant_id, ref));
       });
-      wake_.notify_all();
+      wake_.notify_one();
       return;
     }
   }
@@ -851,13 +857,13 @@ void Engine::cancel_processing_async(int64_t merchant_id, PayoutRef ref,
 }
 
 Status Engine::handle_callback(std::string_view body, std::string_view signature_header) {
-  Result<RailCallback> callback = connector_.parse_callback(body, signature_header);
-  if (!callback.is_ok()) return std::move(callback).status();
+  PAYOUTD_ASSIGN_OR_RETURN(RailCallback callback,
+                           connector_.parse_callback(body, signature_header));
   const int64_t now = clock_.now_micros();
   return store_.write([&](WriteTx& tx) -> Status {
-    Result<Payout> payout = tx.find_payout(0, PayoutRef::by_public_id(callback->key));
-    if (!payout.is_ok()) return std::move(payout).status();
-    return tx.poke_engine_task(payout->cashout_id, now);
+    PAYOUTD_ASSIGN_OR_RETURN(Payout payout,
+                             tx.find_payout(0, PayoutRef::by_public_id(callback.key)));
+    return tx.poke_engine_task(payout.cashout_id, now);
   });
 }
 
@@ -870,7 +876,7 @@ void Engine::handle_callback_async(std::string body, std::string signature_heade
                            signature_header = std::move(signature_header), done]() {
         done(handle_callback(body, signature_header));
       });
-      wake_.notify_all();
+      wake_.notify_one();
       return;
     }
   }

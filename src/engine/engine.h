@@ -27,6 +27,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "commands/commands.h"
 #include "core/random.h"
@@ -105,7 +106,7 @@ class Engine final : public commands::ProcessingCanceller {
   // blocking (connector call + commit): run it off the I/O threads (cancel_processing_async).
   // kInvalidTransition when the payout is not processing (any more).
   Result<ProcessingCancelResult> cancel_processing(int64_t merchant_id, const PayoutRef& ref);
-  // Runs cancel_processing on the engine's request worker; `done` runs on that worker.
+  // Runs cancel_processing on one of the engine's request workers; `done` runs on that worker.
   // kUnavailable at once when the bounded queue is full. (commands::ProcessingCanceller)
   void cancel_processing_async(int64_t merchant_id, PayoutRef ref,
                                commands::Callback<ProcessingCancelResult> done) override;
@@ -150,7 +151,7 @@ class Engine final : public commands::ProcessingCanceller {
   std::condition_variable wake_;
   bool stopping_ = false;  // GUARDED_BY mutex_
   std::deque<std::function<void()>> requests_;  // GUARDED_BY mutex_; bounded by kMaxQueuedRequests
-  std::thread request_thread_;
+  std::vector<std::thread> request_threads_;  // kRequestWorkers of them (engine.cc)
 
   std::mutex loop_mutex_;
   std::condition_variable loop_wake_;

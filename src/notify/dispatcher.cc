@@ -163,9 +163,8 @@ Result<std::vector<Dispatcher::Job>> Dispatcher::claim(int capacity, int64_t now
   }
   std::vector<OutboxMessage> due;
   Status read = store_.read([&](OutboxReads& tx) -> Status {
-    Result<std::vector<OutboxMessage>> rows = tx.outbox_due(query);
-    if (!rows.is_ok()) return std::move(rows).status();
-    due = std::move(rows).value();
+    PAYOUTD_ASSIGN_OR_RETURN(std::vector<OutboxMessage> rows, tx.outbox_due(query));
+    due = std::move(rows);
     return Status::ok();
   });
   if (!read.is_ok()) return read;
@@ -218,11 +217,10 @@ Dispatcher::Prepared Dispatcher::prepare(const OutboxMessage& message) {
   if (message.channel == "v3") {
     std::optional<Merchant> merchant;
     Status read = store_.read([&](ReadTx& tx) -> Status {
-      Result<Payout> found = tx.find_payout(0, PayoutRef::by_cashout_id(message.cashout_id));
-      if (!found.is_ok()) return std::move(found).status();
-      Result<Merchant> owner = tx.merchant_by_id(found->merchant_id);
-      if (!owner.is_ok()) return std::move(owner).status();
-      merchant = std::move(owner).value();
+      PAYOUTD_ASSIGN_OR_RETURN(Payout found,
+                               tx.find_payout(0, PayoutRef::by_cashout_id(message.cashout_id)));
+      PAYOUTD_ASSIGN_OR_RETURN(Merchant owner, tx.merchant_by_id(found.merchant_id));
+      merchant = std::move(owner);
       return Status::ok();
     });
     if (!read.is_ok()) {
@@ -251,9 +249,9 @@ Dispatcher::Prepared Dispatcher::prepare(const OutboxMessage& message) {
   PAYOUTD_ASSERT(message.endpoint_id.has_value());
   std::optional<WebhookEndpoint> endpoint;
   Status read = store_.read([&](OutboxReads& tx) -> Status {
-    Result<WebhookEndpoint> found = tx.webhook_endpoint_by_id(*message.endpoint_id);
-    if (!found.is_ok()) return std::move(found).status();
-    endpoint = std::move(found).value();
+    PAYOUTD_ASSIGN_OR_RETURN(WebhookEndpoint found,
+                             tx.webhook_endpoint_by_id(*message.endpoint_id));
+    endpoint = std::move(found);
     return Status::ok();
   });
   if (!read.is_ok()) {
@@ -348,9 +346,8 @@ void Dispatcher::record(const Job& message, const OutboundResult& result, bool g
   count(counter);
   bool kept_lease = true;
   Status written = store_.write([&](OutboxWrites& tx) -> Status {
-    Result<bool> updated = tx.record_delivery(record);
-    if (!updated.is_ok()) return std::move(updated).status();
-    kept_lease = *updated;
+    PAYOUTD_ASSIGN_OR_RETURN(bool updated, tx.record_delivery(record));
+    kept_lease = updated;
     return Status::ok();
   });
   if (!written.is_ok()) {
@@ -371,13 +368,12 @@ void Dispatcher::record(const Job& message, const OutboundResult& result, bool g
 
 Result<int> Dispatcher::run_once() {
   PAYOUTD_ASSERT(!started_);
-  Result<std::vector<Job>> jobs = claim(options_.workers, clock_.now_micros());
-  if (!jobs.is_ok()) return std::move(jobs).status();
-  for (const Job& job : *jobs) {
+  PAYOUTD_ASSIGN_OR_RETURN(std::vector<Job> jobs, claim(options_.workers, clock_.now_micros()));
+  for (const Job& job : jobs) {
     count(&DispatcherStats::claimed);
     deliver(job);
   }
-  return static_cast<int>(jobs->size());
+  return static_cast<int>(jobs.size());
 }
 
 void Dispatcher::claimer_loop() {

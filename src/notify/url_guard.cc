@@ -248,9 +248,8 @@ Result<CallbackUrl> parse_callback_url(std::string_view url) {
   }
 
   if (has_port) {
-    Result<uint16_t> port = parse_port(port_text);
-    if (!port.is_ok()) return std::move(port).status();
-    parsed.port = *port;
+    PAYOUTD_ASSIGN_OR_RETURN(uint16_t port, parse_port(port_text));
+    parsed.port = port;
   } else {
     parsed.port = parsed.scheme == "https" ? 443 : 80;
   }

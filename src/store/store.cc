@@ -38,21 +38,20 @@ Status Store::write(std::function<Status(WriteTx&)> body) {
 
 Result<std::unique_ptr<Store>> open_store(std::string_view database_url,
                                           const StoreOptions& options) {
-  Result<DatabaseUrl> url = parse_database_url(database_url);
-  if (!url.is_ok()) return std::move(url).status();
-  if (url->backend == DatabaseBackend::kPostgresql) {
-    Result<std::unique_ptr<postgres::PgStore>> store = postgres::PgStore::open(url->conninfo, options);
-    if (!store.is_ok()) return std::move(store).status();
-    return std::unique_ptr<Store>(std::move(store).value());
+  PAYOUTD_ASSIGN_OR_RETURN(DatabaseUrl url, parse_database_url(database_url));
+  if (url.backend == DatabaseBackend::kPostgresql) {
+    PAYOUTD_ASSIGN_OR_RETURN(std::unique_ptr<postgres::PgStore> store,
+                             postgres::PgStore::open(url.conninfo, options));
+    return std::unique_ptr<Store>(std::move(store));
   }
 
   // Resolve a relative path once, now: every connection opened later (readers, migrations) must
   // name the same file even if the process changes directory.
   std::error_code error;
-  std::filesystem::path path = std::filesystem::absolute(url->path, error);
+  std::filesystem::path path = std::filesystem::absolute(url.path, error);
   if (error) {
-    return Status::invalid_argument("database", "cannot resolve database path '" + url->path +
-                                                    "': " + error.message());
+    return Status::invalid_argument(
+        "database", "cannot resolve database path '" + url.path + "': " + error.message());
   }
   const std::filesystem::path parent = path.parent_path();
   if (!parent.empty()) {

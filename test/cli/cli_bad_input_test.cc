@@ -106,6 +106,9 @@ const std::vector<BadInput>& bad_inputs() {
       {"serve --threads 1000", 2, "threads"},
       {"serve --threads many", 2, "threads"},
       {"serve --connector paypal", 2, "paypal"},
+      {"serve --handler-timeout-ms 99", 2, "--handler-timeout-ms"},
+      {"serve --handler-timeout-ms 600001", 2, "--handler-timeout-ms"},
+      {"serve --handler-timeout-ms 1s", 2, "--handler-timeout-ms"},
       {"demo --listen :8080", 2, "listen"},
   };
   return cases;
@@ -168,6 +171,7 @@ TEST(CliBadInputFresh, BadEnvironmentValuesAreUsageErrors) {
       {"PAYOUTD_CONNECTOR=paypal", "paypal"},
       {"PAYOUTD_LISTEN=nowhere", "nowhere"},
       {"PAYOUTD_BRAND=", "brand"},
+      {"PAYOUTD_HANDLER_TIMEOUT_MS=0", "PAYOUTD_HANDLER_TIMEOUT_MS"},
   };
   for (const auto& [environment, mentions] : cases) {
     CommandResult result =

@@ -23,6 +23,7 @@ const env = (name) => {
 const BIN = env('PAYOUTD_BIN');
 const UPSTREAM = env('PAYOUTD_URL');            // payoutd (default limits)
 const UPSTREAM_RL = env('PAYOUTD_RL_URL');      // a second payoutd on the same db, v3 limit 1/s
+const UPSTREAM_SLOW = env('PAYOUTD_SLOW_URL');  // a fourth on the same db, handler timeout 1 s
 const UPSTREAM_ENGINE = env('PAYOUTD_ENGINE_URL');  // a third, with the engine, on a db of its own
 const V1_ENGINE = { username: env('V1_ENGINE_USERNAME'), password: env('V1_ENGINE_PASSWORD') };
 const DB_ARGS = ['--db', env('PAYOUTD_DB'), '--master-key-file', env('PAYOUTD_MASTER_KEY_FILE')];
@@ -147,7 +148,7 @@ try {
   const brokenFile = path.join(TMP, 'payouts-v1-broken.yaml');
   fs.writeFileSync(brokenFile, yaml.dump(broken, { noRefs: true, lineWidth: -1 }));
 
-  const [pv3, pv1, pops, pv3rl, pbroken, pv1e, popse, ...pseeds] = await Promise.all([
+  const [pv3, pv1, pops, pv3rl, pbroken, pv1e, popse, pv3s, pv1s, ...pseeds] = await Promise.all([
     startPrism('cashouts-v3', docFile('cashouts-v3'), UPSTREAM, TMP),
     startPrism('payouts-v1', docFile('payouts-v1'), UPSTREAM, TMP),
     startPrism('operations', docFile('operations'), UPSTREAM, TMP),
@@ -155,9 +156,11 @@ try {
     startPrism('payouts-v1-broken', brokenFile, UPSTREAM, TMP),
     startPrism('payouts-v1-engine', docFile('payouts-v1'), UPSTREAM_ENGINE, TMP),
     startPrism('operations-engine', docFile('operations'), UPSTREAM_ENGINE, TMP),
+    startPrism('cashouts-v3-slow', docFile('cashouts-v3'), UPSTREAM_SLOW, TMP),
+    startPrism('payouts-v1-slow', docFile('payouts-v1'), UPSTREAM_SLOW, TMP),
     ...seedDocs.map((s, i) => startPrism(`seed-${i}`, s.file, `${UPSTREAM}/v3`, TMP)),
   ]);
-  console.log(`contract-test: ${7 + pseeds.length} Prism proxies listening (${Date.now() - t0} ms)`);
+  console.log(`contract-test: ${9 + pseeds.length} Prism proxies listening (${Date.now() - t0} ms)`);
 
   // ================= Cashouts v3 =================
   const d3 = 'cashouts-v3';
@@ -214,22 +217,32 @@ try {
   await via(pv3, d3, 'POST', '/v3/cashout/status', 413, { ...v3({ ...cred, cashout_id: A, padding: pad }), check: code(502), label: 'body over 64 KiB' });
   await via(pv3, d3, 'PUT', '/v3/cashout/status', 413, { ...v3({ ...cred, cashout_id: A, status: 'ON_HOLD', padding: pad }), check: code(502), label: 'body over 64 KiB' });
   await via(pv3, d3, 'DELETE', '/v3/cashout/cancel', 413, { ...v3({ ...cred, cashout_id: A, external_id: 'ct-v3-a', padding: pad }), check: code(502), label: 'body over 64 KiB' });
-  // 429: a second payoutd on the same database with a 1-token bucket.
+  // 429: a second payoutd on the same database with a 1-token bucket, on every v3 operation. The
+  // answers before the bucket is empty are what the request asks for (a create is made, a cancel
+  // of the cancelled A is refused, ...): any documented status, checked by Prism like the rest.
   {
-    let got429 = false;
-    for (let i = 0; i < 5 && !got429; ++i) {
-      const res = await request(pv3rl.url, 'POST', '/v3/cashout/status', v3({ ...cred, cashout_id: ids['ct-v3-b'] }));
-      sent[d3] += 1;
-      const violation = prismViolation(res);
-      if (violation) { violations += 1; fail(`${d3} rate-limited status: ${violation}`); break; }
-      if (res.status === 429) {
-        got429 = true;
-        if (res.json?.code !== 429 || !res.headers.get('retry-after')) fail(`${d3} 429 without code 429 / Retry-After: ${res.text}`);
-        else templateOf(d3, 'POST', '/v3/cashout/status').reached.add('429');
-      } else if (res.status !== 200) fail(`${d3} rate-limited status: ${res.status} ${res.text}`);
-      else templateOf(d3, 'POST', '/v3/cashout/status').reached.add('200');
+    const limited = [
+      ['POST', '/v3/cashout/status', (i) => v3({ ...cred, cashout_id: ids['ct-v3-b'] })],
+      ['POST', '/v3/cashout', (i) => v3(create(`ct-v3-rl-${i}`))],
+      ['PUT', '/v3/cashout/status', (i) => v3({ ...cred, cashout_id: ids['ct-v3-b'], status: 'PENDING' })],
+      ['DELETE', '/v3/cashout/cancel', (i) => v3({ ...cred, cashout_id: A, external_id: 'ct-v3-a' })],
+    ];
+    for (const [method, urlPath, body] of limited) {
+      let got429 = false;
+      for (let i = 0; i < 5 && !got429; ++i) {
+        const res = await request(pv3rl.url, method, urlPath, body(i));
+        sent[d3] += 1;
+        const violation = prismViolation(res);
+        if (violation) { violations += 1; fail(`${d3} rate-limited ${method} ${urlPath}: ${violation}`); break; }
+        if (res.status === 429) {
+          got429 = true;
+          if (res.json?.code !== 429 || !res.headers.get('retry-after')) fail(`${d3} ${method} ${urlPath}: 429 without code 429 / Retry-After: ${res.text}`);
+          else templateOf(d3, method, urlPath).reached.add('429');
+        } else if (res.status >= 500) fail(`${d3} rate-limited ${method} ${urlPath}: ${res.status} ${res.text}`);
+        else templateOf(d3, method, urlPath).reached.add(String(res.status));
+      }
+      if (!got429) fail(`${d3} ${method} ${urlPath}: no 429 from the rate-limited payoutd in 5 requests`);
     }
-    if (!got429) fail(`${d3}: no 429 from the rate-limited payoutd in 5 requests`);
   }
 
   // ================= Payouts v1 =================
@@ -498,7 +511,29 @@ try {
 
   // ================= Storage unavailable (last: it locks the main database) =================
   {
-    // Another process holds the SQLite write lock longer than payoutd's busy timeout (5 s).
+    // What the writes will be tried on, made before the lock: a v1 payout for each cancel path,
+    // a v3 cashout to hold and cancel, a webhook endpoint to delete, a session to refresh and end.
+    const d1 = 'payouts-v1';
+    const v1L = await via(pv1, d1, 'POST', '/api/v1/payouts', 201, { headers: auth, body: payoutBody('ct-locked-v1a'), label: 'before the lock' });
+    const v1M = await via(pv1, d1, 'POST', '/api/v1/payouts', 201, { headers: auth, body: payoutBody('ct-locked-v1b'), label: 'before the lock' });
+    const v3L = await via(pv3, d3, 'POST', '/v3/cashout', 200, { ...v3(create('ct-locked-v3')), label: 'before the lock' });
+    const whL = await via(pv1, d1, 'POST', '/api/v1/webhooks', 201, { headers: auth, body: { url: 'https://example.com/payoutd-locked' }, label: 'before the lock' });
+    const session = await via(pv1, d1, 'POST', '/auth/login', 200, { body: V1, label: 'before the lock' });
+    // The slow server's writes may still commit once the lock is gone (a handler timeout's outcome
+    // is unknown): they get objects of their own, which the no-trace checks below leave alone.
+    const v1S = await via(pv1, d1, 'POST', '/api/v1/payouts', 201, { headers: auth, body: payoutBody('ct-locked-v1s'), label: 'before the lock' });
+    const v3S = await via(pv3, d3, 'POST', '/v3/cashout', 200, { ...v3(create('ct-locked-v3s')), label: 'before the lock' });
+    const sid = v1S?.json?.id;
+    const scid = v3S?.json?.cashout_id;
+    const sAuth = { Authorization: `Bearer ${session?.json?.access_token}` };
+    const lid = v1L?.json?.id;
+    const mid = v1M?.json?.id;
+    const cid = v3L?.json?.cashout_id;
+    const wid = whL?.json?.id;
+    if (!lid || !mid || !cid || !wid || !sid || !scid || !session?.json?.refresh_token) fail('could not set up the storage-unavailable case');
+
+    // Another process holds the SQLite write lock longer than payoutd's busy timeout (5 s). Reads
+    // still answer (WAL): only the writes fail, each with its endpoint's documented answer.
     const dbFile = env('PAYOUTD_DB').replace(/^sqlite:\/\//, '');
     const locker = spawn('sqlite3', [dbFile], { stdio: ['pipe', 'pipe', 'pipe'] });
     let lockOut = '';
@@ -506,14 +541,59 @@ try {
     locker.stdin.write("BEGIN EXCLUSIVE;\nSELECT 'locked';\n");
     await waitFor(() => lockOut.includes('locked'), 10000, 10);
     if (!lockOut.includes('locked')) fail('could not take the database lock for the 503 case');
-    const d1 = 'payouts-v1';
+    const retryAfter = (res) => (res.headers.get('retry-after') ? null : 'no Retry-After');
+    const unavailable = (res) => retryAfter(res) ?? errName('ServiceUnavailable')(res);
+    const label = 'database locked';
     await Promise.all([
-      via(pv1, d1, 'POST', '/api/v1/payouts', 503, { headers: auth, body: payoutBody('ct-locked-1'), label: 'database locked',
-        check: (res) => (res.headers.get('retry-after') ? null : 'no Retry-After') }),
-      via(pv3, 'cashouts-v3', 'POST', '/v3/cashout', 500, { ...v3(create('ct-locked-2')), label: 'database locked', check: code(703) }),
+      via(pv1, d1, 'POST', '/api/v1/payouts', 503, { headers: auth, body: payoutBody('ct-locked-1'), label, check: unavailable }),
+      via(pv3, d3, 'POST', '/v3/cashout', 500, { ...v3(create('ct-locked-2')), label, check: code(703) }),
+      via(pv3, d3, 'DELETE', '/v3/cashout/cancel', 500, { ...v3({ ...cred, cashout_id: cid, external_id: 'ct-locked-v3' }), label, check: code(702) }),
+      via(pv3, d3, 'PUT', '/v3/cashout/status', 500, { ...v3({ ...cred, cashout_id: cid, status: 'ON_HOLD' }), label, check: code(500) }),
+      via(pv1, d1, 'POST', '/auth/login', 503, { body: V1, label, check: unavailable }),
+      via(pv1, d1, 'POST', '/auth/refresh', 503, { body: { refresh_token: session?.json?.refresh_token }, label, check: unavailable }),
+      via(pv1, d1, 'POST', '/auth/logout', 503, { headers: sAuth, label, check: unavailable }),
+      via(pv1, d1, 'POST', `/api/v1/payouts/${lid}/cancel`, 503, { headers: auth, label, check: unavailable }),
+      // The bulk answers 200 with the item's own failure (each item is its own write).
+      via(pv1, d1, 'POST', '/api/v1/payouts/cancel', 200, { headers: auth, body: { ids: [mid] }, label,
+        check: (res) => (res.json?.cancelled?.length === 0 && res.json?.failed?.[0]?.error === 'ServiceUnavailable'
+          ? null : `expected the item to fail with ServiceUnavailable, got ${res.text.slice(0, 200)}`) }),
+      via(pv1, d1, 'POST', '/api/v1/webhooks', 503, { headers: auth, body: { url: 'https://example.com/payoutd-locked-2' }, label, check: unavailable }),
+      via(pv1, d1, 'DELETE', `/api/v1/webhooks/${wid}`, 503, { headers: auth, label, check: unavailable }),
+      via(pv1, d1, 'POST', `/api/v1/webhooks/events/${eventId}/redeliver`, 503, { headers: auth, label, check: unavailable }),
+      // The handler timeout (1 s) answers before the busy timeout (5 s): v3 503 / 503, v1 503
+      // `Service unavailable` without Retry-After (the outcome is unknown, not refused).
+      ...[['POST', '/v3/cashout', v3(create('ct-locked-slow'))],
+        ['PUT', '/v3/cashout/status', v3({ ...cred, cashout_id: scid, status: 'ON_HOLD' })],
+        ['DELETE', '/v3/cashout/cancel', v3({ ...cred, cashout_id: scid, external_id: 'ct-locked-v3s' })],
+      ].map(([method, urlPath, req]) => via(pv3s, d3, method, urlPath, 503, { ...req, label: 'handler timeout', check: code(503) })),
+      ...[['POST', '/api/v1/payouts', { headers: auth, body: payoutBody('ct-locked-slow') }],
+        ['POST', `/api/v1/payouts/${sid}/cancel`, { headers: auth }],
+      ].map(([method, urlPath, req]) => via(pv1s, d1, method, urlPath, 503, { ...req, label: 'handler timeout',
+        check: (res) => (res.headers.get('retry-after') ? 'a handler timeout with Retry-After' : errName('ServiceUnavailable', 'Service unavailable')(res)) })),
     ]);
     locker.stdin.end('ROLLBACK;\n.quit\n');
     await new Promise((r) => locker.on('close', r));
+
+    // Nothing of it left a trace: the payouts, the cashout, the endpoint and the session are as
+    // they were, and neither refused create exists.
+    const after = 'after the lock';
+    for (const id of [lid, mid]) {
+      await via(pv1, d1, 'GET', `/api/v1/payouts/${id}`, 200, { headers: auth, label: after,
+        check: (res) => (res.json?.status === v1L?.json?.status ? null : `expected ${v1L?.json?.status}, got ${res.text.slice(0, 200)}`) });
+    }
+    await via(pv3, d3, 'POST', '/v3/cashout/status', 200, { ...v3({ ...cred, cashout_id: cid }), label: after,
+      check: (res) => (res.json?.cashout_status === 0 ? null : `expected it still pending (0), got ${res.text.slice(0, 200)}`) });
+    await via(pv3, d3, 'POST', '/v3/cashout/status', 412, { ...v3({ ...cred, external_id: 'ct-locked-2' }), label: 'the refused create', check: code(509) });
+    await via(pv1, d1, 'GET', '/api/v1/payouts?reference_id=ct-locked-1', 200, { headers: auth, label: 'the refused create',
+      check: (res) => (Array.isArray(res.json) && res.json.length === 0 ? null : `expected no payout, got ${res.text.slice(0, 200)}`) });
+    await via(pv1, d1, 'GET', '/api/v1/webhooks', 200, { headers: auth, label: after,
+      check: (res) => {
+        const urls = (Array.isArray(res.json) ? res.json : []).map((e) => e.url);
+        if (!urls.includes('https://example.com/payoutd-locked')) return 'the endpoint whose delete failed is gone';
+        if (urls.includes('https://example.com/payoutd-locked-2')) return 'the endpoint whose create failed exists';
+        return null;
+      } });
+    await via(pv1, d1, 'POST', '/auth/refresh', 200, { body: { refresh_token: session?.json?.refresh_token }, label: 'the session outlived its failed logout' });
   }
 
   // ================= Every route the server registers is a documented operation =========

@@ -10,7 +10,6 @@
 
 namespace payoutd::api::payouts_v1 {
 
-
 http::Response error_response(int status, std::string_view name, std::string_view message) {
   json::Writer writer;
   writer.begin_object();

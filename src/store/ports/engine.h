@@ -2,7 +2,6 @@
 // merchant's cancel request of a processing payout). Never shown on either wire.
 #pragma once
 
-#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>

@@ -2,14 +2,12 @@
 // merchant sees; the ledger check.
 #pragma once
 
-#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "core/payout_status.h"
 #include "core/status.h"
 #include "core/types.h"
 #include "store/ports/paging.h"
@@ -26,10 +24,7 @@ struct WalletTransactionQuery {
   int limit = 20;
 };
 
-struct WalletTransactionPage {
-  std::vector<WalletTransaction> items;  // newest first
-  int64_t total_count = 0;
-};
+using WalletTransactionPage = Page<WalletTransaction>;  // items newest first
 
 struct WalletQuery {
   int64_t merchant_id = 0;
@@ -38,10 +33,7 @@ struct WalletQuery {
   int limit = 20;
 };
 
-struct WalletPage {
-  std::vector<Wallet> items;
-  int64_t total_count = 0;
-};
+using WalletPage = Page<Wallet>;
 
 // One ledger invariant of domain.md and what `ledger check` found for it.
 struct InvariantResult {

@@ -2,14 +2,12 @@
 // delivery log.
 #pragma once
 
-#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "core/payout_status.h"
 #include "core/status.h"
 #include "core/types.h"
 #include "store/ports/paging.h"
@@ -45,10 +43,7 @@ struct DeliveryAttemptQuery {
   int limit = 20;  // 1..kMaxPageSize
 };
 
-struct DeliveryAttemptPage {
-  std::vector<DeliveryAttempt> items;
-  int64_t total_count = 0;
-};
+using DeliveryAttemptPage = Page<DeliveryAttempt>;
 
 struct OutboxCounts {
   int64_t pending = 0;

@@ -45,10 +45,7 @@ struct PayoutQuery {
   int limit = 20;  // 1..kMaxPageSize
 };
 
-struct PayoutPage {
-  std::vector<Payout> items;
-  int64_t total_count = 0;
-};
+using PayoutPage = Page<Payout>;
 
 // A status change claimed by compare-and-set: applied only if the row's status is still `from`.
 struct StatusChange {

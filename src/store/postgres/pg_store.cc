@@ -46,9 +46,9 @@ class PgConnectionFactory final : public sql::ConnectionFactory {
     // Migrations may wait for another process's migration (the advisory lock) and run DDL.
     options.statement_timeout_ms = 300000;
     options.lock_timeout_ms = 300000;
-    Result<std::unique_ptr<PgConnection>> connection = PgConnection::open(conninfo_, options);
-    if (!connection.is_ok()) return std::move(connection).status();
-    return apply_migrations(**connection, wall_clock_micros());
+    PAYOUTD_ASSIGN_OR_RETURN(std::unique_ptr<PgConnection> connection,
+                             PgConnection::open(conninfo_, options));
+    return apply_migrations(*connection, wall_clock_micros());
   }
 
   Status before_transaction(sql::Connection& connection) override {
@@ -65,9 +65,9 @@ class PgConnectionFactory final : public sql::ConnectionFactory {
   Result<std::unique_ptr<sql::Connection>> open(bool read_only) {
     PgConnectionOptions options = options_;
     options.read_only = read_only;
-    Result<std::unique_ptr<PgConnection>> connection = PgConnection::open(conninfo_, options);
-    if (!connection.is_ok()) return std::move(connection).status();
-    return std::unique_ptr<sql::Connection>(std::move(connection).value());
+    PAYOUTD_ASSIGN_OR_RETURN(std::unique_ptr<PgConnection> connection,
+                             PgConnection::open(conninfo_, options));
+    return std::unique_ptr<sql::Connection>(std::move(connection));
   }
 
   const std::string conninfo_;

@@ -52,9 +52,8 @@ class QueryOp final : public WriteOp {
 
   Status apply(WriteTx& tx) override {
     auto& sql_tx = static_cast<SqlWriteTx&>(tx);
-    Result<std::string> value = sql_tx.connection().query_text(sql_);
-    if (!value.is_ok()) return std::move(value).status();
-    value_ = std::move(value).value();
+    PAYOUTD_ASSIGN_OR_RETURN(std::string value, sql_tx.connection().query_text(sql_));
+    value_ = std::move(value);
     return Status::ok();
   }
   void complete(Status status) override {
@@ -240,9 +239,9 @@ Status BatchingStore::write_own_tables(std::function<Status(Connection&)> body) 
 Result<std::string> BatchingStore::query_on_reader_for_testing(const std::string& sql) {
   std::string value;
   Status status = read([&](ReadTx& tx) -> Status {
-    Result<std::string> result = static_cast<SqlReadTx&>(tx).connection().query_text(sql);
-    if (!result.is_ok()) return std::move(result).status();
-    value = std::move(result).value();
+    PAYOUTD_ASSIGN_OR_RETURN(std::string result,
+                             static_cast<SqlReadTx&>(tx).connection().query_text(sql));
+    value = std::move(result);
     return Status::ok();
   });
   if (!status.is_ok()) return status;

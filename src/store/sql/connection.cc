@@ -37,9 +37,8 @@ void Statement::bind(int index, const std::optional<int>& value) {
 }
 
 Status Statement::execute() {
-  Result<bool> stepped = step();
-  if (!stepped.is_ok()) return std::move(stepped).status();
-  PAYOUTD_ASSERT(!*stepped);  // a statement run for its effect must not return rows
+  PAYOUTD_ASSIGN_OR_RETURN(bool stepped, step());
+  PAYOUTD_ASSERT(!stepped);  // a statement run for its effect must not return rows
   return Status::ok();
 }
 

@@ -257,16 +257,14 @@ Result<int64_t> DeferredWriteTx::next_id(std::deque<int64_t>& taken) {
     // Both sequences at once (a cancel takes one id of each): one round trip per group.
     // Sequences are not transactional: ids of a group that falls back, or not used, are skipped,
     // never reused.
-    Result<StatementLease> statement = connection_.prepare(kTakeIds);
-    if (!statement.is_ok()) return std::move(statement).status();
-    (*statement)->bind(1, static_cast<int64_t>(group_ops_));
+    PAYOUTD_ASSIGN_OR_RETURN(StatementLease statement, connection_.prepare(kTakeIds));
+    statement->bind(1, static_cast<int64_t>(group_ops_));
     size_t rows = 0;
     for (;;) {
-      Result<bool> row = (*statement)->step();
-      if (!row.is_ok()) return std::move(row).status();
-      if (!*row) break;
-      journal_ids_.push_back((*statement)->column_int64(0));
-      wallet_transaction_ids_.push_back((*statement)->column_int64(1));
+      PAYOUTD_ASSIGN_OR_RETURN(bool row, statement->step());
+      if (!row) break;
+      journal_ids_.push_back(statement->column_int64(0));
+      wallet_transaction_ids_.push_back(statement->column_int64(1));
       ++rows;
     }
     PAYOUTD_ASSERT(rows == group_ops_);
@@ -360,15 +358,15 @@ Status DeferredWriteTx::prefetch_payouts(std::vector<int64_t> cashout_ids) {
   // (the ops' first reads of these would otherwise be one each).
   PAYOUTD_ASSERT(merchants_.empty() && wallets_.empty() && journal_ids_.empty() &&
                  wallet_transaction_ids_.empty());
-  Result<queries::GroupPrefetch> read = queries::group_prefetch(connection_, cashout_ids);
-  if (!read.is_ok()) return std::move(read).status();
+  PAYOUTD_ASSIGN_OR_RETURN(queries::GroupPrefetch read,
+                           queries::group_prefetch(connection_, cashout_ids));
   prefetched_ids_ = std::move(cashout_ids);
-  prefetched_ = std::move(read->payouts);
-  merchants_ = std::move(read->merchants);
-  wallets_ = std::move(read->wallets);
-  journal_ids_.assign(read->journal_ids.begin(), read->journal_ids.end());
-  wallet_transaction_ids_.assign(read->wallet_transaction_ids.begin(),
-                                 read->wallet_transaction_ids.end());
+  prefetched_ = std::move(read.payouts);
+  merchants_ = std::move(read.merchants);
+  wallets_ = std::move(read.wallets);
+  journal_ids_.assign(read.journal_ids.begin(), read.journal_ids.end());
+  wallet_transaction_ids_.assign(read.wallet_transaction_ids.begin(),
+                                 read.wallet_transaction_ids.end());
   return Status::ok();
 }
 
@@ -638,9 +636,8 @@ Status DeferredWriteTx::flush() {
     }
     table(6, rows);
   }
-  Result<StatementLease> statement = connection_.prepare(flush_group_sql());
-  if (!statement.is_ok()) return std::move(statement).status();
-  Statement& s = **statement;
+  PAYOUTD_ASSIGN_OR_RETURN(StatementLease statement, connection_.prepare(flush_group_sql()));
+  Statement& s = *statement;
   int parameter = 0;
   for (size_t k = 0; k < kFlushTables; ++k) {
     PAYOUTD_ASSERT(arrays[k].size() == column_count(kFlushColumns[k]));

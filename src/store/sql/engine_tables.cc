@@ -55,13 +55,11 @@ namespace queries {
 Result<EngineTask> engine_task(Connection& connection, int64_t cashout_id) {
   static const std::string sql =
       "SELECT " + std::string(kEngineColumns) + " FROM payouts WHERE cashout_id = $1";
-  Result<StatementLease> statement = connection.prepare(sql);
-  if (!statement.is_ok()) return std::move(statement).status();
-  (*statement)->bind(1, cashout_id);
-  Result<bool> row = (*statement)->step();
-  if (!row.is_ok()) return std::move(row).status();
-  if (!*row) return Status::not_found("Payout not found");
-  return read_engine_task(**statement);
+  PAYOUTD_ASSIGN_OR_RETURN(StatementLease statement, connection.prepare(sql));
+  statement->bind(1, cashout_id);
+  PAYOUTD_ASSIGN_OR_RETURN(bool row, statement->step());
+  if (!row) return Status::not_found("Payout not found");
+  return read_engine_task(*statement);
 }
 
 const std::string& engine_due_sql(EngineWork work) {
@@ -104,9 +102,8 @@ const std::string& engine_due_sql(EngineWork work) {
 Result<std::vector<EngineTask>> engine_due(Connection& connection, const EngineDueQuery& query) {
   PAYOUTD_RETURN_IF_ERROR(check_row_limit(query.limit));
   const std::string* sql = &engine_due_sql(query.work);
-  Result<StatementLease> statement = connection.prepare(*sql);
-  if (!statement.is_ok()) return std::move(statement).status();
-  Statement& s = **statement;
+  PAYOUTD_ASSIGN_OR_RETURN(StatementLease statement, connection.prepare(*sql));
+  Statement& s = *statement;
   if (query.work == EngineWork::kExpire) {
     s.bind(1, query.on_hold_cutoff);
     s.bind(2, query.action_required_cutoff);
@@ -117,12 +114,10 @@ Result<std::vector<EngineTask>> engine_due(Connection& connection, const EngineD
   s.bind(3, static_cast<int64_t>(query.limit));
   std::vector<EngineTask> tasks;
   for (;;) {
-    Result<bool> row = s.step();
-    if (!row.is_ok()) return std::move(row).status();
-    if (!*row) break;
-    Result<EngineTask> task = read_engine_task(s);
-    if (!task.is_ok()) return std::move(task).status();
-    tasks.push_back(std::move(task).value());
+    PAYOUTD_ASSIGN_OR_RETURN(bool row, s.step());
+    if (!row) break;
+    PAYOUTD_ASSIGN_OR_RETURN(EngineTask task, read_engine_task(s));
+    tasks.push_back(std::move(task));
   }
   return tasks;
 }
@@ -144,10 +139,11 @@ Status SqlWriteTx::claim_engine_lease(int64_t cashout_id, PayoutStatus expected_
   static const std::string claim_skip_locked =
       claim + " AND cashout_id IN (SELECT cashout_id FROM payouts WHERE cashout_id = $3 "
               "FOR UPDATE SKIP LOCKED)";
-  Result<StatementLease> statement = connection_.prepare(
-      connection_.dialect() == Dialect::kPostgresql ? claim_skip_locked : claim);
-  if (!statement.is_ok()) return std::move(statement).status();
-  Statement& s = **statement;
+  PAYOUTD_ASSIGN_OR_RETURN(
+      StatementLease statement,
+      connection_.prepare(connection_.dialect() == Dialect::kPostgresql ? claim_skip_locked
+                                                                        : claim));
+  Statement& s = *statement;
   s.bind(1, owner);
   s.bind(2, lease_until);
   s.bind(3, cashout_id);
@@ -196,14 +192,15 @@ Status SqlWriteTx::update_engine_task(const EngineTaskUpdate& update) {
 }
 
 Status SqlWriteTx::request_cancel(int64_t cashout_id, int64_t at) {
-  Result<StatementLease> statement = connection_.prepare(
-      "UPDATE payouts SET cancel_requested_at = coalesce(cancel_requested_at, $1), "
-      "cancel_state = 'pending', updated_at = $1, "
-      "engine_next_at = CASE WHEN engine_next_at IS NULL OR engine_next_at > $1 THEN $1 "
-      "ELSE engine_next_at END "
-      "WHERE cashout_id = $2 AND status = 'processing'");
-  if (!statement.is_ok()) return std::move(statement).status();
-  Statement& s = **statement;
+  PAYOUTD_ASSIGN_OR_RETURN(
+      StatementLease statement,
+      connection_.prepare(
+          "UPDATE payouts SET cancel_requested_at = coalesce(cancel_requested_at, $1), "
+          "cancel_state = 'pending', updated_at = $1, "
+          "engine_next_at = CASE WHEN engine_next_at IS NULL OR engine_next_at > $1 THEN $1 "
+          "ELSE engine_next_at END "
+          "WHERE cashout_id = $2 AND status = 'processing'"));
+  Statement& s = *statement;
   s.bind(1, at);
   s.bind(2, cashout_id);
   Status updated = s.execute();
@@ -219,15 +216,16 @@ Status SqlWriteTx::begin_processing_cancel(int64_t cashout_id, std::string_view 
                                            int64_t now, int64_t lease_until) {
   PAYOUTD_ASSERT(!owner.empty());
   PAYOUTD_ASSERT(lease_until > now);
-  Result<StatementLease> statement = connection_.prepare(
-      "UPDATE payouts SET cancel_state = 'pending', engine_claimed_by = $2, "
-      "engine_lease_until = $3, "
-      "engine_next_at = CASE WHEN engine_next_at IS NULL OR engine_next_at > $3 THEN $3 "
-      "ELSE engine_next_at END "
-      "WHERE cashout_id = $4 AND status = 'processing' AND connector_state = 'accepted' AND "
-      "(engine_claimed_by IS NULL OR engine_lease_until IS NULL OR engine_lease_until <= $1)");
-  if (!statement.is_ok()) return std::move(statement).status();
-  Statement& s = **statement;
+  PAYOUTD_ASSIGN_OR_RETURN(
+      StatementLease statement,
+      connection_.prepare(
+          "UPDATE payouts SET cancel_state = 'pending', engine_claimed_by = $2, "
+          "engine_lease_until = $3, "
+          "engine_next_at = CASE WHEN engine_next_at IS NULL OR engine_next_at > $3 THEN $3 "
+          "ELSE engine_next_at END "
+          "WHERE cashout_id = $4 AND status = 'processing' AND connector_state = 'accepted' AND "
+          "(engine_claimed_by IS NULL OR engine_lease_until IS NULL OR engine_lease_until <= $1)"));
+  Statement& s = *statement;
   s.bind(1, now);
   s.bind(2, owner);
   s.bind(3, lease_until);
@@ -246,13 +244,14 @@ Status SqlWriteTx::withdraw_processing_cancel(int64_t cashout_id, std::string_vi
                                               CancelRequestState previous_state,
                                               std::optional<int64_t> previous_requested_at) {
   PAYOUTD_ASSERT(!owner.empty());
-  Result<StatementLease> statement = connection_.prepare(
-      "UPDATE payouts SET cancel_state = CASE WHEN cancel_requested_at IS NOT NULL AND "
-      "cancel_requested_at IS DISTINCT FROM CAST($2 AS BIGINT) THEN 'refused' ELSE $1 END, "
-      "engine_claimed_by = NULL, engine_lease_until = NULL "
-      "WHERE cashout_id = $3 AND engine_claimed_by = $4");
-  if (!statement.is_ok()) return std::move(statement).status();
-  Statement& s = **statement;
+  PAYOUTD_ASSIGN_OR_RETURN(
+      StatementLease statement,
+      connection_.prepare(
+          "UPDATE payouts SET cancel_state = CASE WHEN cancel_requested_at IS NOT NULL AND "
+          "cancel_requested_at IS DISTINCT FROM CAST($2 AS BIGINT) THEN 'refused' ELSE $1 END, "
+          "engine_claimed_by = NULL, engine_lease_until = NULL "
+          "WHERE cashout_id = $3 AND engine_claimed_by = $4"));
+  Statement& s = *statement;
   s.bind(1, cancel_request_state_name(previous_state));
   s.bind(2, previous_requested_at);
   s.bind(3, cashout_id);
@@ -268,12 +267,13 @@ Status SqlWriteTx::withdraw_processing_cancel(int64_t cashout_id, std::string_vi
 }
 
 Status SqlWriteTx::poke_engine_task(int64_t cashout_id, int64_t at) {
-  Result<StatementLease> statement = connection_.prepare(
-      "UPDATE payouts SET engine_next_at = $1 WHERE cashout_id = $2 AND status IN "
-      "('processing', 'settling', 'action_required', 'completed') "
-      "AND connector_state <> 'none'");
-  if (!statement.is_ok()) return std::move(statement).status();
-  Statement& s = **statement;
+  PAYOUTD_ASSIGN_OR_RETURN(
+      StatementLease statement,
+      connection_.prepare(
+          "UPDATE payouts SET engine_next_at = $1 WHERE cashout_id = $2 AND status IN "
+          "('processing', 'settling', 'action_required', 'completed') "
+          "AND connector_state <> 'none'"));
+  Statement& s = *statement;
   s.bind(1, at);
   s.bind(2, cashout_id);
   Status updated = s.execute();

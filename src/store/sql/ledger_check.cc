@@ -141,9 +141,8 @@ Result<int64_t> count_violations(Connection& connection, std::string_view query)
   Result<StatementLease> statement =
       connection.prepare("SELECT count(*) FROM (" + std::string(query) + ") AS violations");
   if (!statement.is_ok()) return std::move(statement).status();
-  Result<bool> row = (*statement)->step();
-  if (!row.is_ok()) return std::move(row).status();
-  PAYOUTD_ASSERT(*row);
+  PAYOUTD_ASSIGN_OR_RETURN(bool row, (*statement)->step());
+  PAYOUTD_ASSERT(row);
   return (*statement)->column_int64(0);
 }
 
@@ -155,9 +154,8 @@ Status collect_samples(Connection& connection, std::string_view query,
   if (!statement.is_ok()) return std::move(statement).status();
   (*statement)->bind(1, static_cast<int64_t>(kMaxSamples - samples.size()));
   while (samples.size() < kMaxSamples) {
-    Result<bool> row = (*statement)->step();
-    if (!row.is_ok()) return std::move(row).status();
-    if (!*row) break;
+    PAYOUTD_ASSIGN_OR_RETURN(bool row, (*statement)->step());
+    if (!row) break;
     samples.push_back((*statement)->column_text(0));
   }
   return Status::ok();
@@ -172,10 +170,9 @@ Result<LedgerReport> check_ledger(Connection& connection) {
     result.number = check.number;
     result.name = std::string(check.name);
     for (std::string_view query : check.queries) {
-      Result<int64_t> count = count_violations(connection, query);
-      if (!count.is_ok()) return std::move(count).status();
-      result.violations += *count;
-      if (*count > 0) PAYOUTD_RETURN_IF_ERROR(collect_samples(connection, query, result.samples));
+      PAYOUTD_ASSIGN_OR_RETURN(int64_t count, count_violations(connection, query));
+      result.violations += count;
+      if (count > 0) PAYOUTD_RETURN_IF_ERROR(collect_samples(connection, query, result.samples));
     }
     report.invariants.push_back(std::move(result));
   }

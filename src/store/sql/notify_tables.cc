@@ -103,12 +103,10 @@ Result<OutboxMessage> read_outbox(const Statement& row) {
 Result<std::vector<OutboxMessage>> read_outbox_rows(Statement& statement) {
   std::vector<OutboxMessage> messages;
   for (;;) {
-    Result<bool> row = statement.step();
-    if (!row.is_ok()) return std::move(row).status();
-    if (!*row) break;
-    Result<OutboxMessage> message = read_outbox(statement);
-    if (!message.is_ok()) return std::move(message).status();
-    messages.push_back(std::move(message).value());
+    PAYOUTD_ASSIGN_OR_RETURN(bool row, statement.step());
+    if (!row) break;
+    PAYOUTD_ASSIGN_OR_RETURN(OutboxMessage message, read_outbox(statement));
+    messages.push_back(std::move(message));
   }
   return messages;
 }
@@ -180,15 +178,13 @@ Result<std::vector<WebhookEndpoint>> webhook_endpoints(Connection& connection,
       "SELECT " + std::string(kEndpointColumns) +
       " FROM webhook_endpoints WHERE merchant_id = $1 AND deleted_at IS NULL ORDER BY id LIMIT " +
       std::to_string(kMaxWebhookEndpointsPerMerchant * 2);
-  Result<StatementLease> statement = connection.prepare(sql);
-  if (!statement.is_ok()) return std::move(statement).status();
-  (*statement)->bind(1, merchant_id);
+  PAYOUTD_ASSIGN_OR_RETURN(StatementLease statement, connection.prepare(sql));
+  statement->bind(1, merchant_id);
   std::vector<WebhookEndpoint> endpoints;
   for (;;) {
-    Result<bool> row = (*statement)->step();
-    if (!row.is_ok()) return std::move(row).status();
-    if (!*row) break;
-    endpoints.push_back(read_endpoint(**statement));
+    PAYOUTD_ASSIGN_OR_RETURN(bool row, statement->step());
+    if (!row) break;
+    endpoints.push_back(read_endpoint(*statement));
   }
   return endpoints;
 }
@@ -198,26 +194,22 @@ Result<WebhookEndpoint> webhook_endpoint(Connection& connection, int64_t merchan
   static const std::string sql =
       "SELECT " + std::string(kEndpointColumns) +
       " FROM webhook_endpoints WHERE public_id = $1 AND merchant_id = $2 AND deleted_at IS NULL";
-  Result<StatementLease> statement = connection.prepare(sql);
-  if (!statement.is_ok()) return std::move(statement).status();
-  (*statement)->bind(1, public_id);
-  (*statement)->bind(2, merchant_id);
-  Result<bool> row = (*statement)->step();
-  if (!row.is_ok()) return std::move(row).status();
-  if (!*row) return Status::not_found("Webhook endpoint not found");
-  return read_endpoint(**statement);
+  PAYOUTD_ASSIGN_OR_RETURN(StatementLease statement, connection.prepare(sql));
+  statement->bind(1, public_id);
+  statement->bind(2, merchant_id);
+  PAYOUTD_ASSIGN_OR_RETURN(bool row, statement->step());
+  if (!row) return Status::not_found("Webhook endpoint not found");
+  return read_endpoint(*statement);
 }
 
 Result<WebhookEndpoint> webhook_endpoint_by_id(Connection& connection, int64_t endpoint_id) {
   static const std::string sql =
       "SELECT " + std::string(kEndpointColumns) + " FROM webhook_endpoints WHERE id = $1";
-  Result<StatementLease> statement = connection.prepare(sql);
-  if (!statement.is_ok()) return std::move(statement).status();
-  (*statement)->bind(1, endpoint_id);
-  Result<bool> row = (*statement)->step();
-  if (!row.is_ok()) return std::move(row).status();
-  if (!*row) return Status::not_found("Webhook endpoint not found");
-  return read_endpoint(**statement);
+  PAYOUTD_ASSIGN_OR_RETURN(StatementLease statement, connection.prepare(sql));
+  statement->bind(1, endpoint_id);
+  PAYOUTD_ASSIGN_OR_RETURN(bool row, statement->step());
+  if (!row) return Status::not_found("Webhook endpoint not found");
+  return read_endpoint(*statement);
 }
 
 Result<std::vector<OutboxMessage>> outbox_due(Connection& connection, const OutboxDueQuery& query) {
@@ -229,25 +221,23 @@ Result<std::vector<OutboxMessage>> outbox_due(Connection& connection, const Outb
   excluded.begin_array();
   for (const std::string& destination : query.excluded_destinations) excluded.string(destination);
   excluded.end_array();
-  Result<StatementLease> statement = connection.prepare(outbox_due_sql(connection.dialect()));
-  if (!statement.is_ok()) return std::move(statement).status();
-  (*statement)->bind(1, query.now);
-  (*statement)->bind(2, static_cast<int64_t>(query.limit));
-  (*statement)->bind(3, excluded.take());
-  (*statement)->bind(4, static_cast<int64_t>(query.per_destination_limit));
-  return read_outbox_rows(**statement);
+  PAYOUTD_ASSIGN_OR_RETURN(StatementLease statement,
+                           connection.prepare(outbox_due_sql(connection.dialect())));
+  statement->bind(1, query.now);
+  statement->bind(2, static_cast<int64_t>(query.limit));
+  statement->bind(3, excluded.take());
+  statement->bind(4, static_cast<int64_t>(query.per_destination_limit));
+  return read_outbox_rows(*statement);
 }
 
 Result<OutboxMessage> outbox_message(Connection& connection, int64_t outbox_id) {
   static const std::string sql =
       "SELECT " + outbox_columns("o") + " FROM outbox o WHERE o.id = $1";
-  Result<StatementLease> statement = connection.prepare(sql);
-  if (!statement.is_ok()) return std::move(statement).status();
-  (*statement)->bind(1, outbox_id);
-  Result<bool> row = (*statement)->step();
-  if (!row.is_ok()) return std::move(row).status();
-  if (!*row) return Status::not_found("Notification not found");
-  return read_outbox(**statement);
+  PAYOUTD_ASSIGN_OR_RETURN(StatementLease statement, connection.prepare(sql));
+  statement->bind(1, outbox_id);
+  PAYOUTD_ASSIGN_OR_RETURN(bool row, statement->step());
+  if (!row) return Status::not_found("Notification not found");
+  return read_outbox(*statement);
 }
 
 Result<std::vector<OutboxMessage>> list_outbox(Connection& connection, const OutboxQuery& query) {
@@ -266,9 +256,8 @@ Result<std::vector<OutboxMessage>> list_outbox(Connection& connection, const Out
     add("o.cashout_id IN (SELECT cashout_id FROM payouts WHERE merchant_id = $2)");
   }
   sql += where + " ORDER BY o.id DESC LIMIT $4";
-  Result<StatementLease> statement = connection.prepare(sql);
-  if (!statement.is_ok()) return std::move(statement).status();
-  Statement& s = **statement;
+  PAYOUTD_ASSIGN_OR_RETURN(StatementLease statement, connection.prepare(sql));
+  Statement& s = *statement;
   if (query.status) s.bind(1, outbox_status_name(*query.status));
   if (query.merchant_id) s.bind(2, *query.merchant_id);
   if (query.event_id) s.bind(3, *query.event_id);
@@ -277,14 +266,13 @@ Result<std::vector<OutboxMessage>> list_outbox(Connection& connection, const Out
 }
 
 Result<OutboxCounts> outbox_counts(Connection& connection) {
-  Result<StatementLease> statement = connection.prepare(
-      "SELECT (SELECT count(*) FROM outbox WHERE status = 'pending'), "
-      "(SELECT count(*) FROM outbox WHERE status = 'failed')");
-  if (!statement.is_ok()) return std::move(statement).status();
-  Result<bool> row = (*statement)->step();
-  if (!row.is_ok()) return std::move(row).status();
-  PAYOUTD_ASSERT(*row);
-  return OutboxCounts{(*statement)->column_int64(0), (*statement)->column_int64(1)};
+  PAYOUTD_ASSIGN_OR_RETURN(
+      StatementLease statement,
+      connection.prepare("SELECT (SELECT count(*) FROM outbox WHERE status = 'pending'), "
+                         "(SELECT count(*) FROM outbox WHERE status = 'failed')"));
+  PAYOUTD_ASSIGN_OR_RETURN(bool row, statement->step());
+  PAYOUTD_ASSERT(row);
+  return OutboxCounts{statement->column_int64(0), statement->column_int64(1)};
 }
 
 Result<DeliveryAttemptPage> delivery_attempts(Connection& connection,
@@ -297,9 +285,8 @@ Result<DeliveryAttemptPage> delivery_attempts(Connection& connection,
   const std::string sql = "SELECT " + std::string(kAttemptColumns) +
                           " FROM delivery_attempts WHERE " + filter +
                           " ORDER BY id DESC LIMIT $2 OFFSET $3";
-  Result<StatementLease> statement = connection.prepare(sql);
-  if (!statement.is_ok()) return std::move(statement).status();
-  Statement& s = **statement;
+  PAYOUTD_ASSIGN_OR_RETURN(StatementLease statement, connection.prepare(sql));
+  Statement& s = *statement;
   if (by_endpoint) {
     s.bind(1, *query.endpoint_id);
   } else {
@@ -309,12 +296,10 @@ Result<DeliveryAttemptPage> delivery_attempts(Connection& connection,
   s.bind(3, static_cast<int64_t>(query.page - 1) * query.limit);
   DeliveryAttemptPage page;
   for (;;) {
-    Result<bool> row = s.step();
-    if (!row.is_ok()) return std::move(row).status();
-    if (!*row) break;
-    Result<DeliveryAttempt> attempt = read_attempt(s);
-    if (!attempt.is_ok()) return std::move(attempt).status();
-    page.items.push_back(std::move(attempt).value());
+    PAYOUTD_ASSIGN_OR_RETURN(bool row, s.step());
+    if (!row) break;
+    PAYOUTD_ASSIGN_OR_RETURN(DeliveryAttempt attempt, read_attempt(s));
+    page.items.push_back(std::move(attempt));
   }
   Result<StatementLease> count =
       connection.prepare("SELECT count(*) FROM delivery_attempts WHERE " + filter);
@@ -324,9 +309,8 @@ Result<DeliveryAttemptPage> delivery_attempts(Connection& connection,
   } else {
     (*count)->bind(1, *query.event_id);
   }
-  Result<bool> row = (*count)->step();
-  if (!row.is_ok()) return std::move(row).status();
-  PAYOUTD_ASSERT(*row);
+  PAYOUTD_ASSIGN_OR_RETURN(bool row, (*count)->step());
+  PAYOUTD_ASSERT(row);
   page.total_count = (*count)->column_int64(0);
   return page;
 }
@@ -336,11 +320,12 @@ Result<DeliveryAttemptPage> delivery_attempts(Connection& connection,
 Result<int64_t> SqlWriteTx::insert_webhook_endpoint(const WebhookEndpoint& endpoint) {
   PAYOUTD_ASSERT(!endpoint.public_id.empty());
   PAYOUTD_ASSERT(!endpoint.secret_sealed.empty());
-  Result<StatementLease> statement = connection_.prepare(
-      "INSERT INTO webhook_endpoints (public_id, merchant_id, url, events, secret_sealed, "
-      "created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id");
-  if (!statement.is_ok()) return std::move(statement).status();
-  Statement& s = **statement;
+  PAYOUTD_ASSIGN_OR_RETURN(
+      StatementLease statement,
+      connection_.prepare(
+          "INSERT INTO webhook_endpoints (public_id, merchant_id, url, events, secret_sealed, "
+          "created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id"));
+  Statement& s = *statement;
   s.bind(1, endpoint.public_id);
   s.bind(2, endpoint.merchant_id);
   s.bind(3, endpoint.url);
@@ -360,30 +345,31 @@ Result<int64_t> SqlWriteTx::insert_webhook_endpoint(const WebhookEndpoint& endpo
 
 Status SqlWriteTx::delete_webhook_endpoint(int64_t merchant_id, std::string_view public_id,
                                               int64_t at) {
-  Result<StatementLease> statement = connection_.prepare(
-      "UPDATE webhook_endpoints SET deleted_at = $1 "
-      "WHERE public_id = $2 AND merchant_id = $3 AND deleted_at IS NULL RETURNING id");
-  if (!statement.is_ok()) return std::move(statement).status();
-  Statement& s = **statement;
+  PAYOUTD_ASSIGN_OR_RETURN(
+      StatementLease statement,
+      connection_.prepare(
+          "UPDATE webhook_endpoints SET deleted_at = $1 "
+          "WHERE public_id = $2 AND merchant_id = $3 AND deleted_at IS NULL RETURNING id"));
+  Statement& s = *statement;
   s.bind(1, at);
   s.bind(2, public_id);
   s.bind(3, merchant_id);
-  Result<bool> row = s.step();
-  if (!row.is_ok()) return std::move(row).status();
-  if (!*row) return Status::not_found("Webhook endpoint not found");
+  PAYOUTD_ASSIGN_OR_RETURN(bool row, s.step());
+  if (!row) return Status::not_found("Webhook endpoint not found");
   const int64_t endpoint_id = s.column_int64(0);
   s.reset();
   // Nothing more goes to a deleted endpoint. Rows under a live lease finish their attempt; the
   // dispatcher finds the endpoint deleted on the next one.
-  Result<StatementLease> fail = connection_.prepare(
-      "UPDATE outbox SET status = 'failed', last_error = 'webhook endpoint deleted', "
-      "updated_at = $1 WHERE endpoint_id = $2 AND status = 'pending' "
-      "AND (lease_until IS NULL OR lease_until <= $1)");
-  if (!fail.is_ok()) return std::move(fail).status();
-  (*fail)->bind(1, at);
-  (*fail)->bind(2, endpoint_id);
-  Status failed = (*fail)->execute();
-  if (!failed.is_ok()) return unmapped(**fail, "fail outbox rows of a deleted endpoint");
+  PAYOUTD_ASSIGN_OR_RETURN(
+      StatementLease fail,
+      connection_.prepare(
+          "UPDATE outbox SET status = 'failed', last_error = 'webhook endpoint deleted', "
+          "updated_at = $1 WHERE endpoint_id = $2 AND status = 'pending' "
+          "AND (lease_until IS NULL OR lease_until <= $1)"));
+  fail->bind(1, at);
+  fail->bind(2, endpoint_id);
+  Status failed = fail->execute();
+  if (!failed.is_ok()) return unmapped(*fail, "fail outbox rows of a deleted endpoint");
   return Status::ok();
 }
 
@@ -421,13 +407,14 @@ Result<bool> SqlWriteTx::record_delivery(const DeliveryRecord& record) {
   PAYOUTD_ASSERT(!record.owner.empty());
   PAYOUTD_ASSERT(record.attempt.attempt >= 1);
   PAYOUTD_ASSERT(record.attempt.error.size() <= kMaxDeliveryErrorBytes);
-  Result<StatementLease> log = connection_.prepare(
-      "INSERT INTO delivery_attempts (outbox_id, endpoint_id, event_id, channel, attempt, "
-      "started_at, http_status, latency_ms, result, error) "
-      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)");
-  if (!log.is_ok()) return std::move(log).status();
+  PAYOUTD_ASSIGN_OR_RETURN(
+      StatementLease log,
+      connection_.prepare(
+          "INSERT INTO delivery_attempts (outbox_id, endpoint_id, event_id, channel, attempt, "
+          "started_at, http_status, latency_ms, result, error) "
+          "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"));
   {
-    Statement& s = **log;
+    Statement& s = *log;
     const DeliveryAttempt& attempt = record.attempt;
     s.bind(1, record.outbox_id);
     s.bind(2, attempt.endpoint_id);
@@ -448,13 +435,14 @@ Result<bool> SqlWriteTx::record_delivery(const DeliveryRecord& record) {
   }
 
   const bool delivered = record.next_status == OutboxStatus::kDelivered;
-  Result<StatementLease> statement = connection_.prepare(
-      "UPDATE outbox SET status = $1, attempts = $2, next_attempt_at = $3, claimed_by = NULL, "
-      "lease_until = NULL, last_error = $4, delivered_at = $5, updated_at = $6 "
-      "WHERE id = $7 AND claimed_by = $8 AND status = 'pending' "
-      "RETURNING cashout_id, channel, coalesce(endpoint_id, 0), event_seq");
-  if (!statement.is_ok()) return std::move(statement).status();
-  Statement& s = **statement;
+  PAYOUTD_ASSIGN_OR_RETURN(
+      StatementLease statement,
+      connection_.prepare(
+          "UPDATE outbox SET status = $1, attempts = $2, next_attempt_at = $3, claimed_by = NULL, "
+          "lease_until = NULL, last_error = $4, delivered_at = $5, updated_at = $6 "
+          "WHERE id = $7 AND claimed_by = $8 AND status = 'pending' "
+          "RETURNING cashout_id, channel, coalesce(endpoint_id, 0), event_seq"));
+  Statement& s = *statement;
   s.bind(1, outbox_status_name(record.next_status));
   s.bind(2, static_cast<int64_t>(record.attempt.attempt));
   s.bind(3, record.next_attempt_at);
@@ -468,9 +456,8 @@ Result<bool> SqlWriteTx::record_delivery(const DeliveryRecord& record) {
   s.bind(6, record.now);
   s.bind(7, record.outbox_id);
   s.bind(8, record.owner);
-  Result<bool> row = s.step();
-  if (!row.is_ok()) return std::move(row).status();
-  if (!*row) return false;  // the lease was lost: the new owner decides about the row
+  PAYOUTD_ASSIGN_OR_RETURN(bool row, s.step());
+  if (!row) return false;  // the lease was lost: the new owner decides about the row
   const int64_t cashout_id = s.column_int64(0);
   const std::string channel = s.column_text(1);
   const int64_t endpoint_key = s.column_int64(2);
@@ -480,18 +467,19 @@ Result<bool> SqlWriteTx::record_delivery(const DeliveryRecord& record) {
 
   // Rescheduled: the later rows of this sequence must wait at least as long (they cannot go
   // first), so move them out of the due range instead of finding them on every poll.
-  Result<StatementLease> push = connection_.prepare(
-      "UPDATE outbox SET next_attempt_at = $1 WHERE cashout_id = $2 AND channel = $3 "
-      "AND coalesce(endpoint_id, 0) = $4 AND status = 'pending' AND event_seq > $5 "
-      "AND next_attempt_at < $1");
-  if (!push.is_ok()) return std::move(push).status();
-  (*push)->bind(1, record.next_attempt_at);
-  (*push)->bind(2, cashout_id);
-  (*push)->bind(3, channel);
-  (*push)->bind(4, endpoint_key);
-  (*push)->bind(5, event_seq);
-  Status pushed = (*push)->execute();
-  if (!pushed.is_ok()) return unmapped(**push, "reschedule later notifications");
+  PAYOUTD_ASSIGN_OR_RETURN(
+      StatementLease push,
+      connection_.prepare(
+          "UPDATE outbox SET next_attempt_at = $1 WHERE cashout_id = $2 AND channel = $3 "
+          "AND coalesce(endpoint_id, 0) = $4 AND status = 'pending' AND event_seq > $5 "
+          "AND next_attempt_at < $1"));
+  push->bind(1, record.next_attempt_at);
+  push->bind(2, cashout_id);
+  push->bind(3, channel);
+  push->bind(4, endpoint_key);
+  push->bind(5, event_seq);
+  Status pushed = push->execute();
+  if (!pushed.is_ok()) return unmapped(*push, "reschedule later notifications");
   return true;
 }
 
@@ -499,15 +487,16 @@ Result<int64_t> SqlWriteTx::redeliver_event(int64_t cashout_id, int32_t event_se
                                                std::optional<std::string_view> channel,
                                                int64_t now, int64_t give_up_at) {
   PAYOUTD_ASSERT(give_up_at > now);
-  Result<StatementLease> statement = connection_.prepare(
-      "UPDATE outbox SET status = 'pending', next_attempt_at = $1, give_up_at = $2, "
-      "attempts = 0, claimed_by = NULL, lease_until = NULL, updated_at = $1 "
-      "WHERE cashout_id = $3 AND event_seq = $4 AND (CAST($5 AS TEXT) IS NULL OR channel = $5) "
-      "AND (lease_until IS NULL OR lease_until <= $1) "
-      "AND (endpoint_id IS NULL OR endpoint_id IN "
-      "(SELECT id FROM webhook_endpoints WHERE deleted_at IS NULL))");
-  if (!statement.is_ok()) return std::move(statement).status();
-  Statement& s = **statement;
+  PAYOUTD_ASSIGN_OR_RETURN(
+      StatementLease statement,
+      connection_.prepare(
+          "UPDATE outbox SET status = 'pending', next_attempt_at = $1, give_up_at = $2, "
+          "attempts = 0, claimed_by = NULL, lease_until = NULL, updated_at = $1 "
+          "WHERE cashout_id = $3 AND event_seq = $4 AND (CAST($5 AS TEXT) IS NULL OR channel = $5) "
+          "AND (lease_until IS NULL OR lease_until <= $1) "
+          "AND (endpoint_id IS NULL OR endpoint_id IN "
+          "(SELECT id FROM webhook_endpoints WHERE deleted_at IS NULL))"));
+  Statement& s = *statement;
   s.bind(1, now);
   s.bind(2, give_up_at);
   s.bind(3, cashout_id);

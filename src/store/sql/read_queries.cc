@@ -107,13 +107,11 @@ Result<Merchant> read_merchant(const Statement& row) {
 
 Result<Merchant> one_merchant(Connection& connection, std::string_view sql,
                               const std::function<void(Statement&)>& bind) {
-  Result<StatementLease> statement = connection.prepare(sql);
-  if (!statement.is_ok()) return std::move(statement).status();
-  bind(**statement);
-  Result<bool> row = (*statement)->step();
-  if (!row.is_ok()) return std::move(row).status();
-  if (!*row) return Status::not_found("merchant not found");
-  return read_merchant(**statement);
+  PAYOUTD_ASSIGN_OR_RETURN(StatementLease statement, connection.prepare(sql));
+  bind(*statement);
+  PAYOUTD_ASSIGN_OR_RETURN(bool row, statement->step());
+  if (!row) return Status::not_found("merchant not found");
+  return read_merchant(*statement);
 }
 
 Wallet read_wallet(const Statement& row) {
@@ -163,9 +161,9 @@ Result<Payout> read_payout(const Statement& row) {
   payout.description = row.column_optional_text(26);
   payout.metadata_json = row.column_text(27);
   payout.notification_url = row.column_optional_text(28);
-  Result<PayoutStatus> status = parse_stored_status(row.column_text(29), payout.cashout_id);
-  if (!status.is_ok()) return std::move(status).status();
-  payout.status = *status;
+  PAYOUTD_ASSIGN_OR_RETURN(PayoutStatus status,
+                           parse_stored_status(row.column_text(29), payout.cashout_id));
+  payout.status = status;
   payout.failure_code = optional_int(row, 30);
   payout.failure_reason = row.column_optional_text(31);
   payout.bank_reference_id = row.column_optional_text(32);
@@ -197,13 +195,11 @@ void bind_values(Statement& statement, const std::vector<SqlValue>& values) {
 }
 
 Result<int64_t> count_rows(Connection& connection, const ListSql& sql) {
-  Result<StatementLease> statement = connection.prepare(sql.count_sql);
-  if (!statement.is_ok()) return std::move(statement).status();
-  bind_values(**statement, sql.filter_values);
-  Result<bool> row = (*statement)->step();
-  if (!row.is_ok()) return std::move(row).status();
-  PAYOUTD_ASSERT(*row);  // COUNT(*) always yields one row
-  return (*statement)->column_int64(0);
+  PAYOUTD_ASSIGN_OR_RETURN(StatementLease statement, connection.prepare(sql.count_sql));
+  bind_values(*statement, sql.filter_values);
+  PAYOUTD_ASSIGN_OR_RETURN(bool row, statement->step());
+  PAYOUTD_ASSERT(row);  // COUNT(*) always yields one row
+  return statement->column_int64(0);
 }
 
 // Runs a listing: the page of rows (read by `read_row`) and the total count.
@@ -212,25 +208,21 @@ Result<std::pair<std::vector<T>, int64_t>> run_list(Connection& connection, cons
                                                     ReadRow read_row) {
   std::vector<T> items;
   {
-    Result<StatementLease> statement = connection.prepare(sql.select_sql);
-    if (!statement.is_ok()) return std::move(statement).status();
-    bind_values(**statement, sql.filter_values);
+    PAYOUTD_ASSIGN_OR_RETURN(StatementLease statement, connection.prepare(sql.select_sql));
+    bind_values(*statement, sql.filter_values);
     const int next = static_cast<int>(sql.filter_values.size()) + 1;
-    (*statement)->bind(next, sql.limit);
-    (*statement)->bind(next + 1, sql.offset);
+    statement->bind(next, sql.limit);
+    statement->bind(next + 1, sql.offset);
     items.reserve(static_cast<size_t>(sql.limit));
     for (int64_t i = 0; i <= sql.limit; ++i) {  // bounded by LIMIT
-      Result<bool> row = (*statement)->step();
-      if (!row.is_ok()) return std::move(row).status();
-      if (!*row) break;
-      Result<T> item = read_row(**statement);
-      if (!item.is_ok()) return std::move(item).status();
-      items.push_back(std::move(item).value());
+      PAYOUTD_ASSIGN_OR_RETURN(bool row, statement->step());
+      if (!row) break;
+      PAYOUTD_ASSIGN_OR_RETURN(T item, read_row(*statement));
+      items.push_back(std::move(item));
     }
   }
-  Result<int64_t> total = count_rows(connection, sql);
-  if (!total.is_ok()) return std::move(total).status();
-  return std::make_pair(std::move(items), *total);
+  PAYOUTD_ASSIGN_OR_RETURN(int64_t total, count_rows(connection, sql));
+  return std::make_pair(std::move(items), total);
 }
 
 }  // namespace
@@ -268,33 +260,29 @@ Result<Merchant> merchant_by_access_token(Connection& connection, std::string_vi
 
 Result<std::vector<Merchant>> list_merchants(Connection& connection) {
   static const std::string sql = std::string(kMerchantSelect) + " ORDER BY id";
-  Result<StatementLease> statement = connection.prepare(sql);
-  if (!statement.is_ok()) return std::move(statement).status();
+  PAYOUTD_ASSIGN_OR_RETURN(StatementLease statement, connection.prepare(sql));
   std::vector<Merchant> merchants;
   while (true) {
-    Result<bool> row = (*statement)->step();
-    if (!row.is_ok()) return std::move(row).status();
-    if (!*row) break;
-    Result<Merchant> merchant = read_merchant(**statement);
-    if (!merchant.is_ok()) return std::move(merchant).status();
-    merchants.push_back(std::move(merchant).value());
+    PAYOUTD_ASSIGN_OR_RETURN(bool row, statement->step());
+    if (!row) break;
+    PAYOUTD_ASSIGN_OR_RETURN(Merchant merchant, read_merchant(*statement));
+    merchants.push_back(std::move(merchant));
   }
   return merchants;
 }
 
 Result<FeeSchedule> fee_schedule(Connection& connection, int64_t merchant_id,
                                  std::string_view currency) {
-  Result<StatementLease> statement = connection.prepare(
-      "SELECT fixed_minor, percent_bps FROM merchant_fees WHERE merchant_id = $1 AND currency = $2");
-  if (!statement.is_ok()) return std::move(statement).status();
-  (*statement)->bind(1, merchant_id);
-  (*statement)->bind(2, currency);
-  Result<bool> row = (*statement)->step();
-  if (!row.is_ok()) return std::move(row).status();
+  PAYOUTD_ASSIGN_OR_RETURN(StatementLease statement,
+                           connection.prepare("SELECT fixed_minor, percent_bps FROM merchant_fees "
+                                              "WHERE merchant_id = $1 AND currency = $2"));
+  statement->bind(1, merchant_id);
+  statement->bind(2, currency);
+  PAYOUTD_ASSIGN_OR_RETURN(bool row, statement->step());
   FeeSchedule schedule;
-  if (*row) {
-    schedule.fixed_minor = (*statement)->column_int64(0);
-    schedule.percent_bps = static_cast<int32_t>((*statement)->column_int64(1));
+  if (row) {
+    schedule.fixed_minor = statement->column_int64(0);
+    schedule.percent_bps = static_cast<int32_t>(statement->column_int64(1));
   }
   return schedule;
 }
@@ -302,35 +290,30 @@ Result<FeeSchedule> fee_schedule(Connection& connection, int64_t merchant_id,
 Result<Wallet> wallet_by_id(Connection& connection, int64_t merchant_id, int64_t wallet_id) {
   static const std::string sql =
       std::string(wallet_select()) + " WHERE w.id = $1 AND w.merchant_id = $2";
-  Result<StatementLease> statement = connection.prepare(sql);
-  if (!statement.is_ok()) return std::move(statement).status();
-  (*statement)->bind(1, wallet_id);
-  (*statement)->bind(2, merchant_id);
-  Result<bool> row = (*statement)->step();
-  if (!row.is_ok()) return std::move(row).status();
-  if (!*row) return Status::not_found("wallet not found");
-  return read_wallet(**statement);
+  PAYOUTD_ASSIGN_OR_RETURN(StatementLease statement, connection.prepare(sql));
+  statement->bind(1, wallet_id);
+  statement->bind(2, merchant_id);
+  PAYOUTD_ASSIGN_OR_RETURN(bool row, statement->step());
+  if (!row) return Status::not_found("wallet not found");
+  return read_wallet(*statement);
 }
 
 Result<Wallet> wallet_by_currency(Connection& connection, int64_t merchant_id,
                                   std::string_view currency) {
   static const std::string sql =
       std::string(wallet_select()) + " WHERE w.merchant_id = $1 AND w.currency = $2";
-  Result<StatementLease> statement = connection.prepare(sql);
-  if (!statement.is_ok()) return std::move(statement).status();
-  (*statement)->bind(1, merchant_id);
-  (*statement)->bind(2, currency);
-  Result<bool> row = (*statement)->step();
-  if (!row.is_ok()) return std::move(row).status();
-  if (!*row) return Status::not_found("wallet not found");
-  return read_wallet(**statement);
+  PAYOUTD_ASSIGN_OR_RETURN(StatementLease statement, connection.prepare(sql));
+  statement->bind(1, merchant_id);
+  statement->bind(2, currency);
+  PAYOUTD_ASSIGN_OR_RETURN(bool row, statement->step());
+  if (!row) return Status::not_found("wallet not found");
+  return read_wallet(*statement);
 }
 
 Result<WalletPage> list_wallets(Connection& connection, const WalletQuery& query) {
-  Result<ListSql> sql = build_wallet_list(query);
-  if (!sql.is_ok()) return std::move(sql).status();
-  auto listed = run_list<Wallet>(connection, *sql,
-                                 [](const Statement& row) -> Result<Wallet> { return read_wallet(row); });
+  PAYOUTD_ASSIGN_OR_RETURN(ListSql sql, build_wallet_list(query));
+  auto listed = run_list<Wallet>(
+      connection, sql, [](const Statement& row) -> Result<Wallet> { return read_wallet(row); });
   if (!listed.is_ok()) return std::move(listed).status();
   WalletPage page;
   page.items = std::move(listed->first);
@@ -364,20 +347,18 @@ Result<Payout> find_payout(Connection& connection, int64_t merchant_id, const Pa
     }
     sql = &by_external_id;
   }
-  Result<StatementLease> statement = connection.prepare(*sql);
-  if (!statement.is_ok()) return std::move(statement).status();
+  PAYOUTD_ASSIGN_OR_RETURN(StatementLease statement, connection.prepare(*sql));
   if (ref.cashout_id) {
-    (*statement)->bind(1, *ref.cashout_id);
+    statement->bind(1, *ref.cashout_id);
   } else if (ref.public_id) {
-    (*statement)->bind(1, *ref.public_id);
+    statement->bind(1, *ref.public_id);
   } else {
-    (*statement)->bind(1, *ref.external_id);
+    statement->bind(1, *ref.external_id);
   }
-  (*statement)->bind(2, merchant_id);
-  Result<bool> row = (*statement)->step();
-  if (!row.is_ok()) return std::move(row).status();
-  if (!*row) return Status::not_found("Payout not found");
-  return read_payout(**statement);
+  statement->bind(2, merchant_id);
+  PAYOUTD_ASSIGN_OR_RETURN(bool row, statement->step());
+  if (!row) return Status::not_found("Payout not found");
+  return read_payout(*statement);
 }
 
 Result<GroupPrefetch> group_prefetch(Connection& connection,
@@ -425,59 +406,53 @@ Result<GroupPrefetch> group_prefetch(Connection& connection,
     array += std::to_string(cashout_ids[i]);
   }
   array += '}';
-  Result<StatementLease> statement = connection.prepare(sql);
-  if (!statement.is_ok()) return std::move(statement).status();
-  Statement& row = **statement;
+  PAYOUTD_ASSIGN_OR_RETURN(StatementLease statement, connection.prepare(sql));
+  Statement& row = *statement;
   row.bind(1, array);
   GroupPrefetch prefetch;
   for (;;) {
-    Result<bool> stepped = row.step();
-    if (!stepped.is_ok()) return std::move(stepped).status();
-    if (!*stepped) break;
-    Result<Payout> payout = read_payout(row);
-    if (!payout.is_ok()) return std::move(payout).status();
-    const auto known_merchant = [&](const Merchant& m) { return m.id == payout->merchant_id; };
+    PAYOUTD_ASSIGN_OR_RETURN(bool stepped, row.step());
+    if (!stepped) break;
+    PAYOUTD_ASSIGN_OR_RETURN(Payout payout, read_payout(row));
+    const auto known_merchant = [&](const Merchant& m) { return m.id == payout.merchant_id; };
     if (std::none_of(prefetch.merchants.begin(), prefetch.merchants.end(), known_merchant)) {
-      Result<Merchant> merchant = read_merchant(ColumnsFrom(row, merchant_first));
-      if (!merchant.is_ok()) return std::move(merchant).status();
-      prefetch.merchants.push_back(std::move(merchant).value());
+      PAYOUTD_ASSIGN_OR_RETURN(Merchant merchant, read_merchant(ColumnsFrom(row, merchant_first)));
+      prefetch.merchants.push_back(std::move(merchant));
     }
-    const auto known_wallet = [&](const Wallet& w) { return w.id == payout->wallet_id; };
+    const auto known_wallet = [&](const Wallet& w) { return w.id == payout.wallet_id; };
     if (std::none_of(prefetch.wallets.begin(), prefetch.wallets.end(), known_wallet)) {
       prefetch.wallets.push_back(read_wallet(ColumnsFrom(row, wallet_first)));
-      PAYOUTD_ASSERT(prefetch.wallets.back().merchant_id == payout->merchant_id);
+      PAYOUTD_ASSERT(prefetch.wallets.back().merchant_id == payout.merchant_id);
     }
     prefetch.journal_ids.push_back(row.column_int64(ids_first));
     prefetch.wallet_transaction_ids.push_back(row.column_int64(ids_first + 1));
-    prefetch.payouts.push_back(std::move(payout).value());
+    prefetch.payouts.push_back(std::move(payout));
   }
   return prefetch;
 }
 
 Result<std::vector<PayoutEvent>> payout_events(Connection& connection, int64_t cashout_id) {
-  Result<StatementLease> statement = connection.prepare(
-      "SELECT seq, event_type, from_status, to_status, actor_type, message, created_at "
-      "FROM payout_events WHERE cashout_id = $1 ORDER BY seq");
-  if (!statement.is_ok()) return std::move(statement).status();
-  (*statement)->bind(1, cashout_id);
+  PAYOUTD_ASSIGN_OR_RETURN(
+      StatementLease statement,
+      connection.prepare(
+          "SELECT seq, event_type, from_status, to_status, actor_type, message, created_at "
+          "FROM payout_events WHERE cashout_id = $1 ORDER BY seq"));
+  statement->bind(1, cashout_id);
   std::vector<PayoutEvent> events;
   while (true) {
-    Result<bool> row = (*statement)->step();
-    if (!row.is_ok()) return std::move(row).status();
-    if (!*row) break;
-    const Statement& s = **statement;
+    PAYOUTD_ASSIGN_OR_RETURN(bool row, statement->step());
+    if (!row) break;
+    const Statement& s = *statement;
     PayoutEvent event;
     event.cashout_id = cashout_id;
     event.seq = static_cast<int32_t>(s.column_int64(0));
     event.event_type = s.column_text(1);
     if (std::optional<std::string> from = s.column_optional_text(2)) {
-      Result<PayoutStatus> parsed = parse_stored_status(*from, cashout_id);
-      if (!parsed.is_ok()) return std::move(parsed).status();
-      event.from_status = *parsed;
+      PAYOUTD_ASSIGN_OR_RETURN(PayoutStatus parsed, parse_stored_status(*from, cashout_id));
+      event.from_status = parsed;
     }
-    Result<PayoutStatus> to = parse_stored_status(s.column_text(3), cashout_id);
-    if (!to.is_ok()) return std::move(to).status();
-    event.to_status = *to;
+    PAYOUTD_ASSIGN_OR_RETURN(PayoutStatus to, parse_stored_status(s.column_text(3), cashout_id));
+    event.to_status = to;
     std::optional<Actor> actor = parse_actor_name(s.column_text(4));
     if (!actor) {
       return Status::error(ErrorKind::kCorruption,
@@ -492,9 +467,8 @@ Result<std::vector<PayoutEvent>> payout_events(Connection& connection, int64_t c
 }
 
 Result<PayoutPage> list_payouts(Connection& connection, const PayoutQuery& query) {
-  Result<ListSql> sql = build_payout_list(query);
-  if (!sql.is_ok()) return std::move(sql).status();
-  auto listed = run_list<Payout>(connection, *sql, read_payout);
+  PAYOUTD_ASSIGN_OR_RETURN(ListSql sql, build_payout_list(query));
+  auto listed = run_list<Payout>(connection, sql, read_payout);
   if (!listed.is_ok()) return std::move(listed).status();
   PayoutPage page;
   page.items = std::move(listed->first);
@@ -504,8 +478,7 @@ Result<PayoutPage> list_payouts(Connection& connection, const PayoutQuery& query
 
 Result<WalletTransactionPage> list_wallet_transactions(Connection& connection,
                                                        const WalletTransactionQuery& query) {
-  Result<ListSql> sql = build_wallet_transaction_list(query);
-  if (!sql.is_ok()) return std::move(sql).status();
+  PAYOUTD_ASSIGN_OR_RETURN(ListSql sql, build_wallet_transaction_list(query));
   auto read_row = [](const Statement& row) -> Result<WalletTransaction> {
     WalletTransaction transaction;
     transaction.id = row.column_int64(0);
@@ -522,7 +495,7 @@ Result<WalletTransactionPage> list_wallet_transactions(Connection& connection,
     transaction.created_at = row.column_int64(11);
     return transaction;
   };
-  auto listed = run_list<WalletTransaction>(connection, *sql, read_row);
+  auto listed = run_list<WalletTransaction>(connection, sql, read_row);
   if (!listed.is_ok()) return std::move(listed).status();
   WalletTransactionPage page;
   page.items = std::move(listed->first);

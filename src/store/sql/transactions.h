@@ -25,9 +25,8 @@ inline Status check_row_limit(int limit) {
 // Runs an INSERT ... RETURNING <id> and reads the id. On failure the statement's last_error()
 // tells what happened, as with execute().
 inline Result<int64_t> insert_returning_id(Statement& statement) {
-  Result<bool> row = statement.step();
-  if (!row.is_ok()) return std::move(row).status();
-  PAYOUTD_ASSERT(*row);  // RETURNING yields the inserted row
+  PAYOUTD_ASSIGN_OR_RETURN(bool row, statement.step());
+  PAYOUTD_ASSERT(row);  // RETURNING yields the inserted row
   return statement.column_int64(0);
 }
 

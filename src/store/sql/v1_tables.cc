@@ -28,15 +28,14 @@ namespace queries {
 
 Result<ApiToken> api_token_by_hash(Connection& connection, std::string_view token_hash) {
   PAYOUTD_RETURN_IF_ERROR(check_token_hash(token_hash, "token_hash"));
-  Result<StatementLease> statement = connection.prepare(
-      "SELECT merchant_id, family_id, kind, expires_at, revoked_at, replaced_by_hash, created_at "
-      "FROM api_tokens WHERE token_hash = $1");
-  if (!statement.is_ok()) return std::move(statement).status();
-  Statement& s = **statement;
+  PAYOUTD_ASSIGN_OR_RETURN(StatementLease statement,
+                           connection.prepare("SELECT merchant_id, family_id, kind, expires_at, "
+                                              "revoked_at, replaced_by_hash, created_at "
+                                              "FROM api_tokens WHERE token_hash = $1"));
+  Statement& s = *statement;
   s.bind_blob(1, token_hash);
-  Result<bool> row = s.step();
-  if (!row.is_ok()) return std::move(row).status();
-  if (!*row) return Status::not_found("token not found");
+  PAYOUTD_ASSIGN_OR_RETURN(bool row, s.step());
+  if (!row) return Status::not_found("token not found");
   ApiToken token;
   token.token_hash = std::string(token_hash);
   token.merchant_id = s.column_int64(0);
@@ -58,16 +57,16 @@ Result<ApiToken> api_token_by_hash(Connection& connection, std::string_view toke
 
 Result<IdempotencyRecord> idempotency_record(Connection& connection, int64_t merchant_id,
                                              std::string_view key) {
-  Result<StatementLease> statement = connection.prepare(
-      "SELECT request_hash, response_status, response_body, created_at, expires_at "
-      "FROM idempotency_keys WHERE merchant_id = $1 AND \"key\" = $2");
-  if (!statement.is_ok()) return std::move(statement).status();
-  Statement& s = **statement;
+  PAYOUTD_ASSIGN_OR_RETURN(
+      StatementLease statement,
+      connection.prepare(
+          "SELECT request_hash, response_status, response_body, created_at, expires_at "
+          "FROM idempotency_keys WHERE merchant_id = $1 AND \"key\" = $2"));
+  Statement& s = *statement;
   s.bind(1, merchant_id);
   s.bind(2, key);
-  Result<bool> row = s.step();
-  if (!row.is_ok()) return std::move(row).status();
-  if (!*row) return Status::not_found("idempotency key not found");
+  PAYOUTD_ASSIGN_OR_RETURN(bool row, s.step());
+  if (!row) return Status::not_found("idempotency key not found");
   IdempotencyRecord record;
   record.merchant_id = merchant_id;
   record.key = std::string(key);
@@ -86,11 +85,12 @@ Status SqlWriteTx::insert_api_token(const ApiToken& token) {
   if (token.replaced_by_hash) {
     PAYOUTD_RETURN_IF_ERROR(check_token_hash(*token.replaced_by_hash, "replaced_by_hash"));
   }
-  Result<StatementLease> statement = connection_.prepare(
-      "INSERT INTO api_tokens (token_hash, merchant_id, family_id, kind, expires_at, revoked_at, "
-      "replaced_by_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)");
-  if (!statement.is_ok()) return std::move(statement).status();
-  Statement& s = **statement;
+  PAYOUTD_ASSIGN_OR_RETURN(
+      StatementLease statement,
+      connection_.prepare("INSERT INTO api_tokens (token_hash, merchant_id, family_id, kind, "
+                          "expires_at, revoked_at, "
+                          "replaced_by_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"));
+  Statement& s = *statement;
   s.bind_blob(1, token.token_hash);
   s.bind(2, token.merchant_id);
   s.bind(3, token.family_id);
@@ -122,11 +122,12 @@ Status SqlWriteTx::rotate_api_token(std::string_view token_hash,
                                        std::string_view replaced_by_hash, int64_t at) {
   PAYOUTD_RETURN_IF_ERROR(check_token_hash(token_hash, "token_hash"));
   PAYOUTD_RETURN_IF_ERROR(check_token_hash(replaced_by_hash, "replaced_by_hash"));
-  Result<StatementLease> statement = connection_.prepare(
-      "UPDATE api_tokens SET revoked_at = $1, replaced_by_hash = $2 "
-      "WHERE token_hash = $3 AND revoked_at IS NULL AND replaced_by_hash IS NULL");
-  if (!statement.is_ok()) return std::move(statement).status();
-  Statement& s = **statement;
+  PAYOUTD_ASSIGN_OR_RETURN(
+      StatementLease statement,
+      connection_.prepare(
+          "UPDATE api_tokens SET revoked_at = $1, replaced_by_hash = $2 "
+          "WHERE token_hash = $3 AND revoked_at IS NULL AND replaced_by_hash IS NULL"));
+  Statement& s = *statement;
   s.bind(1, at);
   s.bind_blob(2, replaced_by_hash);
   s.bind_blob(3, token_hash);
@@ -134,58 +135,61 @@ Status SqlWriteTx::rotate_api_token(std::string_view token_hash,
   if (!updated.is_ok()) return status_of(s.last_error(), "rotate api token");
   if (s.changes() == 1) return Status::ok();
   // Nothing changed: tell a missing token from one that is no longer live.
-  Result<ApiToken> existing = api_token_by_hash(token_hash);
-  if (!existing.is_ok()) return std::move(existing).status();
+  PAYOUTD_RETURN_IF_ERROR(api_token_by_hash(token_hash));
   return Status::error(ErrorKind::kConflict, "token is already revoked or rotated");
 }
 
 Result<int64_t> SqlWriteTx::revoke_api_token_family(std::string_view family_id, int64_t at) {
-  Result<StatementLease> statement = connection_.prepare(
-      "UPDATE api_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL");
-  if (!statement.is_ok()) return std::move(statement).status();
-  (*statement)->bind(1, at);
-  (*statement)->bind(2, family_id);
-  Status updated = (*statement)->execute();
-  if (!updated.is_ok()) return status_of((*statement)->last_error(), "revoke family");
-  return (*statement)->changes();
+  PAYOUTD_ASSIGN_OR_RETURN(
+      StatementLease statement,
+      connection_.prepare(
+          "UPDATE api_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL"));
+  statement->bind(1, at);
+  statement->bind(2, family_id);
+  Status updated = statement->execute();
+  if (!updated.is_ok()) return status_of(statement->last_error(), "revoke family");
+  return statement->changes();
 }
 
 Result<int64_t> SqlWriteTx::revoke_merchant_api_tokens(int64_t merchant_id, int64_t at) {
-  Result<StatementLease> statement = connection_.prepare(
-      "UPDATE api_tokens SET revoked_at = $1 WHERE merchant_id = $2 AND revoked_at IS NULL");
-  if (!statement.is_ok()) return std::move(statement).status();
-  (*statement)->bind(1, at);
-  (*statement)->bind(2, merchant_id);
-  Status updated = (*statement)->execute();
+  PAYOUTD_ASSIGN_OR_RETURN(
+      StatementLease statement,
+      connection_.prepare(
+          "UPDATE api_tokens SET revoked_at = $1 WHERE merchant_id = $2 AND revoked_at IS NULL"));
+  statement->bind(1, at);
+  statement->bind(2, merchant_id);
+  Status updated = statement->execute();
   if (!updated.is_ok()) {
-    return status_of((*statement)->last_error(), "revoke merchant tokens");
+    return status_of(statement->last_error(), "revoke merchant tokens");
   }
-  return (*statement)->changes();
+  return statement->changes();
 }
 
 Result<int64_t> SqlWriteTx::delete_expired_api_tokens(int64_t merchant_id, int64_t now,
                                                          int limit) {
   PAYOUTD_RETURN_IF_ERROR(check_row_limit(limit));
-  Result<StatementLease> statement = connection_.prepare(
-      "DELETE FROM api_tokens WHERE token_hash IN (SELECT token_hash FROM api_tokens "
-      "WHERE merchant_id = $1 AND expires_at < $2 LIMIT $3)");
-  if (!statement.is_ok()) return std::move(statement).status();
-  (*statement)->bind(1, merchant_id);
-  (*statement)->bind(2, now);
-  (*statement)->bind(3, static_cast<int64_t>(limit));
-  Status deleted = (*statement)->execute();
+  PAYOUTD_ASSIGN_OR_RETURN(
+      StatementLease statement,
+      connection_.prepare(
+          "DELETE FROM api_tokens WHERE token_hash IN (SELECT token_hash FROM api_tokens "
+          "WHERE merchant_id = $1 AND expires_at < $2 LIMIT $3)"));
+  statement->bind(1, merchant_id);
+  statement->bind(2, now);
+  statement->bind(3, static_cast<int64_t>(limit));
+  Status deleted = statement->execute();
   if (!deleted.is_ok()) {
-    return status_of((*statement)->last_error(), "delete expired api tokens");
+    return status_of(statement->last_error(), "delete expired api tokens");
   }
-  return (*statement)->changes();
+  return statement->changes();
 }
 
 Status SqlWriteTx::insert_idempotency_record(const IdempotencyRecord& record) {
-  Result<StatementLease> statement = connection_.prepare(
-      "INSERT INTO idempotency_keys (merchant_id, \"key\", request_hash, response_status, "
-      "response_body, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)");
-  if (!statement.is_ok()) return std::move(statement).status();
-  Statement& s = **statement;
+  PAYOUTD_ASSIGN_OR_RETURN(
+      StatementLease statement,
+      connection_.prepare(
+          "INSERT INTO idempotency_keys (merchant_id, \"key\", request_hash, response_status, "
+          "response_body, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)"));
+  Statement& s = *statement;
   s.bind(1, record.merchant_id);
   s.bind(2, record.key);
   s.bind(3, record.request_hash);
@@ -210,14 +214,14 @@ Status SqlWriteTx::insert_idempotency_record(const IdempotencyRecord& record) {
 }
 
 Status SqlWriteTx::delete_idempotency_record(int64_t merchant_id, std::string_view key) {
-  Result<StatementLease> statement = connection_.prepare(
-      "DELETE FROM idempotency_keys WHERE merchant_id = $1 AND \"key\" = $2");
-  if (!statement.is_ok()) return std::move(statement).status();
-  (*statement)->bind(1, merchant_id);
-  (*statement)->bind(2, key);
-  Status deleted = (*statement)->execute();
+  PAYOUTD_ASSIGN_OR_RETURN(
+      StatementLease statement,
+      connection_.prepare("DELETE FROM idempotency_keys WHERE merchant_id = $1 AND \"key\" = $2"));
+  statement->bind(1, merchant_id);
+  statement->bind(2, key);
+  Status deleted = statement->execute();
   if (!deleted.is_ok()) {
-    return status_of((*statement)->last_error(), "delete idempotency record");
+    return status_of(statement->last_error(), "delete idempotency record");
   }
   return Status::ok();
 }
@@ -225,18 +229,19 @@ Status SqlWriteTx::delete_idempotency_record(int64_t merchant_id, std::string_vi
 Result<int64_t> SqlWriteTx::delete_expired_idempotency_records(int64_t merchant_id,
                                                                   int64_t now, int limit) {
   PAYOUTD_RETURN_IF_ERROR(check_row_limit(limit));
-  Result<StatementLease> statement = connection_.prepare(
-      "DELETE FROM idempotency_keys WHERE merchant_id = $1 AND \"key\" IN (SELECT \"key\" "
-      "FROM idempotency_keys WHERE merchant_id = $1 AND expires_at < $2 LIMIT $3)");
-  if (!statement.is_ok()) return std::move(statement).status();
-  (*statement)->bind(1, merchant_id);
-  (*statement)->bind(2, now);
-  (*statement)->bind(3, static_cast<int64_t>(limit));
-  Status deleted = (*statement)->execute();
+  PAYOUTD_ASSIGN_OR_RETURN(
+      StatementLease statement,
+      connection_.prepare(
+          "DELETE FROM idempotency_keys WHERE merchant_id = $1 AND \"key\" IN (SELECT \"key\" "
+          "FROM idempotency_keys WHERE merchant_id = $1 AND expires_at < $2 LIMIT $3)"));
+  statement->bind(1, merchant_id);
+  statement->bind(2, now);
+  statement->bind(3, static_cast<int64_t>(limit));
+  Status deleted = statement->execute();
   if (!deleted.is_ok()) {
-    return status_of((*statement)->last_error(), "delete expired idempotency records");
+    return status_of(statement->last_error(), "delete expired idempotency records");
   }
-  return (*statement)->changes();
+  return statement->changes();
 }
 
 }  // namespace payoutd::sql

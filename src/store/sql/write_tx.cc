@@ -83,13 +83,14 @@ int64_t wall_clock_micros() {
 }  // namespace
 
 Result<int64_t> SqlWriteTx::insert_merchant(const Merchant& merchant) {
-  Result<StatementLease> statement = connection_.prepare(
-      "INSERT INTO merchants (name, status, login, pass_salt, pass_hash, secret_key_sealed, "
-      "api_username, api_password_salt, api_password_hash, ip_allow, notification_url, "
-      "created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) "
-      "RETURNING id");
-  if (!statement.is_ok()) return std::move(statement).status();
-  Statement& s = **statement;
+  PAYOUTD_ASSIGN_OR_RETURN(
+      StatementLease statement,
+      connection_.prepare(
+          "INSERT INTO merchants (name, status, login, pass_salt, pass_hash, secret_key_sealed, "
+          "api_username, api_password_salt, api_password_hash, ip_allow, notification_url, "
+          "created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) "
+          "RETURNING id"));
+  Statement& s = *statement;
   s.bind(1, merchant.name);
   s.bind(2, merchant_status_sql(merchant.status));
   s.bind(3, merchant.login);
@@ -132,12 +133,14 @@ Status SqlWriteTx::update_merchant_status(int64_t merchant_id, MerchantStatus st
 }
 
 Status SqlWriteTx::update_merchant_credentials(const Merchant& merchant) {
-  Result<StatementLease> statement = connection_.prepare(
-      "UPDATE merchants SET login = $1, pass_salt = $2, pass_hash = $3, secret_key_sealed = $4, "
-      "api_username = $5, api_password_salt = $6, api_password_hash = $7, updated_at = $8 "
-      "WHERE id = $9");
-  if (!statement.is_ok()) return std::move(statement).status();
-  Statement& s = **statement;
+  PAYOUTD_ASSIGN_OR_RETURN(
+      StatementLease statement,
+      connection_.prepare(
+          "UPDATE merchants SET login = $1, pass_salt = $2, pass_hash = $3, secret_key_sealed = "
+          "$4, "
+          "api_username = $5, api_password_salt = $6, api_password_hash = $7, updated_at = $8 "
+          "WHERE id = $9"));
+  Statement& s = *statement;
   s.bind(1, merchant.login);
   s.bind_blob(2, merchant.pass_salt);
   s.bind_blob(3, merchant.pass_hash);
@@ -161,13 +164,14 @@ Status SqlWriteTx::update_merchant_credentials(const Merchant& merchant) {
 
 Status SqlWriteTx::upsert_fee_schedule(int64_t merchant_id, std::string_view currency,
                                           const FeeSchedule& schedule, int64_t at) {
-  Result<StatementLease> statement = connection_.prepare(
-      "INSERT INTO merchant_fees (merchant_id, currency, fixed_minor, percent_bps, updated_at) "
-      "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (merchant_id, currency) DO UPDATE SET "
-      "fixed_minor = excluded.fixed_minor, percent_bps = excluded.percent_bps, "
-      "updated_at = excluded.updated_at");
-  if (!statement.is_ok()) return std::move(statement).status();
-  Statement& s = **statement;
+  PAYOUTD_ASSIGN_OR_RETURN(
+      StatementLease statement,
+      connection_.prepare(
+          "INSERT INTO merchant_fees (merchant_id, currency, fixed_minor, percent_bps, updated_at) "
+          "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (merchant_id, currency) DO UPDATE SET "
+          "fixed_minor = excluded.fixed_minor, percent_bps = excluded.percent_bps, "
+          "updated_at = excluded.updated_at"));
+  Statement& s = *statement;
   s.bind(1, merchant_id);
   s.bind(2, currency);
   s.bind(3, schedule.fixed_minor);
@@ -190,11 +194,12 @@ Result<Wallet> SqlWriteTx::insert_wallet(int64_t merchant_id, std::string_view c
   PAYOUTD_RETURN_IF_ERROR(savepoint.begin_status());
   int64_t wallet_id = 0;
   {
-    Result<StatementLease> statement = connection_.prepare(
-        "INSERT INTO wallets (merchant_id, currency, is_active, created_at, updated_at) "
-        "VALUES ($1, $2, 1, $3, $3) RETURNING id");
-    if (!statement.is_ok()) return std::move(statement).status();
-    Statement& s = **statement;
+    PAYOUTD_ASSIGN_OR_RETURN(
+        StatementLease statement,
+        connection_.prepare(
+            "INSERT INTO wallets (merchant_id, currency, is_active, created_at, updated_at) "
+            "VALUES ($1, $2, 1, $3, $3) RETURNING id"));
+    Statement& s = *statement;
     s.bind(1, merchant_id);
     s.bind(2, currency);
     s.bind(3, at);
@@ -210,15 +215,15 @@ Result<Wallet> SqlWriteTx::insert_wallet(int64_t merchant_id, std::string_view c
     wallet_id = *inserted;
   }
   {
-    Result<StatementLease> statement = connection_.prepare(
-        "INSERT INTO accounts (kind, currency, wallet_id, balance, updated_at) "
-        "VALUES ('available', $1, $2, 0, $3), ('held', $1, $2, 0, $3)");
-    if (!statement.is_ok()) return std::move(statement).status();
-    (*statement)->bind(1, currency);
-    (*statement)->bind(2, wallet_id);
-    (*statement)->bind(3, at);
-    Status inserted = (*statement)->execute();
-    if (!inserted.is_ok()) return unmapped(**statement, "insert wallet accounts");
+    PAYOUTD_ASSIGN_OR_RETURN(
+        StatementLease statement,
+        connection_.prepare("INSERT INTO accounts (kind, currency, wallet_id, balance, updated_at) "
+                            "VALUES ('available', $1, $2, 0, $3), ('held', $1, $2, 0, $3)"));
+    statement->bind(1, currency);
+    statement->bind(2, wallet_id);
+    statement->bind(3, at);
+    Status inserted = statement->execute();
+    if (!inserted.is_ok()) return unmapped(*statement, "insert wallet accounts");
   }
   PAYOUTD_RETURN_IF_ERROR(savepoint.commit());
   return wallet_by_id(merchant_id, wallet_id);
@@ -233,27 +238,28 @@ Result<int64_t> SqlWriteTx::platform_account(std::string_view currency, AccountK
   // and the second read finds that node's row.
   for (int attempt = 0; attempt < 2; ++attempt) {
     {
-      Result<StatementLease> statement = connection_.prepare(
-          "SELECT id FROM accounts WHERE kind = $1 AND currency = $2 AND wallet_id IS NULL");
-      if (!statement.is_ok()) return std::move(statement).status();
-      (*statement)->bind(1, account_kind_sql(kind));
-      (*statement)->bind(2, currency);
-      Result<bool> row = (*statement)->step();
-      if (!row.is_ok()) return std::move(row).status();
-      if (*row) return (*statement)->column_int64(0);
+      PAYOUTD_ASSIGN_OR_RETURN(
+          StatementLease statement,
+          connection_.prepare(
+              "SELECT id FROM accounts WHERE kind = $1 AND currency = $2 AND wallet_id IS NULL"));
+      statement->bind(1, account_kind_sql(kind));
+      statement->bind(2, currency);
+      PAYOUTD_ASSIGN_OR_RETURN(bool row, statement->step());
+      if (row) return statement->column_int64(0);
     }
     if (attempt == 1) break;
-    Result<StatementLease> statement = connection_.prepare(
-        "INSERT INTO accounts (kind, currency, wallet_id, balance, updated_at) "
-        "VALUES ($1, $2, NULL, 0, $3) "
-        "ON CONFLICT (kind, currency) WHERE wallet_id IS NULL DO NOTHING RETURNING id");
-    if (!statement.is_ok()) return std::move(statement).status();
-    (*statement)->bind(1, account_kind_sql(kind));
-    (*statement)->bind(2, currency);
-    (*statement)->bind(3, wall_clock_micros());
-    Result<bool> row = (*statement)->step();
-    if (!row.is_ok()) return unmapped(**statement, "insert platform account");
-    if (*row) return (*statement)->column_int64(0);
+    PAYOUTD_ASSIGN_OR_RETURN(
+        StatementLease statement,
+        connection_.prepare(
+            "INSERT INTO accounts (kind, currency, wallet_id, balance, updated_at) "
+            "VALUES ($1, $2, NULL, 0, $3) "
+            "ON CONFLICT (kind, currency) WHERE wallet_id IS NULL DO NOTHING RETURNING id"));
+    statement->bind(1, account_kind_sql(kind));
+    statement->bind(2, currency);
+    statement->bind(3, wall_clock_micros());
+    Result<bool> row = statement->step();
+    if (!row.is_ok()) return unmapped(*statement, "insert platform account");
+    if (*row) return statement->column_int64(0);
   }
   return Status::internal("platform account for " + std::string(currency) +
                           " neither found nor created");
@@ -274,11 +280,12 @@ Result<int64_t> SqlWriteTx::post_journal(const JournalPosting& posting) {
   PAYOUTD_RETURN_IF_ERROR(savepoint.begin_status());
   int64_t journal_id = 0;
   {
-    Result<StatementLease> statement = connection_.prepare(
-        "INSERT INTO journal_transactions (kind, cashout_id, currency, created_at) "
-        "VALUES ($1, $2, $3, $4) RETURNING id");
-    if (!statement.is_ok()) return std::move(statement).status();
-    Statement& s = **statement;
+    PAYOUTD_ASSIGN_OR_RETURN(
+        StatementLease statement,
+        connection_.prepare(
+            "INSERT INTO journal_transactions (kind, cashout_id, currency, created_at) "
+            "VALUES ($1, $2, $3, $4) RETURNING id"));
+    Statement& s = *statement;
     s.bind(1, posting.kind);
     s.bind(2, posting.cashout_id);
     s.bind(3, posting.currency);
@@ -304,11 +311,12 @@ Result<int64_t> SqlWriteTx::post_journal(const JournalPosting& posting) {
   for (const JournalLeg* ordered_leg : ordered) {
     const JournalLeg& leg = *ordered_leg;
     {
-      Result<StatementLease> statement = connection_.prepare(
-          "INSERT INTO journal_entries (journal_id, account_id, amount, currency) "
-          "VALUES ($1, $2, $3, $4)");
-      if (!statement.is_ok()) return std::move(statement).status();
-      Statement& s = **statement;
+      PAYOUTD_ASSIGN_OR_RETURN(
+          StatementLease statement,
+          connection_.prepare(
+              "INSERT INTO journal_entries (journal_id, account_id, amount, currency) "
+              "VALUES ($1, $2, $3, $4)"));
+      Statement& s = *statement;
       s.bind(1, journal_id);
       s.bind(2, leg.account_id);
       s.bind(3, leg.amount_minor);
@@ -321,11 +329,11 @@ Result<int64_t> SqlWriteTx::post_journal(const JournalPosting& posting) {
         return unmapped(s, "insert journal entry");
       }
     }
-    Result<StatementLease> statement = connection_.prepare(
-        "UPDATE accounts SET balance = balance + $1, updated_at = $2 "
-        "WHERE id = $3 AND currency = $4");
-    if (!statement.is_ok()) return std::move(statement).status();
-    Statement& s = **statement;
+    PAYOUTD_ASSIGN_OR_RETURN(
+        StatementLease statement,
+        connection_.prepare("UPDATE accounts SET balance = balance + $1, updated_at = $2 "
+                            "WHERE id = $3 AND currency = $4"));
+    Statement& s = *statement;
     s.bind(1, leg.amount_minor);
     s.bind(2, posting.created_at);
     s.bind(3, leg.account_id);
@@ -353,12 +361,13 @@ Result<int64_t> SqlWriteTx::post_journal(const JournalPosting& posting) {
 }
 
 Result<int64_t> SqlWriteTx::insert_wallet_transaction(const WalletTransaction& transaction) {
-  Result<StatementLease> statement = connection_.prepare(
-      "INSERT INTO wallet_transactions (wallet_id, journal_id, type, transaction_type, amount, "
-      "currency, balance_after, reference_type, reference_id, remarks, created_at) "
-      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id");
-  if (!statement.is_ok()) return std::move(statement).status();
-  Statement& s = **statement;
+  PAYOUTD_ASSIGN_OR_RETURN(
+      StatementLease statement,
+      connection_.prepare(
+          "INSERT INTO wallet_transactions (wallet_id, journal_id, type, transaction_type, amount, "
+          "currency, balance_after, reference_type, reference_id, remarks, created_at) "
+          "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id"));
+  Statement& s = *statement;
   s.bind(1, transaction.wallet_id);
   s.bind(2, transaction.journal_id);
   s.bind(3, transaction.type);
@@ -455,9 +464,8 @@ Status SqlWriteTx::apply_status_change(const StatusChange& change) {
       "bank_reference_id = coalesce($5, bank_reference_id), "
       "cancel_requested_at = coalesce($6, cancel_requested_at), event_seq = event_seq + 1 "
       "WHERE cashout_id = $7 AND status = $8 AND event_seq = $9";
-  Result<StatementLease> statement = connection_.prepare(sql);
-  if (!statement.is_ok()) return std::move(statement).status();
-  Statement& s = **statement;
+  PAYOUTD_ASSIGN_OR_RETURN(StatementLease statement, connection_.prepare(sql));
+  Statement& s = *statement;
   s.bind(1, status_name(change.to));
   s.bind(2, change.at);
   s.bind(3, change.failure_code);
@@ -478,11 +486,12 @@ Status SqlWriteTx::apply_status_change(const StatusChange& change) {
 }
 
 Status SqlWriteTx::insert_event(const PayoutEvent& event) {
-  Result<StatementLease> statement = connection_.prepare(
-      "INSERT INTO payout_events (cashout_id, seq, event_type, from_status, to_status, "
-      "actor_type, message, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)");
-  if (!statement.is_ok()) return std::move(statement).status();
-  Statement& s = **statement;
+  PAYOUTD_ASSIGN_OR_RETURN(
+      StatementLease statement,
+      connection_.prepare(
+          "INSERT INTO payout_events (cashout_id, seq, event_type, from_status, to_status, "
+          "actor_type, message, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"));
+  Statement& s = *statement;
   s.bind(1, event.cashout_id);
   s.bind(2, static_cast<int64_t>(event.seq));
   s.bind(3, event.event_type);
@@ -509,12 +518,13 @@ Status SqlWriteTx::insert_event(const PayoutEvent& event) {
 }
 
 Status SqlWriteTx::insert_outbox(const OutboxMessage& message) {
-  Result<StatementLease> statement = connection_.prepare(
-      "INSERT INTO outbox (cashout_id, event_seq, channel, endpoint_id, target_url, payload, "
-      "status, attempts, next_attempt_at, created_at, updated_at, event_id, give_up_at, "
-      "destination) VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $8, $8, $9, $10, $11)");
-  if (!statement.is_ok()) return std::move(statement).status();
-  Statement& s = **statement;
+  PAYOUTD_ASSIGN_OR_RETURN(
+      StatementLease statement,
+      connection_.prepare(
+          "INSERT INTO outbox (cashout_id, event_seq, channel, endpoint_id, target_url, payload, "
+          "status, attempts, next_attempt_at, created_at, updated_at, event_id, give_up_at, "
+          "destination) VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $8, $8, $9, $10, $11)"));
+  Statement& s = *statement;
   s.bind(1, message.cashout_id);
   s.bind(2, static_cast<int64_t>(message.event_seq));
   s.bind(3, message.channel);

@@ -362,9 +362,8 @@ Status SqliteConnection::execute_script(std::string_view sql) {
 }
 
 Status SqliteConnection::execute_cached(std::string_view sql) {
-  Result<StatementLease> statement = prepare(sql);
-  if (!statement.is_ok()) return std::move(statement).status();
-  return (*statement)->execute();
+  PAYOUTD_ASSIGN_OR_RETURN(StatementLease statement, prepare(sql));
+  return statement->execute();
 }
 
 Result<std::string> SqliteConnection::query_text(std::string_view sql) {

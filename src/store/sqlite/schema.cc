@@ -401,10 +401,10 @@ std::span<const Migration> migrations() { return kMigrations; }
 int latest_schema_version() { return kMigrations.back().version; }
 
 Result<int> schema_version(SqliteConnection& connection) {
-  Result<std::string> exists = connection.query_text(
-      "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'schema_migrations'");
-  if (!exists.is_ok()) return std::move(exists).status();
-  if (*exists == "0") return 0;
+  PAYOUTD_ASSIGN_OR_RETURN(std::string exists,
+                           connection.query_text("SELECT count(*) FROM sqlite_schema WHERE type = "
+                                                 "'table' AND name = 'schema_migrations'"));
+  if (exists == "0") return 0;
   Result<std::string> version =
       connection.query_text("SELECT coalesce(max(version), 0) FROM schema_migrations");
   if (!version.is_ok()) return std::move(version).status();
